@@ -1,0 +1,60 @@
+"""Information-theory toolkit: entropy and mutual-information estimators, piecewise-affine and
+Gaussianity analyses of networks. Pure tensor maths; imports nothing else from selfsup.
+
+Units: every entropy and mutual information is in nats (divide by ``math.log(2)`` for bits).
+See docs/info.md for each estimator's assumptions and measured bias.
+"""
+
+from selfsup.info.affine import (
+    ActivationPatternRecorder,
+    activation_patterns,
+    conditional_covariance,
+    local_affine,
+    region_stability,
+)
+from selfsup.info.gaussian import (
+    gaussian_entropy,
+    gaussian_entropy_from_samples,
+    gaussian_mutual_information,
+    ledoit_wolf_covariance,
+    logdet_entropy,
+    sample_covariance,
+)
+from selfsup.info.gaussianity import (
+    GaussianityResult,
+    MardiaResult,
+    augmentation_gaussianity,
+    mardia_test,
+)
+from selfsup.info.knn import knn_distances, knn_entropy, ksg_mutual_information
+from selfsup.info.mixture import (
+    mixture_entropy_bounds,
+    mixture_entropy_mc,
+    mixture_log_density,
+    pairwise_distance_entropy,
+)
+
+__all__ = [
+    "ActivationPatternRecorder",
+    "GaussianityResult",
+    "MardiaResult",
+    "activation_patterns",
+    "augmentation_gaussianity",
+    "conditional_covariance",
+    "gaussian_entropy",
+    "gaussian_entropy_from_samples",
+    "gaussian_mutual_information",
+    "knn_distances",
+    "knn_entropy",
+    "ksg_mutual_information",
+    "ledoit_wolf_covariance",
+    "local_affine",
+    "logdet_entropy",
+    "mardia_test",
+    "mixture_entropy_bounds",
+    "mixture_entropy_mc",
+    "mixture_log_density",
+    "pairwise_distance_entropy",
+    "region_stability",
+    "sample_covariance",
+]
