@@ -1,0 +1,53 @@
+"""CLIP's symmetric cross-modal InfoNCE (Radford et al., ICML 2021)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from selfsup.losses._checks import check_pair
+from selfsup.losses.distributed import gather_batch
+
+
+class CLIPTerms(NamedTuple):
+    """``loss = (a_to_b + b_to_a) / 2``."""
+
+    loss: torch.Tensor
+    a_to_b: torch.Tensor
+    b_to_a: torch.Tensor
+
+
+def clip_terms(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    logit_scale: torch.Tensor | float,
+    gather_distributed: bool = False,
+) -> CLIPTerms:
+    """Symmetric InfoNCE between two encoders' outputs (e.g. image and text).
+
+    Args:
+        a, b: ``(batch, dim)``; row i of ``a`` and row i of ``b`` are a positive pair.
+        logit_scale: multiplies the cosine similarities (CLIP learns its log and exponentiates;
+            pass ``log_scale.exp()``).
+        gather_distributed: use the global batch across processes.
+    """
+    check_pair(a, b, "clip_loss", min_batch=1)
+    if gather_distributed:
+        a, b = gather_batch(a), gather_batch(b)
+    logits = logit_scale * F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
+    target = torch.arange(a.shape[0], device=a.device)
+    a_to_b = F.cross_entropy(logits, target)
+    b_to_a = F.cross_entropy(logits.T, target)
+    return CLIPTerms((a_to_b + b_to_a) / 2, a_to_b, b_to_a)
+
+
+def clip_loss(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    logit_scale: torch.Tensor | float,
+    gather_distributed: bool = False,
+) -> torch.Tensor:
+    """CLIP loss, a scalar; see ``clip_terms``."""
+    return clip_terms(a, b, logit_scale, gather_distributed).loss

@@ -1,0 +1,72 @@
+"""Methods: one small LightningModule each, assembled from a config by ``build_method``."""
+
+from __future__ import annotations
+
+import inspect
+
+from omegaconf import DictConfig
+
+from selfsup.config import to_dict
+from selfsup.data import DataSplits, make_views, normaliser
+from selfsup.errors import SelfsupError
+from selfsup.methods.barlow_twins import BarlowTwins
+from selfsup.methods.base import JointEmbedding, NonFiniteLossError, SSLMethod
+from selfsup.methods.simclr import SimCLR
+from selfsup.methods.vicreg import VICReg
+from selfsup.nets import build_backbone
+
+METHODS: dict[str, type[SSLMethod]] = {
+    "vicreg": VICReg,
+    "simclr": SimCLR,
+    "barlow_twins": BarlowTwins,
+}
+
+
+def method_params(cls: type[SSLMethod]) -> list[str]:
+    """The method's own keyword arguments (what ``method.params`` may set)."""
+    return [
+        name
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+
+
+def build_method(config: DictConfig, data: DataSplits) -> SSLMethod:
+    """Assemble the configured method for a dataset's image shape."""
+    name = config.method.name
+    if name not in METHODS:
+        raise SelfsupError(f"unknown method '{name}'; valid: {', '.join(sorted(METHODS))}")
+    cls = METHODS[name]
+    params = to_dict(config.method.params)
+    unknown = sorted(set(params) - set(method_params(cls)))
+    if unknown:
+        raise SelfsupError(
+            f"unknown method parameter(s) {', '.join(unknown)} for '{name}'; "
+            f"valid: {', '.join(method_params(cls))}"
+        )
+    shape = data.image_shape
+    common = dict(
+        backbone=build_backbone(config.backbone.name, shape, **to_dict(config.backbone.params)),
+        views=make_views(config.data.views, shape[-1], config.data.n_views),
+        normalise=normaliser(data.name, shape[0]),
+        optim=to_dict(config.optim),
+        seed=config.seed,
+    )
+    if issubclass(cls, JointEmbedding):
+        common["projector_dims"] = list(config.method.projector)
+    method = cls(**params, **common)
+    method.run_config = to_dict(config)
+    return method
+
+
+__all__ = [
+    "METHODS",
+    "BarlowTwins",
+    "JointEmbedding",
+    "NonFiniteLossError",
+    "SSLMethod",
+    "SimCLR",
+    "VICReg",
+    "build_method",
+    "method_params",
+]

@@ -1,0 +1,148 @@
+"""What every method shares: views on the device, the optimiser, logging, a finite-loss guard.
+
+A method subclasses ``SSLMethod`` and implements ``compute_loss`` (or, for two-view joint
+embeddings, subclasses ``JointEmbedding`` and implements ``objective``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import lightning as L
+import torch
+from torch import nn
+
+from selfsup.data.views import MultiView, Normalise, to_unit_float
+from selfsup.nets.mlp import projector
+from selfsup.optim import build_optimizer, parameter_groups, warmup_cosine
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; training stops before the bad step is applied."""
+
+    def __init__(self, step: int, epoch: int, value: float) -> None:
+        super().__init__(f"loss became {value} at step {step} (epoch {epoch})")
+        self.step, self.epoch, self.value = step, epoch, value
+
+
+class SSLMethod(L.LightningModule):
+    """Base of all methods.
+
+    Args:
+        backbone: maps normalised images to the representation; has ``out_dim``.
+        views: makes the random views of a [0, 1] float batch.
+        normalise: channel normalisation applied to every view and evaluation image.
+        optim: the ``optim`` config section as a dict (see ``selfsup.config.OptimConfig``).
+        gather_distributed: compute the loss on the global batch across processes.
+        seed: with the global step, seeds each step's random views, so a resumed run replays
+            exactly the views an uninterrupted one would have drawn.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        views: MultiView,
+        normalise: Normalise,
+        optim: dict[str, Any],
+        gather_distributed: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.views = views
+        self.normalise = normalise
+        self.optim = dict(optim)
+        self.gather_distributed = gather_distributed
+        self.seed = seed
+        self.run_config: dict | None = None  # stored in checkpoints so they are self-describing
+
+    # --- the part a method defines -------------------------------------------------------
+    def compute_loss(self, views: list[torch.Tensor]) -> tuple[NamedTuple, torch.Tensor]:
+        """Loss terms (a NamedTuple whose first field is ``loss``) and the backbone features
+        of the first view ``(batch, out_dim)`` (used by the online probe)."""
+        raise NotImplementedError
+
+    # --- shared machinery ---------------------------------------------------------------
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Representation of normalised images ``(B, C, H, W)`` -> ``(B, out_dim)``."""
+        return self.backbone(images)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Representation of [0, 1] float or uint8 images (normalisation applied here)."""
+        return self.backbone(self.normalise(to_unit_float(images)))
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        torch.manual_seed(self.seed * 1_000_003 + self.global_step)
+
+    def training_step(self, batch, batch_idx: int):
+        images, labels = batch
+        views = [self.normalise(v) for v in self.views(to_unit_float(images))]
+        terms, features = self.compute_loss(views)
+        loss = terms[0]
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(self.global_step, self.current_epoch, loss.item())
+        self.log_dict(
+            {f"train/{k}": v.detach() for k, v in terms._asdict().items()},
+            prog_bar=False,
+            on_step=True,
+            on_epoch=True,
+        )
+        self.log("loss", loss.detach(), prog_bar=True, logger=False)
+        return {"loss": loss, "features": features.detach(), "labels": labels}
+
+    def validation_step(self, batch, batch_idx: int):
+        images, labels = batch
+        return {"features": self.encode(images), "labels": labels}
+
+    def configure_optimizers(self):
+        o = self.optim
+        lr = o["lr"]
+        if o.get("scale_lr_with_batch"):
+            world = self.trainer.world_size if self._trainer else 1
+            lr = lr * self.trainer.datamodule.batch_size * world / 256
+        modules = [m for name, m in self.named_children() if name not in ("views", "normalise")]
+        optimiser = build_optimizer(
+            parameter_groups(modules, o["weight_decay"]),
+            o["name"],
+            lr,
+            o["weight_decay"],
+            o.get("momentum", 0.9),
+            o.get("betas", (0.9, 0.999)),
+            o.get("eps", 1e-8),
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
+        warmup = int(o.get("warmup_epochs", 0) * per_epoch)
+        factor = warmup_cosine(
+            warmup,
+            total,
+            o.get("min_lr_ratio", 0.0),
+            cosine=o.get("schedule", "cosine") == "cosine",
+        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
+        return {"optimizer": optimiser, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["selfsup_config"] = self.run_config
+
+
+class JointEmbedding(SSLMethod):
+    """Two views through one backbone and projector, then a loss on the two embeddings.
+
+    Args:
+        projector_dims: widths of the projector MLP after the backbone.
+        **common: ``SSLMethod`` arguments.
+    """
+
+    def __init__(self, projector_dims: list[int], **common) -> None:
+        super().__init__(**common)
+        self.projector = projector(self.backbone.out_dim, projector_dims)
+
+    def objective(self, z_a: torch.Tensor, z_b: torch.Tensor) -> NamedTuple:
+        raise NotImplementedError
+
+    def compute_loss(self, views: list[torch.Tensor]) -> tuple[NamedTuple, torch.Tensor]:
+        # one pass over both views: larger matmuls, and BatchNorm sees both views at once
+        features = self.backbone(torch.cat(views))
+        z_a, z_b = self.projector(features).chunk(2)
+        return self.objective(z_a, z_b), features[: views[0].shape[0]]

@@ -1,0 +1,50 @@
+"""Backbones (representation networks) and heads, built by name from a config."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+
+from torch import nn
+
+from selfsup.errors import SelfsupError
+from selfsup.nets.convnet import ConvNet
+from selfsup.nets.mlp import MLPBackbone, mlp, projector
+from selfsup.nets.resnet import ResNet
+
+BACKBONES: dict[str, type[nn.Module]] = {
+    "mlp": MLPBackbone,
+    "convnet": ConvNet,
+    "resnet": ResNet,
+}
+
+
+def check_params(kind: str, name: str, fn, params: dict) -> None:
+    """Raise a ``SelfsupError`` naming any key of ``params`` that ``fn`` does not accept."""
+    accepted = [p for p in inspect.signature(fn).parameters if p not in ("self", "in_shape")]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise SelfsupError(
+            f"unknown {kind} parameter(s) {', '.join(unknown)} for '{name}'; "
+            f"valid: {', '.join(accepted)}"
+        )
+
+
+def build_backbone(name: str, in_shape: Sequence[int], **params) -> nn.Module:
+    """A backbone by name; it has an ``out_dim`` attribute (the representation size)."""
+    if name not in BACKBONES:
+        raise SelfsupError(f"unknown backbone '{name}'; valid: {', '.join(sorted(BACKBONES))}")
+    check_params("backbone", name, BACKBONES[name], params)
+    return BACKBONES[name](in_shape, **params)
+
+
+__all__ = [
+    "BACKBONES",
+    "ConvNet",
+    "MLPBackbone",
+    "ResNet",
+    "build_backbone",
+    "check_params",
+    "mlp",
+    "projector",
+]

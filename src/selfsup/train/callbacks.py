@@ -1,0 +1,57 @@
+"""Training callbacks: the online linear probe."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class OnlineLinearProbe(L.Callback):
+    """A linear classifier trained beside SSL on the detached features of the first view.
+
+    It never sends gradients into the backbone. Its test-split accuracy is logged every
+    validation epoch as ``val/online_probe_top1``: a cheap running view of representation
+    quality. Its weights and optimiser live in the checkpoint, so resumed runs continue it.
+    """
+
+    def __init__(self, num_classes: int, feature_dim: int, lr: float = 1e-3) -> None:
+        self.probe = nn.Linear(feature_dim, num_classes)
+        self.optimiser = torch.optim.AdamW(self.probe.parameters(), lr=lr, weight_decay=1e-6)
+        self._correct = self._total = 0
+
+    def setup(self, trainer, pl_module, stage=None) -> None:
+        self.probe.to(pl_module.device)
+        # the optimiser state follows the parameters' device lazily on the first step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        features, labels = outputs["features"].float(), outputs["labels"]
+        with torch.enable_grad():
+            loss = F.cross_entropy(self.probe(features), labels)
+            self.optimiser.zero_grad()
+            loss.backward()
+            self.optimiser.step()
+        pl_module.log("train/online_probe_loss", loss.detach(), on_step=False, on_epoch=True)
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        self._correct = self._total = 0
+
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        with torch.no_grad():
+            predicted = self.probe(outputs["features"].float()).argmax(1)
+        self._correct += (predicted == outputs["labels"]).sum().item()
+        self._total += outputs["labels"].numel()
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if self._total:
+            pl_module.log("val/online_probe_top1", self._correct / self._total, sync_dist=True)
+
+    def state_dict(self) -> dict:
+        return {"probe": self.probe.state_dict(), "optimiser": self.optimiser.state_dict()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.probe.load_state_dict(state_dict["probe"])
+        self.optimiser.load_state_dict(state_dict["optimiser"])
