@@ -217,6 +217,12 @@ def _celeba(
     return DataSplits("celeba", train, test, extras={"attribute": attribute})
 
 
+def _shapes(root: Path, download: bool, **params) -> DataSplits:
+    from selfsup.data.shapes import load_shapes  # imported late: shapes imports this module
+
+    return load_shapes(root, download, **params)
+
+
 DATASETS: dict[str, Callable[..., DataSplits]] = {
     "digits": _digits,
     "mnist": _torchvision_grey("MNIST", "mnist"),
@@ -225,6 +231,7 @@ DATASETS: dict[str, Callable[..., DataSplits]] = {
     "cifar100": _cifar("CIFAR100", 100),
     "stl10": _stl10,
     "celeba": _celeba,
+    "shapes": _shapes,
 }
 
 

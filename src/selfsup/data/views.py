@@ -74,6 +74,15 @@ def _simvae_view(size: int, scale_min: float, colour: bool) -> nn.Module:
     return nn.Sequential(*layers)
 
 
+def _shapes_view(size: int) -> nn.Module:
+    # vary the style factors of the shapes set: position and scale (crop), rotation, colour
+    return nn.Sequential(
+        K.RandomResizedCrop((size, size), scale=(0.6, 1.0), ratio=(0.75, 1.3)),
+        K.RandomAffine(degrees=20.0, p=0.8),
+        K.ColorJitter(0.4, 0.4, 0.4, 0.25, p=0.8),
+    )
+
+
 def _odd(n: int) -> int:
     n = max(n, 3)
     return n if n % 2 else n + 1
@@ -88,6 +97,7 @@ PRESETS: dict[str, Callable[[int], list[nn.Module]]] = {
     "digits": lambda s: [_digits_view(s), _digits_view(s)],
     "simvae_grey": lambda s: [_simvae_view(s, 0.4, False), _simvae_view(s, 0.4, False)],
     "simvae_colour": lambda s: [_simvae_view(s, 0.6, True), _simvae_view(s, 0.6, True)],
+    "shapes": lambda s: [_shapes_view(s), _shapes_view(s)],
     "none": lambda s: [nn.Identity(), nn.Identity()],
 }
 
@@ -136,6 +146,7 @@ STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
     "stl10": ((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)),
     "celeba": ((0.5063, 0.4258, 0.3832), (0.3107, 0.2904, 0.2897)),
+    "shapes": ((0.33, 0.31, 0.32), (0.25, 0.25, 0.26)),
 }
 
 

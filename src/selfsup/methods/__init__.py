@@ -12,6 +12,8 @@ from selfsup.errors import SelfsupError
 from selfsup.methods.barlow_twins import BarlowTwins
 from selfsup.methods.base import JointEmbedding, NonFiniteLossError, SSLMethod
 from selfsup.methods.simclr import SimCLR
+from selfsup.methods.simvae import SimVAE
+from selfsup.methods.vae import CRVAE, VAE, BetaVAE, GenerativeMethod
 from selfsup.methods.vicreg import VICReg
 from selfsup.nets import build_backbone
 
@@ -19,6 +21,10 @@ METHODS: dict[str, type[SSLMethod]] = {
     "vicreg": VICReg,
     "simclr": SimCLR,
     "barlow_twins": BarlowTwins,
+    "simvae": SimVAE,
+    "vae": VAE,
+    "beta_vae": BetaVAE,
+    "cr_vae": CRVAE,
 }
 
 
@@ -62,10 +68,15 @@ def build_method(config: DictConfig, data: DataSplits) -> SSLMethod:
 __all__ = [
     "METHODS",
     "BarlowTwins",
+    "BetaVAE",
+    "CRVAE",
+    "GenerativeMethod",
     "JointEmbedding",
     "NonFiniteLossError",
     "SSLMethod",
     "SimCLR",
+    "SimVAE",
+    "VAE",
     "VICReg",
     "build_method",
     "method_params",

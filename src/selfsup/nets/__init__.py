@@ -11,11 +11,14 @@ from selfsup.errors import SelfsupError
 from selfsup.nets.convnet import ConvNet
 from selfsup.nets.mlp import MLPBackbone, mlp, projector
 from selfsup.nets.resnet import ResNet
+from selfsup.nets.vae import ConvDecoder, ConvVAEEncoder, MLPDecoder, MLPVAEEncoder
 
 BACKBONES: dict[str, type[nn.Module]] = {
     "mlp": MLPBackbone,
     "convnet": ConvNet,
     "resnet": ResNet,
+    "mlp_vae": MLPVAEEncoder,
+    "conv_vae": ConvVAEEncoder,
 }
 
 
@@ -40,8 +43,12 @@ def build_backbone(name: str, in_shape: Sequence[int], **params) -> nn.Module:
 
 __all__ = [
     "BACKBONES",
+    "ConvDecoder",
     "ConvNet",
+    "ConvVAEEncoder",
+    "MLPDecoder",
     "MLPBackbone",
+    "MLPVAEEncoder",
     "ResNet",
     "build_backbone",
     "check_params",

@@ -1,0 +1,102 @@
+"""The SimVAE objective, ELBO_SSL (Bizeul, Schölkopf & Allen, TMLR 2024).
+
+Generative model of J views of one sample: ``y ~ p(y)``, ``z_j ~ N(mu_y, sigma^2 I)``,
+``x_j ~ p(x | z_j)``. Each view has its own posterior ``q(z|x_j) = N(mu_j, diag s_j^2)``; the
+cluster centre ``mu_y`` is replaced by the mean ``zbar`` of the J sampled latents (gradient
+flows through it), as in the published algorithm.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from selfsup.losses.vae import check_posterior, reconstruction_nll
+
+HYPERPRIORS = ("normal", "uniform")
+
+
+class SimVAETerms(NamedTuple):
+    """``loss = reconstruction + entropy + prior + hyperprior``, each a mean over samples of the
+    sum over the sample's J views (the hyperprior is one term per sample)."""
+
+    loss: torch.Tensor
+    reconstruction: torch.Tensor
+    entropy: torch.Tensor
+    prior: torch.Tensor
+    hyperprior: torch.Tensor
+
+
+def simvae_elbo(
+    x: torch.Tensor,
+    x_logits: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    z: torch.Tensor,
+    sigma2: float = 0.15,
+    likelihood: str = "bernoulli",
+    log_sigma_x2: float = -4.6,
+    hyperprior: str = "normal",
+) -> SimVAETerms:
+    """Negative ELBO_SSL of a batch, and its named terms (constants dropped).
+
+    Per sample i with views j = 1..J and ``zbar_i = mean_j z_ij``:
+
+    - reconstruction: ``sum_j -log p(x_ij | z_ij)`` (see ``reconstruction_nll``);
+    - entropy: ``-1/2 sum_j sum_d logvar_ijd`` (minus the entropy of q, up to a constant);
+    - prior: ``1/2 sum_j ||z_ij - zbar_i||^2 / sigma2`` (``-log p(z_ij | y)`` up to a constant);
+    - hyperprior: ``1/2 ||zbar_i||^2`` for an ``N(0, I)`` hyperprior on the cluster centre
+      (``"normal"``, the official default) or 0 for ``"uniform"``.
+
+    Args:
+        x: ``(B, J, C, H, W)`` views in [0, 1] (the reconstruction targets).
+        x_logits: ``(B, J, C, H, W)`` decoder outputs before the sigmoid.
+        mu, logvar: ``(B, J, L)`` posterior parameters of each view.
+        z: ``(B, J, L)`` reparameterised samples ``mu + exp(logvar / 2) * eps``.
+        sigma2: variance of ``p(z | y)`` (official 0.15).
+        likelihood: ``"bernoulli"`` or ``"gaussian"``; log_sigma_x2: Gaussian log variance
+            (official -4.6, i.e. sigma_x^2 ~ 0.01).
+        hyperprior: ``"normal"`` or ``"uniform"``.
+
+    Returns:
+        ``SimVAETerms`` averaged over the B samples.
+    """
+    check_posterior(mu, logvar, "simvae_elbo")
+    if x.ndim != 5:
+        raise ValueError(f"simvae_elbo expects x of shape (B, J, C, H, W), got {tuple(x.shape)}")
+    if mu.ndim != 3 or mu.shape[:2] != x.shape[:2] or z.shape != mu.shape:
+        raise ValueError(
+            f"simvae_elbo expects mu, logvar, z of shape (B, J, L) matching x's (B, J) = "
+            f"{tuple(x.shape[:2])}, got mu {tuple(mu.shape)}, z {tuple(z.shape)}"
+        )
+    if x.shape[1] < 2:
+        raise ValueError(f"simvae_elbo needs J >= 2 views per sample, got x {tuple(x.shape)}")
+    if sigma2 <= 0:
+        raise ValueError(f"sigma2 must be positive, got {sigma2}")
+    if hyperprior not in HYPERPRIORS:
+        raise ValueError(f"unknown hyperprior '{hyperprior}'; valid: {', '.join(HYPERPRIORS)}")
+    rec = reconstruction_nll(x, x_logits, likelihood, log_sigma_x2).sum(1).mean()
+    entropy = -0.5 * logvar.sum((1, 2)).mean()
+    zbar = z.mean(1, keepdim=True)
+    prior = 0.5 * ((z - zbar).pow(2).sum((1, 2)) / sigma2).mean()
+    if hyperprior == "normal":
+        hyper = 0.5 * zbar.pow(2).sum((1, 2)).mean()
+    else:
+        hyper = torch.zeros((), dtype=z.dtype, device=z.device)
+    return SimVAETerms(rec + entropy + prior + hyper, rec, entropy, prior, hyper)
+
+
+def simvae_loss(
+    x: torch.Tensor,
+    x_logits: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    z: torch.Tensor,
+    sigma2: float = 0.15,
+    likelihood: str = "bernoulli",
+    log_sigma_x2: float = -4.6,
+    hyperprior: str = "normal",
+) -> torch.Tensor:
+    """The scalar negative ELBO_SSL; see ``simvae_elbo``."""
+    return simvae_elbo(x, x_logits, mu, logvar, z, sigma2, likelihood, log_sigma_x2, hyperprior)[0]
