@@ -75,12 +75,20 @@ def _simvae_view(size: int, scale_min: float, colour: bool) -> nn.Module:
 
 
 def _shapes_view(size: int) -> nn.Module:
-    # vary the style factors of the shapes set: position and scale (crop), rotation, colour
-    return nn.Sequential(
-        K.RandomResizedCrop((size, size), scale=(0.6, 1.0), ratio=(0.75, 1.3)),
-        K.RandomAffine(degrees=20.0, p=0.8),
-        K.ColorJitter(0.4, 0.4, 0.4, 0.25, p=0.8),
+    # vary the style factors of the shapes set: position and scale (crop), rotation, colour;
+    # one grid_sample + linear colour maps, ~100x faster than kornia's pipeline on a CPU
+    from selfsup.data.affine_views import AffineStyleView
+
+    return AffineStyleView(
+        size, (0.6, 1.0), degrees=20.0, rotate_p=0.8, jitter=(0.4, 0.4, 0.4, 0.25)
     )
+
+
+def _simvae_grey_fast(size: int) -> nn.Module:
+    # simvae_grey's crop (area 0.4-1, ratio 0.75-1.3) as one affine_grid + grid_sample
+    from selfsup.data.affine_views import AffineStyleView
+
+    return AffineStyleView(size, (0.4, 1.0), (0.75, 1.3))
 
 
 def _odd(n: int) -> int:
@@ -98,6 +106,7 @@ PRESETS: dict[str, Callable[[int], list[nn.Module]]] = {
     "simvae_grey": lambda s: [_simvae_view(s, 0.4, False), _simvae_view(s, 0.4, False)],
     "simvae_colour": lambda s: [_simvae_view(s, 0.6, True), _simvae_view(s, 0.6, True)],
     "shapes": lambda s: [_shapes_view(s), _shapes_view(s)],
+    "simvae_grey_fast": lambda s: [_simvae_grey_fast(s), _simvae_grey_fast(s)],
     "none": lambda s: [nn.Identity(), nn.Identity()],
 }
 
