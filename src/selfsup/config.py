@@ -109,7 +109,7 @@ def _friendly(err: OmegaConfBaseException, where: str) -> SelfsupError:
         return SelfsupError(
             f"unknown config key '{key}' in {where}; valid keys here: {', '.join(valid)}"
         )
-    return SelfsupError(f"bad config value for '{key}' in {where}: {err.msg}")
+    return SelfsupError(f"bad config value for '{key}' in {where}: {err.msg.splitlines()[0]}")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple = ()) -> DictConfig:

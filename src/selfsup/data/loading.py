@@ -58,9 +58,8 @@ class ShardedBatchSampler(Sampler[list[int]]):
         global_batch = self.batch_size * self.world_size
         for i in range(len(self)):
             chunk = order[i * global_batch : (i + 1) * global_batch]
-            mine = chunk[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
-            if len(mine):
-                yield mine.tolist()
+            # equal parts; only a final partial batch (drop_last=False) can leave one empty
+            yield chunk.tensor_split(self.world_size)[self.rank].tolist()
 
 
 def batch_loader(

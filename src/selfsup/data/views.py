@@ -13,14 +13,14 @@ import kornia.augmentation as K
 import torch
 from torch import nn
 
+from selfsup.data.geometric import RandomResizedCropAffine
 from selfsup.errors import SelfsupError
 
 
 def _vicreg_view(size: int, blur_p: float, solarize_p: float) -> nn.Module:
     # the VICReg / BYOL image recipe; blur and solarisation are asymmetric across the two views
     return nn.Sequential(
-        K.RandomResizedCrop((size, size), scale=(0.08, 1.0)),
-        K.RandomHorizontalFlip(),
+        RandomResizedCropAffine(size, scale=(0.08, 1.0), flip_p=0.5),
         K.ColorJitter(0.4, 0.4, 0.2, 0.1, p=0.8),
         K.RandomGrayscale(p=0.2),
         K.RandomGaussianBlur(_odd(size // 10), (0.1, 2.0), p=blur_p),
@@ -30,8 +30,7 @@ def _vicreg_view(size: int, blur_p: float, solarize_p: float) -> nn.Module:
 
 def _simclr_view(size: int) -> nn.Module:
     return nn.Sequential(
-        K.RandomResizedCrop((size, size), scale=(0.08, 1.0)),
-        K.RandomHorizontalFlip(),
+        RandomResizedCropAffine(size, scale=(0.08, 1.0), flip_p=0.5),
         K.ColorJitter(0.8, 0.8, 0.8, 0.2, p=0.8),
         K.RandomGrayscale(p=0.2),
         K.RandomGaussianBlur(_odd(size // 10), (0.1, 2.0), p=0.5),
@@ -41,8 +40,7 @@ def _simclr_view(size: int) -> nn.Module:
 def _cifar_view(size: int) -> nn.Module:
     # solo-learn's CIFAR recipe: no blur at 32 px, mild solarisation
     return nn.Sequential(
-        K.RandomResizedCrop((size, size), scale=(0.08, 1.0)),
-        K.RandomHorizontalFlip(),
+        RandomResizedCropAffine(size, scale=(0.08, 1.0), flip_p=0.5),
         K.ColorJitter(0.4, 0.4, 0.2, 0.1, p=0.8),
         K.RandomGrayscale(p=0.2),
     )
@@ -51,26 +49,25 @@ def _cifar_view(size: int) -> nn.Module:
 def _mnist_view(size: int) -> nn.Module:
     # digits must stay digits: no flips, crops that keep most of the stroke
     return nn.Sequential(
-        K.RandomResizedCrop((size, size), scale=(0.3, 1.0), ratio=(0.75, 1.33)),
-        K.RandomAffine(degrees=10.0, p=0.5),
+        RandomResizedCropAffine(size, scale=(0.3, 1.0), ratio=(0.75, 1.33), degrees=10.0),
     )
 
 
 def _digits_view(size: int) -> nn.Module:
     # 8x8 digits: a crop of more than a pixel or two destroys them; jitter and noise instead
     return nn.Sequential(
-        K.RandomResizedCrop((size, size), scale=(0.6, 1.0), ratio=(0.8, 1.25)),
-        K.RandomAffine(degrees=10.0, translate=(0.1, 0.1), p=0.8),
+        RandomResizedCropAffine(size, scale=(0.6, 1.0), ratio=(0.8, 1.25), degrees=10.0),
         K.RandomGaussianNoise(std=0.1, p=0.5),
     )
 
 
 def _simvae_view(size: int, scale_min: float, colour: bool) -> nn.Module:
-    layers: list[nn.Module] = [
-        K.RandomResizedCrop((size, size), scale=(scale_min, 1.0), ratio=(0.75, 1.3))
-    ]
+    crop = RandomResizedCropAffine(
+        size, scale=(scale_min, 1.0), ratio=(0.75, 1.3), flip_p=0.5 if colour else 0.0
+    )
+    layers: list[nn.Module] = [crop]
     if colour:
-        layers += [K.RandomHorizontalFlip(), K.ColorJitter(0.8, 0.8, 0.8, 0.2, p=0.8)]
+        layers.append(K.ColorJitter(0.8, 0.8, 0.8, 0.2, p=0.8))
     return nn.Sequential(*layers)
 
 

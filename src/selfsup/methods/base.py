@@ -55,6 +55,10 @@ class SSLMethod(L.LightningModule):
         self.gather_distributed = gather_distributed
         self.seed = seed
         self.run_config: dict | None = None  # stored in checkpoints so they are self-describing
+        # channels-last convolutions are markedly faster on CPU (oneDNN) and on tensor cores
+        self.channels_last = any(isinstance(m, nn.Conv2d) for m in backbone.modules())
+        if self.channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
 
     # --- the part a method defines -------------------------------------------------------
     def compute_loss(self, views: list[torch.Tensor]) -> tuple[NamedTuple, torch.Tensor]:
@@ -72,7 +76,9 @@ class SSLMethod(L.LightningModule):
         return self.backbone(self.normalise(to_unit_float(images)))
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
-        torch.manual_seed(self.seed * 1_000_003 + self.global_step)
+        # distinct per rank, or every rank would crop its i-th image the same way
+        step = self.global_step * self.trainer.world_size + self.global_rank
+        torch.manual_seed(self.seed * 1_000_003 + step)
 
     def training_step(self, batch, batch_idx: int):
         images, labels = batch
@@ -143,6 +149,9 @@ class JointEmbedding(SSLMethod):
 
     def compute_loss(self, views: list[torch.Tensor]) -> tuple[NamedTuple, torch.Tensor]:
         # one pass over both views: larger matmuls, and BatchNorm sees both views at once
-        features = self.backbone(torch.cat(views))
+        images = torch.cat(views)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        features = self.backbone(images)
         z_a, z_b = self.projector(features).chunk(2)
         return self.objective(z_a, z_b), features[: views[0].shape[0]]

@@ -46,8 +46,13 @@ class OnlineLinearProbe(L.Callback):
         self._total += outputs["labels"].numel()
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        if self._total:
-            pl_module.log("val/online_probe_top1", self._correct / self._total, sync_dist=True)
+        # every rank joins the reduction, also one whose shard of the test set was empty
+        counts = torch.tensor(
+            [self._correct, self._total], dtype=torch.float64, device=pl_module.device
+        )
+        correct, total = trainer.strategy.reduce(counts, reduce_op="sum").tolist()
+        if total:
+            pl_module.log("val/online_probe_top1", correct / total, rank_zero_only=True)
 
     def state_dict(self) -> dict:
         return {"probe": self.probe.state_dict(), "optimiser": self.optimiser.state_dict()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+import warnings
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,9 @@ from selfsup.train.datamodule import ImageDataModule
 from selfsup.train.report import plot_training_curves
 
 CHECKPOINTS = "checkpoints"
+
+# the run dir holds config.yaml before the CSV logger starts; that is expected
+warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
 LAST = "last.ckpt"
 
 

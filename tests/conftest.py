@@ -1,0 +1,26 @@
+"""Shared fixtures: where MNIST lives, and small configs that train in seconds."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def mnist_root() -> Path:
+    if not (SHARED_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
+        pytest.skip(f"MNIST not found under {SHARED_DATA} (tests read ../shared/data/MNIST/raw)")
+    return SHARED_DATA
+
+
+TINY = [
+    "backbone.params.hidden=[64,32]",
+    "method.projector=[64,64]",
+    "data.batch_size=128",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "eval.mlp_probe=false",
+]

@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+from selfsup.data import ShardedBatchSampler, load_dataset, make_views, to_unit_float
+from selfsup.errors import SelfsupError
+
+
+def test_digits_split_is_stratified_and_uint8():
+    data = load_dataset("digits")
+    assert len(data.train) == 1437 and len(data.test) == 360
+    x, y = data.train.get_batch(torch.arange(10))
+    assert x.dtype == torch.uint8 and x.shape == (10, 1, 8, 8)
+    assert int(x.max()) > 200  # digits' 0..16 scaled to 0..255
+    counts = torch.bincount(data.test.labels, minlength=10)
+    assert counts.min() >= 34 and counts.max() <= 37
+
+
+def test_sharded_sampler_ranks_partition_the_global_batch():
+    single = list(ShardedBatchSampler(100, 20, seed=3))
+    ranks = [list(ShardedBatchSampler(100, 10, seed=3, rank=r, world_size=2)) for r in (0, 1)]
+    assert len(single) == len(ranks[0]) == len(ranks[1]) == 5
+    for full, a, b in zip(single, *ranks, strict=True):
+        assert full == a + b
+
+
+def test_sampler_epoch_changes_order_and_is_reproducible():
+    s = ShardedBatchSampler(50, 10, seed=1)
+    first = list(s)
+    s.set_epoch(1)
+    second = list(s)
+    s.set_epoch(0)
+    assert list(s) == first and second != first
+    assert sorted(i for b in first for i in b) == list(range(50))
+
+
+def test_sampler_rejects_a_batch_larger_than_the_dataset():
+    with pytest.raises(ValueError, match="fewer than one global batch"):
+        ShardedBatchSampler(10, 8, world_size=2)
+
+
+@pytest.mark.parametrize(
+    "preset,size,channels",
+    [("mnist", 28, 1), ("vicreg", 32, 3), ("simclr", 32, 3), ("digits", 8, 1)],
+)
+def test_views_draw_parameters_per_sample(preset, size, channels):
+    torch.manual_seed(0)
+    image = torch.rand(1, channels, size, size)
+    batch = image.repeat(16, 1, 1, 1)  # the same image 16 times
+    view_a, view_b = make_views(preset, size)(batch)
+    assert view_a.shape == batch.shape and view_a.min() >= 0 and view_a.max() <= 1
+    # per-sample parameters: copies of one image get different views
+    per_sample = (view_a - view_a[:1]).flatten(1).abs().sum(1)
+    assert (per_sample[1:] > 1e-3).float().mean() > 0.5
+    assert not torch.allclose(view_a, view_b)
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(SelfsupError, match="valid names: .*digits.*mnist"):
+        load_dataset("imagenet-22k")
+    with pytest.raises(SelfsupError, match="valid: .*mnist"):
+        make_views("fancy", 28)
+
+
+def test_missing_dataset_says_where_it_looked(tmp_path):
+    with pytest.raises(SelfsupError, match=f"not found under '{tmp_path}'.*data.download=true"):
+        load_dataset("cifar10", root=tmp_path)
+
+
+def test_mnist_from_shared_data(mnist_root):
+    data = load_dataset("mnist", root=mnist_root)
+    assert len(data.train) == 60000 and len(data.test) == 10000
+    x, y = data.test.get_batch(torch.tensor([0, 1]))
+    assert x.shape == (2, 1, 28, 28) and y.tolist() == [7, 2]  # the well-known first labels
+    assert to_unit_float(x).max() <= 1.0
+
+
+def test_affine_crop_matches_a_direct_crop_and_resize():
+    from selfsup.data.geometric import RandomResizedCropAffine
+
+    # with scale fixed to 1 and no rotation the box is the whole image: identity resampling
+    crop = RandomResizedCropAffine(None, scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    image = torch.rand(3, 1, 12, 12)
+    assert torch.allclose(crop(image), image, atol=1e-5)
+    # a quarter-area box maps to a 2x upsampling of one quadrant-sized window
+    crop = RandomResizedCropAffine(None, scale=(0.25, 0.25), ratio=(1.0, 1.0))
+    theta = crop.sample_matrices(1000, torch.device("cpu"))
+    assert torch.allclose(theta[:, 0, 0], torch.full((1000,), 0.5))
+    assert theta[:, :, 2].abs().max() <= 0.5 + 1e-6  # the box stays inside the image
+    flipped = RandomResizedCropAffine(None, scale=(1.0, 1.0), ratio=(1.0, 1.0), flip_p=1.0)
+    assert torch.allclose(flipped(image), image.flip(-1), atol=1e-5)
