@@ -15,24 +15,33 @@ from selfsup.dynamics._checks import as_times, check_frame, check_symmetric
 Times = float | Sequence[float] | torch.Tensor
 
 
-def _eigh_descending(C: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    lam, U = torch.linalg.eigh(C)
+Eig = tuple[torch.Tensor, torch.Tensor]
+
+
+def _eigh_descending(C: torch.Tensor, eig: Eig | None = None) -> Eig:
+    lam, U = torch.linalg.eigh(C) if eig is None else eig
     return lam.flip(0), U.flip(1)
 
 
-def top_eigenspace(C: torch.Tensor, h: int) -> torch.Tensor:
-    """``(d, h)`` orthonormal eigenvectors of the ``h`` largest eigenvalues of symmetric ``C``."""
+def top_eigenspace(C: torch.Tensor, h: int, *, eig: Eig | None = None) -> torch.Tensor:
+    """``(d, h)`` orthonormal eigenvectors of the ``h`` largest eigenvalues of symmetric ``C``.
+
+    ``eig``: optional ``torch.linalg.eigh(C)`` output to reuse (ascending eigenvalues).
+    """
     check_symmetric(C)
-    return _eigh_descending(C)[1][:, :h]
+    return _eigh_descending(C, eig)[1][:, :h]
 
 
-def unconstrained_flow(C: torch.Tensor, W0: torch.Tensor, t: Times) -> torch.Tensor:
+def unconstrained_flow(
+    C: torch.Tensor, W0: torch.Tensor, t: Times, *, eig: Eig | None = None
+) -> torch.Tensor:
     """``W(t) = exp(2tC) W0``, the solution of ``dW/dt = 2 C W`` (gradient flow of -tr(W^T C W)).
 
     Args:
         C: ``(d, d)`` symmetric.
         W0: ``(d, h)`` initial weights (any, not necessarily orthonormal).
         t: time (units of 1 / eigenvalue of C), scalar or ``(T,)``.
+        eig: optional ``torch.linalg.eigh(C)`` output, to reuse one decomposition for many W0.
 
     Returns:
         ``(d, h)`` for scalar ``t``, else ``(T, d, h)``. Overflows to inf where ``2 t lambda_max``
@@ -41,7 +50,7 @@ def unconstrained_flow(C: torch.Tensor, W0: torch.Tensor, t: Times) -> torch.Ten
     check_symmetric(C)
     check_frame(W0, C.shape[0])
     times, scalar = as_times(t, C)
-    lam, U = torch.linalg.eigh(C)
+    lam, U = torch.linalg.eigh(C) if eig is None else eig
     coeffs = U.T @ W0.to(C.dtype)  # (d, h) in the eigenbasis
     growth = torch.exp(2 * times[:, None] * lam[None, :])  # (T, d)
     W = U @ (growth[:, :, None] * coeffs)
@@ -58,7 +67,9 @@ def _polar(M: torch.Tensor) -> torch.Tensor:
     return U @ Vh
 
 
-def grassmann_flow(C: torch.Tensor, W0: torch.Tensor, t: Times) -> torch.Tensor:
+def grassmann_flow(
+    C: torch.Tensor, W0: torch.Tensor, t: Times, *, eig: Eig | None = None
+) -> torch.Tensor:
     """Closed-form solution of the orthogonality-constrained flow ``dW/dt = 2 (I - W W^T) C W``.
 
     The subspace is ``span(W(t)) = span(exp(2tC) W0)`` and its projector ``P(t) = W W^T`` is exact
@@ -77,6 +88,7 @@ def grassmann_flow(C: torch.Tensor, W0: torch.Tensor, t: Times) -> torch.Tensor:
         C: ``(d, d)`` symmetric.
         W0: ``(d, h)`` with orthonormal columns.
         t: time (units of 1 / eigenvalue of C), scalar or ``(T,)``.
+        eig: optional ``torch.linalg.eigh(C)`` output, to reuse one decomposition for many W0.
 
     Returns:
         ``(d, h)`` for scalar ``t``, else ``(T, d, h)``, orthonormal columns.
@@ -85,7 +97,7 @@ def grassmann_flow(C: torch.Tensor, W0: torch.Tensor, t: Times) -> torch.Tensor:
     check_frame(W0, C.shape[0], orthonormal=True)
     times, scalar = as_times(t, C)
     h = W0.shape[1]
-    lam, U = _eigh_descending(C)
+    lam, U = _eigh_descending(C, eig)
     A = U.T @ W0.to(C.dtype)
     A_top, A_rest = A[:h], A[h:]
     if torch.linalg.cond(A_top) < 1e8:
