@@ -829,7 +829,8 @@ def render_report(results: dict) -> str:
         "",
         f"Command: `{meta['command']}`  ",
         f"Preset: {meta['preset']}, seed {meta['seed']}, torch {meta['torch']}, "
-        f"{meta['threads']} threads, wall time {meta.get('wall_s', float('nan')):.1f} s.",
+        f"{meta['threads']} threads, wall time {meta.get('wall_s', float('nan')):.1f} s "
+        f"(1-min load average at the end: {meta.get('loadavg_1min_at_end', float('nan')):.1f}).",
         "",
         "## Claims",
         "",
@@ -1016,6 +1017,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the test suite
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: the work is many small matrix ops, where threads add "
+        "synchronisation cost and, on a busy machine, OpenMP spin-waits)",
+    )
+    p.add_argument(
         "--data-root",
         type=Path,
         default=None,
@@ -1076,9 +1084,18 @@ def _execute(prog: str, argv: list[str], names: list[str], args: argparse.Namesp
     except OSError as e:
         raise UsageError(f"cannot create output directory {out}: {e.strerror}") from None
     root = args.data_root if args.data_root is not None else default_data_root()
+    if args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    results, timing = _run(names, sz, args.seed, out, root)
+    try:
+        results, timing = _run(names, sz, args.seed, out, root)
+    finally:
+        torch.set_num_threads(threads_before)
     results["meta"] = _meta(prog, argv, preset, args.seed)
+    results["meta"]["threads"] = args.threads
+    results["meta"]["loadavg_1min_at_end"] = os.getloadavg()[0]
     results["meta"]["wall_s"] = time.perf_counter() - start
     results["timing_s"] = timing
     _write(out, results)
