@@ -29,12 +29,16 @@ METHODS: dict[str, type[SSLMethod]] = {
 
 
 def method_params(cls: type[SSLMethod]) -> list[str]:
-    """The method's own keyword arguments (what ``method.params`` may set)."""
-    return [
-        name
-        for name, p in inspect.signature(cls.__init__).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
+    """The method's own keyword arguments (what ``method.params`` may set), including those
+    of intermediate base classes (e.g. the likelihood options of ``GenerativeMethod``)."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if not (isinstance(klass, type) and issubclass(klass, SSLMethod)):
+            continue
+        for name, p in inspect.signature(klass.__init__).parameters.items():
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in names:
+                names.append(name)
+    return names
 
 
 def build_method(config: DictConfig, data: DataSplits) -> SSLMethod:
