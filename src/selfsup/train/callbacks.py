@@ -1,4 +1,7 @@
-"""Training callbacks: the online linear probe."""
+"""Training callbacks, and the registry that lets a config's ``callbacks`` section name them.
+
+``callbacks: {name: {arg: value}}`` in a config adds ``CALLBACKS[name](**args)`` to the run.
+"""
 
 from __future__ import annotations
 
@@ -60,3 +63,18 @@ class OnlineLinearProbe(L.Callback):
     def load_state_dict(self, state_dict: dict) -> None:
         self.probe.load_state_dict(state_dict["probe"])
         self.optimiser.load_state_dict(state_dict["optimiser"])
+
+
+#: callbacks a config may name in its ``callbacks`` section; values are their constructors
+CALLBACKS: dict[str, type[L.Callback]] = {}
+
+
+def build_callback(name: str, args: dict) -> L.Callback:
+    """The callback registered as ``name`` with the config's arguments."""
+    from selfsup.errors import SelfsupError
+    from selfsup.nets import check_params
+
+    if name not in CALLBACKS:
+        raise SelfsupError(f"unknown callback '{name}'; valid: {', '.join(sorted(CALLBACKS))}")
+    check_params("callback", name, CALLBACKS[name], args)
+    return CALLBACKS[name](**args)

@@ -21,7 +21,7 @@ from selfsup.data import DataSplits, load_dataset
 from selfsup.errors import SelfsupError
 from selfsup.evaluate import LinearProbe, MLPProbe, extract_features, knn_accuracy
 from selfsup.methods import SSLMethod, build_method
-from selfsup.train.callbacks import OnlineLinearProbe
+from selfsup.train.callbacks import OnlineLinearProbe, build_callback
 from selfsup.train.datamodule import ImageDataModule
 from selfsup.train.report import plot_training_curves
 
@@ -92,7 +92,11 @@ def train(
     data = load_data(config)
     method = build_method(config, data)
     datamodule = ImageDataModule(data, config.data.batch_size, config.seed, config.data.num_workers)
-    callbacks: list[L.Callback] = [*_checkpointing(config, run_dir), *extra_callbacks]
+    callbacks: list[L.Callback] = [
+        *_checkpointing(config, run_dir),
+        *(build_callback(name, to_dict(args) or {}) for name, args in config.callbacks.items()),
+        *extra_callbacks,
+    ]
     if config.eval.online_probe:
         callbacks.append(OnlineLinearProbe(data.num_classes, method.backbone.out_dim))
     trainer_args = {
