@@ -55,7 +55,10 @@ def main() -> None:
     p.add_argument("--target", type=float, default=1e-6)
     p.add_argument("--lrs", type=float, nargs="+", default=[0.04, 0.02, 0.01, 0.005])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = p.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     C, W0 = build_problem(args.d, args.h, args.seed)
     times = torch.linspace(0.0, 1.0, args.points, dtype=torch.float64)

@@ -283,6 +283,7 @@ def run_collapse(sz: Sizes, seed: int, out: Path, C_eig=None, tag="collapse") ->
             entry["gd"][str(lr)] = {
                 "erank": er_g.tolist(),
                 "max_abs_erank_diff": (er_g - er_c).abs().max().item(),
+                "final_erank": er_g[-1].item(),
                 "rel_weight_error_at_t_end": rel.item(),
             }
             axes[0].plot(
@@ -740,8 +741,11 @@ def assess_claims(results: dict) -> list[dict]:
         col = results["collapse"]
         finals = {h: e["final_erank_closed"] for h, e in col["h"].items()}
         inits = {h: e["initial_erank"] for h, e in col["h"].items()}
-        gd_diff = max(g["max_abs_erank_diff"] for e in col["h"].values() for g in e["gd"].values())
-        holds = all(v < 1.2 for v in finals.values()) and gd_diff < 0.25
+        lr_min = min(col["h"][next(iter(col["h"]))]["gd"], key=float)
+        gd_final = {h: e["gd"][lr_min]["final_erank"] for h, e in col["h"].items()}
+        gd_diff = {h: e["gd"][lr_min]["max_abs_erank_diff"] for h, e in col["h"].items()}
+        # the simulation must collapse too; its lag behind exp(2tC) is O(lr), shown in the table
+        holds = all(v < 1.2 for v in finals.values()) and all(v < 1.2 for v in gd_final.values())
         claims.append(
             {
                 "claim": "1. Unconstrained (regression-like) SSL dynamics collapse to a ~1-dim "
@@ -749,9 +753,11 @@ def assess_claims(results: dict) -> list[dict]:
                 "holds": holds,
                 "evidence": "effective rank of W from "
                 + ", ".join(f"{_fmt(inits[h])} (h={h})" for h in inits)
-                + " "
-                f"to {', '.join(f'{_fmt(finals[h])}' for h in finals)} at t={col['t_end']:g}; "
-                f"GD vs exp(2tC) max |erank diff| {gd_diff:.3g}",
+                + f" to {', '.join(f'{_fmt(finals[h])}' for h in finals)} at t={col['t_end']:g} "
+                f"(closed form); GD at lr={lr_min}: "
+                + ", ".join(f"{_fmt(gd_final[h])}" for h in gd_final)
+                + ", max |erank diff| to the closed form over time "
+                + ", ".join(f"{_fmt(gd_diff[h])}" for h in gd_diff),
             }
         )
     if "exact" in results:
