@@ -245,7 +245,12 @@ def run_ode_check(sz: Sizes, seed: int) -> dict:
     }
 
 
-def run_collapse(sz: Sizes, seed: int, out: Path, C_eig=None, tag="collapse") -> dict:
+CEig = tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+
+
+def run_collapse(
+    sz: Sizes, seed: int, out: Path, C_eig: CEig | None = None, tag: str = "collapse"
+) -> dict:
     """Unconstrained GD vs ``exp(2tC) W0``: effective rank of W over time goes to 1."""
     gen = torch.Generator().manual_seed(seed)
     if C_eig is None:
@@ -314,7 +319,14 @@ def run_collapse(sz: Sizes, seed: int, out: Path, C_eig=None, tag="collapse") ->
 
 
 def run_exact(
-    sz: Sizes, seed: int, out: Path, C_eig=None, hs=None, lrs=None, t_end=None, tag="exact"
+    sz: Sizes,
+    seed: int,
+    out: Path,
+    C_eig: CEig | None = None,
+    hs: tuple[int, ...] | None = None,
+    lrs: tuple[float, ...] | None = None,
+    t_end: float | None = None,
+    tag: str = "exact",
 ) -> dict:
     """Riemannian GD for several h and lr on top of ``grassmann_flow``; error at fixed t vs lr."""
     gen = torch.Generator().manual_seed(seed)
