@@ -1,13 +1,10 @@
 """The experiment entry points: a tiny end-to-end reproduction and the CLI error contract."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from selfsup.experiments.dynamics import main, reproduce
-
-MNIST_ROOT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
 def test_tiny_reproduction_writes_report_results_and_plots(tmp_path, capsys):
@@ -26,9 +23,8 @@ def test_tiny_reproduction_writes_report_results_and_plots(tmp_path, capsys):
 
 
 @pytest.mark.mnist
-@pytest.mark.skipif(not (MNIST_ROOT / "MNIST" / "raw").is_dir(), reason="needs ../shared/data")
-def test_tiny_mnist_experiment(tmp_path):
-    argv = ["mnist", "--tiny", "--out", str(tmp_path), "--data-root", str(MNIST_ROOT)]
+def test_tiny_mnist_experiment(tmp_path, mnist_root):
+    argv = ["mnist", "--tiny", "--out", str(tmp_path), "--data-root", str(mnist_root)]
     assert main(argv) == 0
     mnist = json.loads((tmp_path / "results.json").read_text())["mnist"]
     assert set(mnist["views"]) == {"noise", "crop"}
