@@ -29,7 +29,8 @@ def check_frame(W: torch.Tensor, d: int, name: str = "W0", orthonormal: bool = F
     if orthonormal:
         gram = W.T @ W
         err = (gram - torch.eye(h, dtype=W.dtype, device=W.device)).abs().max()
-        if err > 1e-8:
+        # loose enough for float32 frames, tight enough to catch an un-normalised W
+        if err > max(1e-8, 1e3 * torch.finfo(W.dtype).eps):
             raise ValueError(
                 f"{name} must have orthonormal columns (max |W^T W - I| = {err:.2e}); "
                 "orthonormalise it first, e.g. torch.linalg.qr(W).Q"
