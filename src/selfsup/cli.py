@@ -57,6 +57,11 @@ def _eval(args: argparse.Namespace) -> int:
     if args.data_root:
         config.data.root = args.data_root
     data = load_data(config)
+    if tuple(data.image_shape) != method.image_shape:
+        raise SelfsupError(
+            f"the encoder was trained on images of shape {method.image_shape}, but "
+            f"'{data.name}' has {tuple(data.image_shape)}; pick a dataset of the same shape"
+        )
     metrics = evaluate_encoder(method, data, config)
     metrics["dataset"] = data.name
     out = Path(args.path) if Path(args.path).is_dir() else Path(args.path).parent

@@ -15,6 +15,8 @@ from selfsup.methods.simclr import SimCLR
 from selfsup.methods.simvae import SimVAE
 from selfsup.methods.vae import CRVAE, VAE, BetaVAE, GenerativeMethod
 from selfsup.methods.vicreg import VICReg
+from selfsup.methods.vicreg_logdet import VICRegLogDet
+from selfsup.methods.vicreg_pairdist import VICRegPairDist
 from selfsup.nets import build_backbone
 
 METHODS: dict[str, type[SSLMethod]] = {
@@ -25,6 +27,8 @@ METHODS: dict[str, type[SSLMethod]] = {
     "vae": VAE,
     "beta_vae": BetaVAE,
     "cr_vae": CRVAE,
+    "vicreg_logdet": VICRegLogDet,
+    "vicreg_pairdist": VICRegPairDist,
 }
 
 
@@ -66,6 +70,7 @@ def build_method(config: DictConfig, data: DataSplits) -> SSLMethod:
         common["projector_dims"] = list(config.method.projector)
     method = cls(**params, **common)
     method.run_config = to_dict(config)
+    method.image_shape = tuple(shape)
     return method
 
 
@@ -82,6 +87,8 @@ __all__ = [
     "SimVAE",
     "VAE",
     "VICReg",
+    "VICRegLogDet",
+    "VICRegPairDist",
     "build_method",
     "method_params",
 ]
