@@ -9,7 +9,7 @@ from selfsup.cli import main
     "argv, expected",
     [
         (["train", "--config", "missing.yaml"], "config file 'missing.yaml' not found"),
-        (["train", "method.name=byol2"], "unknown method 'byol2'; valid: barlow_twins, simclr"),
+        (["train", "method.name=byol2"], "unknown method 'byol2'; valid: barlow_twins, "),
         (["train", "data.name=imagenet"], "unknown dataset 'imagenet'; valid names:"),
         (["train", "data.colour=1"], "unknown config key 'data.colour'"),
         (["train", "optim.lr=fast"], "bad config value for 'optim.lr'"),
