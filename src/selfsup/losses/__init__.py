@@ -8,6 +8,13 @@ the global batch across processes (see ``selfsup.losses.distributed``).
 from selfsup.losses.barlow_twins import BarlowTwinsTerms, barlow_twins_loss, barlow_twins_terms
 from selfsup.losses.clip import CLIPTerms, clip_loss, clip_terms
 from selfsup.losses.info_nce import InfoNCETerms, info_nce_loss, info_nce_terms
+from selfsup.losses.info_vicreg import (
+    InfoVICRegTerms,
+    vicreg_logdet_loss,
+    vicreg_logdet_terms,
+    vicreg_pairdist_loss,
+    vicreg_pairdist_terms,
+)
 from selfsup.losses.simvae import SimVAETerms, simvae_elbo, simvae_loss
 from selfsup.losses.vae import (
     CRVAETerms,
@@ -24,6 +31,7 @@ __all__ = [
     "CRVAETerms",
     "CLIPTerms",
     "InfoNCETerms",
+    "InfoVICRegTerms",
     "SimVAETerms",
     "VAETerms",
     "VICRegTerms",
@@ -39,6 +47,10 @@ __all__ = [
     "simvae_elbo",
     "simvae_loss",
     "vae_elbo",
+    "vicreg_logdet_loss",
+    "vicreg_logdet_terms",
     "vicreg_loss",
+    "vicreg_pairdist_loss",
+    "vicreg_pairdist_terms",
     "vicreg_terms",
 ]
