@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from selfsup.train.info_tracking import InfoTracking
+
 
 class OnlineLinearProbe(L.Callback):
     """A linear classifier trained beside SSL on the detached features of the first view.
@@ -66,7 +68,7 @@ class OnlineLinearProbe(L.Callback):
 
 
 #: callbacks a config may name in its ``callbacks`` section; values are their constructors
-CALLBACKS: dict[str, type[L.Callback]] = {}
+CALLBACKS: dict[str, type[L.Callback]] = {"info_tracking": InfoTracking}
 
 
 def build_callback(name: str, args: dict) -> L.Callback:
