@@ -1,0 +1,368 @@
+"""``selfsup analyze``: the information-theory lens on any encoder.
+
+    selfsup analyze RUN_DIR [--dataset NAME] [--data-root DIR] [--out DIR]
+    selfsup analyze --encoder module:callable --dataset NAME [--image-size S] [--channels C]
+
+The encoder is either one of ours (``selfsup.train.load_method``; its own normalisation and
+view pipeline are used, and the projector output is analysed too) or a user's: ``callable()``
+returns an ``nn.Module`` mapping *normalised* images ``(B, C, H, W)`` to features ``(B, ...)``
+(flattened). Input handling for a user encoder: the dataset's [0, 1] images are augmented at
+their own size, then (inside the analysed network, so Jacobians include it) resized bilinearly
+to ``--image-size`` if given, their channels repeated to ``--channels`` if given (grey -> RGB),
+and normalised with ``--mean`` / ``--std`` (default: the dataset's statistics, or ImageNet's
+when ``--channels 3`` is asked of a grey dataset). The current directory is importable, so
+``--encoder mymodels:make`` finds ``./mymodels.py``.
+
+Writes ``report.md`` (entropy / MI estimates, the affine and Gaussianity checks, separation of
+per-sample output clusters vs their spread) and PNG plots to ``--out`` (default
+``RUN_DIR/analysis``, or ``analysis-<callable>`` for ``--encoder``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from selfsup.errors import SelfsupError
+
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+class InputAdapter(nn.Module):
+    """[0, 1] images ``(B, C, H, W)`` -> resized, channel-repeated, normalised images."""
+
+    def __init__(
+        self,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        image_size: int | None = None,
+        channels: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.image_size, self.channels = image_size, channels
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.image_size and x.shape[-1] != self.image_size:
+            size = (self.image_size, self.image_size)
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        if self.channels and x.shape[1] != self.channels:
+            if x.shape[1] != 1:
+                raise SelfsupError(
+                    f"--channels {self.channels}: can only repeat grey images, got {x.shape[1]}"
+                )
+            x = x.expand(-1, self.channels, -1, -1)
+        return (x - self.mean) / self.std
+
+
+class Flatten(nn.Module):
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x).flatten(1)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="selfsup analyze", description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", nargs="?", help="a selfsup run directory or checkpoint")
+    p.add_argument("--encoder", help="module:callable returning an nn.Module (instead of a run)")
+    p.add_argument("--dataset", help="dataset name (default for a run: its own)")
+    p.add_argument("--data-root", help="dataset folder (default: $SELFSUP_DATA or ./data)")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--views", help="augmentation preset (default: the run's, or the dataset's)")
+    p.add_argument("--n-samples", type=int, default=1024, help="test images for entropies")
+    p.add_argument("--n-gaussianity", type=int, default=8, help="images for Gaussianity checks")
+    p.add_argument("--n-views", type=int, default=128, help="views per Gaussianity image")
+    p.add_argument("--image-size", type=int, help="resize inputs for a user encoder")
+    p.add_argument("--channels", type=int, help="repeat grey channels for a user encoder")
+    p.add_argument("--mean", help="comma-separated normalisation mean for a user encoder")
+    p.add_argument("--std", help="comma-separated normalisation std for a user encoder")
+    p.add_argument("--seed", type=int, default=0)
+
+    def error(message: str):
+        raise SelfsupError(f"selfsup analyze: {message}")
+
+    p.error = error  # type: ignore[method-assign]  # one line on stderr, not usage + message
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``selfsup analyze``; returns the exit code (2 on bad input)."""
+    if argv[:1] == ["--"]:  # `selfsup analyze -- --encoder ...` (see docs/infomax.md)
+        argv = argv[1:]
+    try:
+        return _main(_parser().parse_args(argv))
+    except SelfsupError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise SelfsupError(f"{flag} must be comma-separated numbers, got '{text}'") from None
+
+
+def load_encoder(spec: str) -> nn.Module:
+    """``module:callable`` -> the module ``callable()`` returns, in eval mode."""
+    if ":" not in spec:
+        raise SelfsupError(f"--encoder must look like module:callable, got '{spec}'")
+    module_name, name = spec.split(":", 1)
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        factory = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as err:
+        raise SelfsupError(f"--encoder {spec}: cannot import ({err})") from None
+    model = factory()
+    if not isinstance(model, nn.Module):
+        raise SelfsupError(f"--encoder {spec} returned {type(model).__name__}, not an nn.Module")
+    return model.eval()
+
+
+def _main(args: argparse.Namespace) -> int:
+    from selfsup.data import load_dataset, make_views, normaliser
+
+    if (args.run_dir is None) == (args.encoder is None):
+        raise SelfsupError("give either RUN_DIR or --encoder module:callable (exactly one)")
+    if args.n_views < 20:
+        raise SelfsupError(f"--n-views must be >= 20 (normality tests), got {args.n_views}")
+    if args.n_samples < 8:
+        raise SelfsupError(f"--n-samples must be >= 8, got {args.n_samples}")
+    spaces: dict[str, nn.Module] = {}
+    if args.run_dir is not None:
+        from selfsup.train import load_method
+
+        run = Path(args.run_dir)
+        method, config = load_method(run)
+        dataset = args.dataset or config.data.name
+        preset = args.views or config.data.views
+        root = args.data_root or config.data.root
+        spaces["backbone"] = nn.Sequential(method.normalise, Flatten(method.backbone))
+        if getattr(method, "projector", None) is not None:
+            spaces["projector"] = nn.Sequential(
+                method.normalise, method.backbone, Flatten(method.projector)
+            )
+        title = str(run)
+        out = Path(args.out) if args.out else (run if run.is_dir() else run.parent) / "analysis"
+    else:
+        if args.dataset is None:
+            raise SelfsupError("--encoder needs --dataset NAME")
+        dataset, root = args.dataset, args.data_root
+        preset = args.views or {"mnist": "mnist", "digits": "digits", "cifar10": "cifar"}.get(
+            dataset, "none"
+        )
+        title = args.encoder
+        out = Path(args.out or f"analysis-{args.encoder.split(':')[-1]}")
+    data = load_dataset(dataset, root)
+    if args.encoder is not None:
+        channels = data.image_shape[0]
+        default = normaliser(dataset, channels)
+        mean, std = default.mean.flatten().tolist(), default.std.flatten().tolist()
+        if args.channels and args.channels != channels:
+            mean, std = IMAGENET if args.channels == 3 else ([0.5] * 3, [0.25] * 3)
+        mean = _floats(args.mean, "--mean") or tuple(mean)
+        std = _floats(args.std, "--std") or tuple(std)
+        adapter = InputAdapter(mean, std, args.image_size, args.channels)
+        spaces["encoder"] = nn.Sequential(adapter, Flatten(load_encoder(args.encoder))).eval()
+    view = make_views(preset, data.image_shape[-1]).views[0]
+    out.mkdir(parents=True, exist_ok=True)
+    report = analyse(
+        spaces,
+        data.test,
+        view,
+        out,
+        n_samples=args.n_samples,
+        n_gaussianity=args.n_gaussianity,
+        n_views=args.n_views,
+        seed=args.seed,
+    )
+    header = [
+        f"# Information-theory analysis of `{title}`",
+        "",
+        f"Dataset `{dataset}` (test split), augmentation preset `{preset}`, seed {args.seed}. "
+        f"Command: `selfsup analyze {' '.join(_quoted(argv_of(args)))}`",
+        "",
+    ]
+    (out / "report.md").write_text("\n".join(header) + "\n" + report)
+    print(f"wrote {out / 'report.md'}")
+    return 0
+
+
+def argv_of(args: argparse.Namespace) -> list[str]:
+    words = [args.run_dir] if args.run_dir else ["--encoder", args.encoder]
+    for flag in ("dataset", "data_root", "out", "views", "image_size", "channels"):
+        value = getattr(args, flag)
+        if value is not None:
+            words += [f"--{flag.replace('_', '-')}", str(value)]
+    return words
+
+
+def _quoted(words: list[str]) -> list[str]:
+    return [w if " " not in w else f"'{w}'" for w in words]
+
+
+def analyse(
+    spaces: dict[str, nn.Module],
+    test,
+    view: nn.Module,
+    out: Path,
+    n_samples: int = 1024,
+    n_gaussianity: int = 8,
+    n_views: int = 128,
+    seed: int = 0,
+) -> str:
+    """Measure every network in ``spaces`` (each maps [0, 1] images to ``(B, d)``); markdown."""
+    from selfsup.data.views import to_unit_float
+    from selfsup.info import (
+        augmentation_gaussianity,
+        gaussian_mutual_information,
+        ksg_mutual_information,
+        mixture_entropy_bounds,
+    )
+    from selfsup.train.info_tracking import embedding_stats
+
+    torch.manual_seed(seed)
+    n = min(n_samples, len(test))
+    idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n]
+    images = to_unit_float(test.get_batch(idx)[0])
+    with torch.no_grad():
+        views_a, views_b = view(images).clamp(0, 1), view(images).clamp(0, 1)
+    lines: list[str] = []
+    plots: dict[str, dict] = {}
+    for name, net in spaces.items():
+        net.eval()
+        with torch.no_grad():
+            z, z_a, z_b = (net(x).double() for x in (images, views_a, views_b))
+        d = z.shape[1]
+        stats = embedding_stats(z, z_a, z_b)
+        # MI between two views' outputs: Gaussian formula on the top principal components
+        # (plug-in covariances need n >> dims) and KSG on the first component of each view
+        k = min(8, d, n // 20)
+        centred = torch.cat([z_a, z_b]) - torch.cat([z_a, z_b]).mean(0)
+        pcs = torch.linalg.svd(centred, full_matrices=False).Vh[:k].T
+        pa, pb = (z_a - z_a.mean(0)) @ pcs, (z_b - z_b.mean(0)) @ pcs
+        joint = torch.cov(torch.cat([pa, pb], 1).T)
+        mi_gauss = float(gaussian_mutual_information(joint, k))
+        mi_ksg = float(ksg_mutual_information(pa[:, :1], pb[:, :1], k=3))
+
+        m = min(n_gaussianity, n)
+        x = images[:m]
+        try:
+            g = augmentation_gaussianity(net, x, lambda v: view(v).clamp(0, 1), n_views=n_views)
+        except ValueError as err:
+            raise SelfsupError(f"Gaussianity check failed on '{name}': {err}") from None
+        # per-sample output clusters: the views of each of the m images through the network
+        with torch.no_grad():
+            clusters = torch.stack(
+                [
+                    net(view(x[i : i + 1].expand(n_views, *x.shape[1:])).clamp(0, 1))
+                    for i in range(m)
+                ]
+            ).double()  # (m, n_views, d)
+        centres = clusters.mean(1)
+        spread = clusters.var(1).sum(1).sqrt()  # (m,) rms distance of a view to its centre
+        dist = torch.cdist(centres, centres)
+        off = dist[~torch.eye(m, dtype=torch.bool)]
+        ratio = float(off.median() / spread.median()) if m > 1 else math.nan
+        # isotropic components with each cluster's per-dim variance: n_views < d makes the
+        # empirical covariances singular, which would fake perfect separation
+        covs = clusters.var(1).mean(1).clamp_min(1e-12)[:, None, None] * torch.eye(d)
+        try:
+            lo, hi = (float(v) for v in mixture_entropy_bounds(centres, covs))
+        except (ValueError, RuntimeError):
+            lo = hi = math.nan
+        mard = [r for r in g.mardia if r is not None]
+        lines += [
+            f"## {name} output (d = {d})",
+            "",
+            "### Entropy and mutual information (nats)",
+            "",
+            "| estimate | value |",
+            "|---|---|",
+            f"| Gaussian upper bound, Ledoit-Wolf (n = {n}) | {stats['gauss_ub']:.2f} |",
+            f"| LogDet entropy 1/2 log det(I + Sigma) | {stats['logdet']:.2f} |",
+            f"| pairwise-distance lower / upper (s = augmentation spread) | "
+            f"{stats['pd_lower']:.2f} / {stats['pd_upper']:.2f} |",
+            f"| kNN (Kozachenko-Leonenko, k = 3; biased up in high d) | {stats['knn']:.2f} |",
+            f"| log det covariance (Ledoit-Wolf) | {stats['logdet_cov']:.2f} |",
+            f"| effective rank | {stats['erank']:.1f} |",
+            f"| I(view a; view b), Gaussian on top {k} PCs | {mi_gauss:.3f} |",
+            f"| I(view a; view b), KSG on the first PC | {mi_ksg:.3f} |",
+            f"| invariance mse(z_a, z_b) / per-dim variance | {stats['invariance_rel']:.3f} |",
+            "",
+            f"### Affine and Gaussianity checks ({m} images x {n_views} views)",
+            "",
+            f"- region stability (share of views in the clean image's linear region): "
+            f"mean {np.mean(g.region_stability):.3f}",
+            f"- affine covariance error ||C_emp - A Sigma A^T|| / ||C_emp||: median "
+            f"{np.nanmedian(g.cov_rel_error):.3f}",
+            f"- share of output dims whose normality is rejected (D'Agostino, p < {g.alpha}; "
+            f"about {g.alpha} if Gaussian): mean {np.nanmean(g.frac_dims_rejected):.3f}",
+            f"- Mardia skewness p (top PCs): median "
+            f"{np.median([r.skew_pvalue for r in mard]) if mard else math.nan:.3g}; kurtosis p: "
+            f"median {np.median([r.kurt_pvalue for r in mard]) if mard else math.nan:.3g}",
+            "",
+            "### Separation of per-sample output clusters",
+            "",
+            f"- median distance between cluster centres {float(off.median()):.3g} vs median "
+            f"cluster spread (rms distance of a view to its centre) {float(spread.median()):.3g}:"
+            f" ratio {ratio:.2f} (>> 2 means separated components)",
+            f"- on the {n} test images: E||z_i - z_j||^2 / E||z_i - z_i'||^2 = "
+            f"{stats['separation']:.2f}",
+            f"- Kolchinsky-Tracey bounds on the entropy of the {m}-component mixture of the "
+            f"clusters (isotropic, each with its own per-dim variance): [{lo:.2f}, {hi:.2f}] "
+            "nats; a gap near "
+            f"log {m} = {math.log(m):.2f} means the bounds cannot tell overlap from separation",
+            "",
+        ]
+        plots[name] = dict(z=z, pvalues=g.dim_pvalues, clusters=clusters)
+    pictures = _plot(plots, out)
+    lines += ["## Plots", ""] + [f"![{p}]({p})" for p in pictures]
+    return "\n".join(lines) + "\n"
+
+
+def _plot(plots: dict, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    for name, p in plots.items():
+        fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+        z = p["z"] - p["z"].mean(0)
+        eig = torch.linalg.svdvals(z) ** 2 / max(1, z.shape[0] - 1)
+        axes[0].semilogy(eig.numpy(), marker=".")
+        axes[0].set_title(f"{name}: covariance spectrum", fontsize=9)
+        pv = p["pvalues"][np.isfinite(p["pvalues"])]
+        axes[1].hist(pv, bins=20, range=(0, 1))
+        axes[1].set_title("per-dim normality p-values (flat if Gaussian)", fontsize=9)
+        clusters = p["clusters"]
+        flat = clusters.reshape(-1, clusters.shape[-1])
+        pcs = torch.linalg.svd(flat - flat.mean(0), full_matrices=False).Vh[:2].T
+        for i, c in enumerate(clusters):
+            xy = ((c - flat.mean(0)) @ pcs).numpy()
+            axes[2].scatter(xy[:, 0], xy[:, 1], s=4, label=str(i))
+        axes[2].set_title("views of each image (top-2 PCs)", fontsize=9)
+        fig.tight_layout()
+        path = out / f"analysis_{name}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        names.append(path.name)
+    return names
