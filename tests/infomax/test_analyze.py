@@ -1,0 +1,76 @@
+"""selfsup analyze on a tiny trained run and on a module:callable encoder; bad input."""
+
+import pytest
+
+from selfsup.cli import main as cli_main
+from selfsup.config import load_config
+from selfsup.experiments.analyze import main
+from selfsup.train import train
+from tests.conftest import TINY
+
+SMALL = ["--n-samples", "128", "--n-gaussianity", "2", "--n-views", "24"]
+SECTIONS = (
+    "### Entropy and mutual information (nats)",
+    "### Affine and Gaussianity checks",
+    "### Separation of per-sample output clusters",
+    "## Plots",
+)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("run")
+    train(load_config(None, [*TINY, "trainer.max_epochs=1", "eval.linear_probe=false"]), path)
+    return path
+
+
+def test_analyze_a_run(run_dir, tmp_path):
+    out = tmp_path / "analysis"
+    assert main([str(run_dir), "--out", str(out), *SMALL]) == 0
+    report = (out / "report.md").read_text()
+    assert "## backbone output (d = 32)" in report
+    assert "## projector output (d = 64)" in report
+    for section in SECTIONS:
+        assert report.count(section) >= 1, section
+    assert (out / "analysis_backbone.png").exists() and (out / "analysis_projector.png").exists()
+    assert "nan" not in report.split("### Entropy")[1].split("###")[0]
+
+
+ENCODER = """
+from torch import nn
+
+def rgb16():
+    # expects normalised 3 x 16 x 16 images, as a torchvision-style model would
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 32), nn.ReLU(), nn.Linear(32, 8))
+"""
+
+
+def test_analyze_a_callable_encoder_with_resizing(tmp_path, monkeypatch):
+    (tmp_path / "my_encoders.py").write_text(ENCODER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "out"
+    argv = ["--encoder", "my_encoders:rgb16", "--dataset", "digits", "--out", str(out)]
+    assert main([*argv, "--image-size", "16", "--channels", "3", *SMALL]) == 0
+    report = (out / "report.md").read_text()
+    assert "## encoder output (d = 8)" in report
+    for section in SECTIONS:
+        assert section in report
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["analyze", "/nonexistent/run"], "neither a run directory nor a checkpoint"),
+        (["analyze", "--", "--encoder", "no_such_mod:f", "--dataset", "digits"], "cannot import"),
+        (["analyze", "--", "--encoder", "torch.nn:Identity"], "--encoder needs --dataset"),
+        (["analyze", "--", "--encoder", "nocolon", "--dataset", "digits"], "module:callable"),
+        (["analyze", "--", "--dataset", "digits"], "exactly one"),
+        (["analyze", "x", "--n-views", "5"], "--n-views must be >= 20"),
+        (["analyze", "x", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_input_is_one_line(argv, expected, capsys):
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert expected in err[0]
