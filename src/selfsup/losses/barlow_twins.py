@@ -25,6 +25,19 @@ def _standardise(z: torch.Tensor, eps: float) -> torch.Tensor:
     return (z - mean) / torch.sqrt(var + eps)
 
 
+def _cross_frobenius_sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``||a^T b||_F^2`` for ``a, b`` of shape ``(n, d)``.
+
+    For ``n < d`` it is ``sum((a a^T) * (b b^T))`` (the trace identity
+    ``tr(b^T a a^T b) = tr(a a^T b b^T)``): two ``(n x n)`` Grams, O(n^2 d) work instead of
+    the O(n d^2) of the ``(d x d)`` cross-correlation, and the same value.
+    """
+    if a.shape[0] < a.shape[1]:
+        return ((a @ a.T) * (b @ b.T)).sum()
+    c = (a.T @ b).reshape(-1)
+    return torch.dot(c, c)
+
+
 def barlow_twins_terms(
     z_a: torch.Tensor,
     z_b: torch.Tensor,
@@ -48,10 +61,10 @@ def barlow_twins_terms(
     if gather_distributed:
         z_a, z_b = gather_batch(z_a), gather_batch(z_b)
     batch = z_a.shape[0]
-    c = _standardise(z_a, eps).T @ _standardise(z_b, eps) / batch
-    diagonal = torch.diagonal(c)
+    a, b = _standardise(z_a, eps), _standardise(z_b, eps)
+    diagonal = (a * b).sum(dim=0) / batch  # diag(C) without forming C
     on_diagonal = (diagonal - 1).pow(2).sum()
-    off_diagonal = c.pow(2).sum() - diagonal.pow(2).sum()
+    off_diagonal = _cross_frobenius_sq(a, b) / batch**2 - diagonal.pow(2).sum()
     return BarlowTwinsTerms(on_diagonal + lambd * off_diagonal, on_diagonal, off_diagonal)
 
 

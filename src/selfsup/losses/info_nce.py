@@ -24,6 +24,22 @@ class InfoNCETerms(NamedTuple):
     uniformity: torch.Tensor
 
 
+class _SymmetricGram(torch.autograd.Function):
+    """``z z^T`` whose backward is one product, ``(G + G^T) z``, where autograd's generic
+    matmul rule does two (``G z`` and ``G^T z``) because it does not know both factors are
+    the same tensor. Written with differentiable ops, so double backward still works."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(z)
+        return z @ z.T
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (z,) = ctx.saved_tensors
+        return (grad + grad.T) @ z
+
+
 def info_nce_terms(
     z_a: torch.Tensor,
     z_b: torch.Tensor,
@@ -46,7 +62,7 @@ def info_nce_terms(
         z_a, z_b = gather_batch(z_a), gather_batch(z_b)
     batch = z_a.shape[0]
     z = F.normalize(torch.cat([z_a, z_b], dim=0), dim=1)
-    logits = (z @ z.T) / temperature
+    logits = _SymmetricGram.apply(z) / temperature
     self_mask = torch.eye(2 * batch, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
     positive_index = torch.arange(2 * batch, device=z.device).roll(batch)

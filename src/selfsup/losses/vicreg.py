@@ -38,10 +38,21 @@ def covariance_term(z: torch.Tensor) -> torch.Tensor:
     """
     batch, dim = z.shape
     z = z - z.mean(dim=0)
-    cov = (z.T @ z) / (batch - 1)
-    # sum of off-diagonal squares = all squares - diagonal squares; avoids building a mask
-    off_diagonal = cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()
-    return off_diagonal / dim
+    # sum of off-diagonal squares = ||C||_F^2 - sum(diag(C)^2), C = z^T z / (B - 1). The
+    # Frobenius norm is computed through the smaller Gram matrix: ||z^T z||_F = ||z z^T||_F,
+    # so for B < dim the (dim x dim) covariance is never formed, O(B^2 dim) work not
+    # O(B dim^2) (32x fewer multiply-adds at B=256, dim=8192); the value is the same.
+    total = _gram_frobenius_sq(z) / (batch - 1) ** 2
+    diagonal = z.pow(2).sum(dim=0) / (batch - 1)
+    return (total - diagonal.pow(2).sum()) / dim
+
+
+def _gram_frobenius_sq(z: torch.Tensor) -> torch.Tensor:
+    """``||z^T z||_F^2`` for ``z`` of shape ``(n, d)``, through the smaller of the two Grams."""
+    gram = z @ z.T if z.shape[0] < z.shape[1] else z.T @ z
+    # a dot product of the flattened matrix with itself: no squared temporary of its size
+    flat = gram.reshape(-1)
+    return torch.dot(flat, flat)
 
 
 def vicreg_terms(

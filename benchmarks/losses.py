@@ -1,0 +1,110 @@
+"""Time each loss's forward + backward against the matrix products the issue calls unavoidable.
+
+Run: python benchmarks/losses.py [--batch 256] [--dim 8192] [--repeats 5]
+Reference products (float32, measured in the same run, interleaved, best of N):
+  VICReg: z^T z per branch (forward) and one (B x D)(D x D) product per branch (backward);
+  InfoNCE: the (2B x D)(D x 2B) similarity and one (2B x 2B)(2B x D) product for its gradient;
+  Barlow Twins: z_a^T z_b (forward) and its two gradient products (backward).
+Our losses compute the D x D Frobenius norms through the B x B Grams (same value), so they
+can run below 1x of these references. The textbook formulas (forming the D x D matrices)
+are timed too, for comparison. Last line: name=value ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+
+from selfsup.losses import barlow_twins_loss, info_nce_loss, vicreg_loss
+
+
+def textbook_vicreg(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def cov(z):
+        n, d = z.shape
+        z = z - z.mean(0)
+        c = z.T @ z / (n - 1)
+        return (c.pow(2).sum() - torch.diagonal(c).pow(2).sum()) / d
+
+    def std(z):
+        return F.relu(1 - torch.sqrt(z.var(0) + 1e-4)).mean()
+
+    return 25 * F.mse_loss(a, b) + 25 * (std(a) + std(b)) / 2 + cov(a) + cov(b)
+
+
+def textbook_barlow(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def s(z):
+        return (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + 1e-5)
+
+    c = s(a).T @ s(b) / a.shape[0]
+    d = torch.diagonal(c)
+    return (d - 1).pow(2).sum() + 5.1e-3 * (c.pow(2).sum() - d.pow(2).sum())
+
+
+def fwd_bwd(loss_fn, a: torch.Tensor, b: torch.Tensor):
+    def run() -> None:
+        a.grad = b.grad = None
+        loss_fn(a, b).backward()
+
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--dim", type=int, default=8192)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    B, D = args.batch, args.dim
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(B, D, generator=g).requires_grad_()
+    b = torch.randn(B, D, generator=g).requires_grad_()
+    za, zb = a.detach(), b.detach()
+    M = torch.randn(D, D, generator=g)
+    z2 = torch.cat([za, zb])
+    S = torch.randn(2 * B, 2 * B, generator=g)
+
+    def vicreg_products() -> None:  # 4 x B*D^2 multiply-adds
+        za.T @ za, zb.T @ zb, za @ M, zb @ M
+
+    def info_nce_products() -> None:  # 2 x (2B)^2*D
+        z2 @ z2.T, S @ z2
+
+    def barlow_products() -> None:  # 3 x B*D^2
+        za.T @ zb, za @ M, zb @ M
+
+    cases = {
+        "vicreg_loss": fwd_bwd(vicreg_loss, a, b),
+        "vicreg_textbook": fwd_bwd(textbook_vicreg, a, b),
+        "vicreg_matmul": vicreg_products,
+        "info_nce_loss": fwd_bwd(info_nce_loss, a, b),
+        "info_nce_matmul": info_nce_products,
+        "barlow_twins_loss": fwd_bwd(barlow_twins_loss, a, b),
+        "barlow_textbook": fwd_bwd(textbook_barlow, a, b),
+        "barlow_matmul": barlow_products,
+    }
+    best = dict.fromkeys(cases, float("inf"))
+    for _ in range(args.repeats):  # interleaved, so load changes hit every case alike
+        for name, run in cases.items():
+            t = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - t)
+    print(f"B={B} D={D} float32, threads={torch.get_num_threads()}, best of {args.repeats}")
+    for name, s in best.items():
+        print(f"{name:>20s} {s * 1e3:9.1f} ms")
+    print(f"load average {os.getloadavg()} (2-core machine shared with other jobs)")
+    ratios = {
+        "vicreg_over_matmul": best["vicreg_loss"] / best["vicreg_matmul"],
+        "vicreg_textbook_over_matmul": best["vicreg_textbook"] / best["vicreg_matmul"],
+        "info_nce_over_matmul": best["info_nce_loss"] / best["info_nce_matmul"],
+        "barlow_twins_over_matmul": best["barlow_twins_loss"] / best["barlow_matmul"],
+        "barlow_textbook_over_matmul": best["barlow_textbook"] / best["barlow_matmul"],
+    }
+    print(" ".join(f"{k}={v:.3f}" for k, v in ratios.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Profile one VICReg training step on MNIST (ConvNet 32-64-128, 512x3 projector, batch 256).
+
+Run: python benchmarks/profile_step.py [--steps 20] [--threads 2]
+Prints the torch.profiler table of the top operators, then a per-phase timing (best of N).
+Last line: name=value seconds per phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from selfsup.config import load_config
+from selfsup.data.views import to_unit_float
+from selfsup.methods import build_method
+
+
+class _FakeData:
+    name = "mnist"
+    image_shape = (1, 28, 28)
+    num_classes = 10
+
+
+def build(batch: int):
+    config = load_config("vicreg_mnist")
+    method = build_method(config, _FakeData())
+    optimiser = torch.optim.AdamW(method.parameters(), lr=1e-3, weight_decay=1e-4)
+    images = torch.randint(0, 256, (batch, 1, 28, 28), dtype=torch.uint8)
+    return method, optimiser, images
+
+
+def step(method, optimiser, images) -> torch.Tensor:
+    views = [method.normalise(v) for v in method.views(to_unit_float(images))]
+    terms, _ = method.compute_loss(views)
+    optimiser.zero_grad(set_to_none=True)
+    terms.loss.backward()
+    optimiser.step()
+    return terms.loss
+
+
+def phases(method, optimiser, images) -> dict[str, float]:
+    t = {}
+    t0 = time.perf_counter()
+    views = [method.normalise(v) for v in method.views(to_unit_float(images))]
+    t["views"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    x = torch.cat(views).contiguous(memory_format=torch.channels_last)
+    f = method.backbone(x)
+    t["backbone_fwd"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    z_a, z_b = method.projector(f).chunk(2)
+    t["projector_fwd"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    loss = method.objective(z_a, z_b).loss
+    t["loss_fwd"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    t["backward"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    optimiser.step()
+    t["optimiser"] = time.perf_counter() - t0
+    return t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    method, optimiser, images = build(args.batch)
+    method.train()
+    for _ in range(3):
+        step(method, optimiser, images)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(5):
+            step(method, optimiser, images)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+    best: dict[str, float] = {}
+    for _ in range(args.steps):
+        for k, v in phases(method, optimiser, images).items():
+            best[k] = min(best.get(k, float("inf")), v)
+    total = sum(best.values())
+    for k, v in best.items():
+        print(f"{k:>14s} {v * 1e3:8.1f} ms  {v / total:5.1%}")
+    rate = args.batch / total
+    print(f"load average {os.getloadavg()}; step {total * 1e3:.1f} ms = {rate:.0f} pairs/s")
+    print(" ".join(f"{k}={v:.4f}" for k, v in best.items()) + f" step={total:.4f}")
+
+
+if __name__ == "__main__":
+    main()
