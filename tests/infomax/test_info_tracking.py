@@ -35,6 +35,8 @@ def test_tracking_logs_finite_values_to_the_csv(tmp_path):
         *TINY,
         "callbacks.info_tracking.n_samples=128",
         "callbacks.info_tracking.n_views=24",
+        "callbacks.info_tracking.n_gaussianity=1",
+        "eval.linear_probe=false",
     ]
     train(load_config(None, overrides), tmp_path)
     with open(tmp_path / "metrics.csv", newline="") as f:

@@ -344,6 +344,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", help=argparse.SUPPRESS)  # MLP widths, e.g. 64,32
     p.add_argument("--projector", help=argparse.SUPPRESS)  # e.g. 64,64
     p.add_argument("--n-views", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--n-gaussianity", type=int, help=argparse.SUPPRESS)
 
     def error(message: str):
         raise SelfsupError(f"selfsup reproduce infomax: {message}")
@@ -393,6 +394,8 @@ def _reproduce(args: argparse.Namespace) -> int:
             s.overrides = [*s.overrides, f"method.projector=[{args.projector}]"]
         if args.n_views:
             s.n_views = args.n_views
+        if args.n_gaussianity is not None:
+            s.n_gaussianity = args.n_gaussianity
     out = Path(args.out)
     skipped: dict[str, str] = {}
     for dataset in list(chosen):
