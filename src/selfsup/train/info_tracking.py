@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import lightning as L
@@ -212,7 +213,10 @@ class InfoTracking(L.Callback):
         return values
 
     def _record(self, trainer, pl_module, epoch: int) -> None:
+        start = time.perf_counter()
         values = self.measure(pl_module)
+        # its own cost, so a run can show what tracking adds to an epoch
+        values["seconds"] = time.perf_counter() - start
         row = {"epoch": epoch, "step": trainer.global_step, **values}
         self.history.append(row)
         metrics = {f"info/{k}": v for k, v in values.items()}
