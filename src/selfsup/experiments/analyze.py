@@ -102,11 +102,20 @@ def main(argv: list[str]) -> int:
     """Entry point of ``selfsup analyze``; returns the exit code (2 on bad input)."""
     if argv[:1] == ["--"]:  # `selfsup analyze -- --encoder ...` (see docs/infomax.md)
         argv = argv[1:]
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
     try:
-        return _main(_parser().parse_args(argv))
+        # small LAPACK problems: one thread is faster, much faster on a busy CPU (see
+        # selfsup.train.info_tracking.InfoTracking.measure)
+        torch.set_num_threads(1)
+        with threadpool_limits(1):
+            return _main(_parser().parse_args(argv))
     except SelfsupError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:

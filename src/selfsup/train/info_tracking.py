@@ -32,6 +32,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from selfsup.data.views import to_unit_float
@@ -170,11 +171,17 @@ class InfoTracking(L.Callback):
         device = pl_module.device
         # the views drawn here must not shift the training run's random stream
         devices = [device] if device.type == "cuda" else []
+        threads = torch.get_num_threads()
         try:
-            with torch.random.fork_rng(devices=devices):
+            # one thread: these are small (<= 1k) LAPACK problems, slower multithreaded and
+            # pathologically so on a busy CPU (a 512 x 512 eigh: 4-8 s with 2 threads under
+            # load vs 0.04 s with one, measured on the 2 shared cores)
+            torch.set_num_threads(1)
+            with threadpool_limits(1), torch.random.fork_rng(devices=devices):
                 torch.manual_seed(self.seed)
                 return self._measure(pl_module, to_unit_float(self._images.to(device)))
         finally:
+            torch.set_num_threads(threads)
             pl_module.train(was_training)
 
     def _measure(self, pl_module, images: torch.Tensor) -> dict[str, float]:
