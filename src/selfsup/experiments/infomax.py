@@ -9,7 +9,7 @@ over training. Writes ``report.md``, ``results.json``, PNGs and one run director
 under ``OUT/runs`` (an interrupted reproduction reuses the finished ones).
 
 ``--quick`` trains on a fixed 10,000-image subset of MNIST (probes fit on it, tested on a
-2,000-image test subset) with an MLP backbone for 5 epochs: about 4-8 minutes for the 12 runs on
+2,000-image test subset) with an MLP backbone for 3 epochs: about 3-8 minutes for the 12 runs on
 2 shared CPU cores. The subset is given to ``train`` by substituting the run module's
 ``load_data`` for the duration of each run (see ``_subset_data``); the run's ``config.yaml``
 names plain ``mnist``, so ``results.json`` records the subset sizes.
@@ -80,7 +80,7 @@ def settings(quick: bool, epochs: int | None = None) -> dict[str, Setting]:
                 *common,
                 "backbone.name=mlp",
                 "method.projector=[512,512]",
-                f"trainer.max_epochs={epochs or 5}",
+                f"trainer.max_epochs={epochs or 3}",
                 "eval.online_probe=false",
                 "checkpoint.keep=1",
             ],
@@ -332,10 +332,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="selfsup reproduce infomax",
         description="VICReg vs VICReg-LogDet vs VICReg-PairDist vs SimCLR, with assumption checks",
     )
-    p.add_argument("--quick", action="store_true", help="MNIST subset, MLP, 5 epochs (~4-8 min)")
+    p.add_argument("--quick", action="store_true", help="MNIST subset, MLP, 3 epochs (~3-8 min)")
     p.add_argument("--out", default="runs/reproduce-infomax", help="output folder")
     p.add_argument("--data-root", help="dataset folder (default: $SELFSUP_DATA or ./data)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1: fastest on a busy CPU)"
+    )
     # for tests and partial runs
     p.add_argument("--methods", default=",".join(METHODS), help=argparse.SUPPRESS)
     p.add_argument("--datasets", help=argparse.SUPPRESS)
@@ -407,6 +410,8 @@ def _reproduce(args: argparse.Namespace) -> int:
             skipped[dataset] = why
             del chosen[dataset]
     out.mkdir(parents=True, exist_ok=True)
+    # small nets on a shared CPU: 2 threads ran an MLP step 7x slower than 1 under load
+    torch.set_num_threads(max(1, args.threads))
     start = time.time()
     runs: dict[str, dict[str, list[dict]]] = {}
     for dataset, s in chosen.items():
