@@ -366,11 +366,14 @@ def _ints(text: str, flag: str) -> list[int]:
 
 def reproduce(argv: list[str]) -> int:
     """Entry point of ``selfsup reproduce infomax``; returns the exit code."""
+    threads = torch.get_num_threads()
     try:
         return _reproduce(_parser().parse_args(argv))
     except SelfsupError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    finally:
+        torch.set_num_threads(threads)  # a caller's process keeps its own setting
 
 
 def _reproduce(args: argparse.Namespace) -> int:
