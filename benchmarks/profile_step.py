@@ -3,6 +3,7 @@
 Run: python benchmarks/profile_step.py [--steps 20] [--threads 2]
 Prints the torch.profiler table of the top operators, then a per-phase timing (best of N).
 Last line: name=value seconds per phase.
+``--epochs-memory 3``: instead, ``selfsup train`` for 3 short epochs, RSS after each.
 """
 
 from __future__ import annotations
@@ -67,13 +68,60 @@ def phases(method, optimiser, images) -> dict[str, float]:
     return t
 
 
+def epochs_memory(root: str, epochs: int, batches: int) -> None:
+    """``selfsup train`` (Lightning, online probe, checkpoints) on MNIST for a few short
+    epochs, printing the process's RSS at the end of each: a leak shows as growth."""
+    import tempfile
+
+    import lightning as L
+
+    from selfsup.train.run import train
+
+    rss: list[float] = []
+
+    class RSS(L.Callback):
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            rss.append(_rss_mb("VmRSS"))
+            print(f"epoch {trainer.current_epoch}: RSS {rss[-1]:.0f} MB", flush=True)
+
+    overrides = [
+        f"data.root={root}",
+        f"trainer.max_epochs={epochs}",
+        f"trainer.limit_train_batches={batches}",
+        "trainer.enable_progress_bar=false",
+        "eval.linear_probe=false",
+    ]
+    with tempfile.TemporaryDirectory() as run_dir:
+        train(load_config("vicreg_mnist", overrides), f"{run_dir}/run", extra_callbacks=[RSS()])
+    growth = rss[-1] - rss[1] if len(rss) > 2 else float("nan")
+    print(f"load average {os.getloadavg()} (2-core machine shared with other jobs)")
+    print(
+        f"peak_rss_mb={_rss_mb('VmHWM'):.0f} rss_growth_epoch2_to_last_mb={growth:.1f} "
+        + " ".join(f"rss_epoch{i}={v:.0f}" for i, v in enumerate(rss))
+    )
+
+
+def _rss_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--epochs-memory", type=int, default=0, help="run N short epochs instead")
+    ap.add_argument("--batches", type=int, default=30, help="steps per epoch for that check")
+    ap.add_argument("--root", default="../shared/data")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.epochs_memory:
+        epochs_memory(args.root, args.epochs_memory, args.batches)
+        return
     method, optimiser, images = build(args.batch)
     method.train()
     for _ in range(3):
