@@ -79,6 +79,15 @@ def _forward(module: str, function: str, argv: list[str]) -> int:
     return int(target(argv) or 0)
 
 
+def _forwarded(argv: list[str]) -> tuple[str, str, list[str]] | None:
+    """``(module, function, words)`` for sub-commands whose parsing lives with the experiment."""
+    if argv[0] in ("analyze", "dynamics"):
+        return f"selfsup.experiments.{argv[0]}", "main", argv[1:]
+    if argv[0] == "reproduce" and len(argv) > 1 and argv[1] in REPRODUCTIONS:
+        return f"selfsup.experiments.{argv[1]}", "reproduce", argv[2:]
+    return None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="selfsup", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -108,20 +117,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     if not argv:
         argv = ["train"]
+    forwarded = _forwarded(argv)
+    if forwarded is not None:  # their own parsers own every word after the sub-command
+        module, function, rest = forwarded
+        try:
+            return _forward(module, function, rest)
+        except SelfsupError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
             return _train(args)
         if args.command == "eval":
             return _eval(args)
-        if args.command == "analyze":
-            return _forward("selfsup.experiments.analyze", "main", args.rest)
-        if args.command == "dynamics":
-            return _forward("selfsup.experiments.dynamics", "main", args.rest)
         if args.command == "reproduce":
-            if args.paper is None:
-                raise SelfsupError(f"name what to reproduce: {', '.join(REPRODUCTIONS)}")
-            return _forward(f"selfsup.experiments.{args.paper}", "reproduce", args.rest)
+            raise SelfsupError(f"name what to reproduce: {', '.join(REPRODUCTIONS)}")
     except SelfsupError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -62,8 +62,8 @@ def test_analyze_a_callable_encoder_with_resizing(tmp_path, monkeypatch):
     [
         (["analyze", "/nonexistent/run"], "neither a run directory nor a checkpoint"),
         (["analyze", "--", "--encoder", "no_such_mod:f", "--dataset", "digits"], "cannot import"),
-        (["analyze", "--", "--encoder", "torch.nn:Identity"], "--encoder needs --dataset"),
-        (["analyze", "--", "--encoder", "nocolon", "--dataset", "digits"], "module:callable"),
+        (["analyze", "--encoder", "torch.nn:Identity"], "--encoder needs --dataset"),
+        (["analyze", "--encoder", "nocolon", "--dataset", "digits"], "module:callable"),
         (["analyze", "--", "--dataset", "digits"], "exactly one"),
         (["analyze", "x", "--n-views", "5"], "--n-views must be >= 20"),
         (["analyze", "x", "--bogus"], "unrecognized arguments: --bogus"),
