@@ -29,6 +29,8 @@ class DataConfig:
     num_workers: int = 0
     views: str = "digits"  # augmentation preset, see selfsup.data.views.PRESETS
     n_views: int = 2
+    train_subset: int = 0  # train on a fixed random subset of this many images (0: all)
+    test_subset: int = 0  # evaluate on a fixed random subset of the test split (0: all)
     params: dict[str, Any] = field(default_factory=dict)  # extra dataset-loader arguments
 
 

@@ -88,3 +88,12 @@ def test_affine_crop_matches_a_direct_crop_and_resize():
     assert theta[:, :, 2].abs().max() <= 0.5 + 1e-6  # the box stays inside the image
     flipped = RandomResizedCropAffine(None, scale=(1.0, 1.0), ratio=(1.0, 1.0), flip_p=1.0)
     assert torch.allclose(flipped(image), image.flip(-1), atol=1e-5)
+
+
+def test_subsets_are_fixed_and_sized():
+    data = load_dataset("digits")
+    small = data.subset(100, 50)
+    again = data.subset(100, 50)
+    assert len(small.train) == 100 and len(small.test) == 50 and small.ssl_train is small.train
+    assert torch.equal(small.train.labels, again.train.labels)
+    assert len(data.subset(0, 50).train) == len(data.train)

@@ -106,6 +106,26 @@ class DataSplits:
         if self.ssl_train is None:
             self.ssl_train = self.train
 
+    def subset(self, n_train: int = 0, n_test: int = 0, seed: int = 0) -> DataSplits:
+        """Fixed random subsets of the in-memory splits (0 keeps a split whole).
+
+        ``ssl_train`` follows ``train`` when they were the same set. Style factors or other
+        per-image ``extras`` are not cut, so this is for datasets without them.
+        """
+
+        def cut(split: BatchDataset, n: int, offset: int) -> BatchDataset:
+            if not n or n >= len(split):
+                return split
+            if not isinstance(split, TensorImages):
+                raise SelfsupError(f"data subsets need an in-memory dataset; '{self.name}' is not")
+            g = torch.Generator().manual_seed(seed * 1_000_003 + offset)
+            idx = torch.randperm(len(split), generator=g)[:n]
+            return TensorImages(split.images[idx], split.labels[idx], split.num_classes)
+
+        train = cut(self.train, n_train, 0)
+        ssl_train = train if self.ssl_train is self.train else cut(self.ssl_train, n_train, 2)
+        return DataSplits(self.name, train, cut(self.test, n_test, 1), ssl_train, self.extras)
+
     @property
     def num_classes(self) -> int:
         return self.train.num_classes

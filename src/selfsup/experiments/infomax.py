@@ -10,21 +10,18 @@ under ``OUT/runs`` (an interrupted reproduction reuses the finished ones).
 
 ``--quick`` trains on a fixed 10,000-image subset of MNIST (probes fit on it, tested on a
 2,000-image test subset) with an MLP backbone for 3 epochs: about 3-8 minutes for the 12 runs on
-2 shared CPU cores. The subset is given to ``train`` by substituting the run module's
-``load_data`` for the duration of each run (see ``_subset_data``); the run's ``config.yaml``
-names plain ``mnist``, so ``results.json`` records the subset sizes.
+2 shared CPU cores. The subset is the run config's ``data.train_subset`` /
+``data.test_subset`` (fixed random subsets), so each run's ``config.yaml`` records it.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -103,35 +100,6 @@ def method_overrides(method: str) -> list[str]:
     return [f"method.name={method}", f"method.params={params}"]
 
 
-@contextlib.contextmanager
-def _subset_data(n_train: int, n_test: int, seed: int = 0) -> Iterator[None]:
-    """Make ``selfsup.train.run.load_data`` return fixed random subsets of both splits."""
-    from selfsup.data import DataSplits, TensorImages
-    from selfsup.train import run
-
-    if not n_train and not n_test:
-        yield
-        return
-    original = run.load_data
-
-    def cut(split, n: int, offset: int):
-        if not n or n >= len(split) or not isinstance(split, TensorImages):
-            return split
-        generator = torch.Generator().manual_seed(seed + offset)
-        idx = torch.randperm(len(split), generator=generator)[:n]
-        return TensorImages(split.images[idx], split.labels[idx], split.num_classes)
-
-    def load_subset(config):
-        data = original(config)
-        return DataSplits(data.name, cut(data.train, n_train, 0), cut(data.test, n_test, 1))
-
-    run.load_data = load_subset
-    try:
-        yield
-    finally:
-        run.load_data = original
-
-
 def run_one(
     dataset: str, method: str, seed: int, s: Setting, data_root: str | None, out: Path
 ) -> dict:
@@ -145,7 +113,14 @@ def run_one(
     if done.exists() and (run_dir / "info_tracking.json").exists():
         return _collect(run_dir)
     shutil.rmtree(run_dir, ignore_errors=True)  # an unfinished run restarts from scratch
-    overrides = [*s.overrides, *method_overrides(method), f"seed={seed}", f"data.name={dataset}"]
+    overrides = [
+        *s.overrides,
+        *method_overrides(method),
+        f"seed={seed}",
+        f"data.name={dataset}",
+        f"data.train_subset={s.n_train or 0}",
+        f"data.test_subset={s.n_test or 0}",
+    ]
     if data_root:
         overrides.append(f"data.root={data_root}")
     config = load_config(s.config, overrides)
@@ -153,8 +128,7 @@ def run_one(
         config.backbone.params = s.backbone_params
     tracker = InfoTracking(n_samples=512, n_gaussianity=s.n_gaussianity, n_views=s.n_views)
     start = time.time()
-    with _subset_data(s.n_train, s.n_test):
-        train(config, run_dir, extra_callbacks=[tracker])
+    train(config, run_dir, extra_callbacks=[tracker])
     result = _collect(run_dir)
     result["wall_seconds"] = round(time.time() - start, 1)
     return result

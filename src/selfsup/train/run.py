@@ -34,7 +34,10 @@ LAST = "last.ckpt"
 
 def load_data(config: DictConfig) -> DataSplits:
     d = config.data
-    return load_dataset(d.name, d.root, d.download, **to_dict(d.params))
+    data = load_dataset(d.name, d.root, d.download, **to_dict(d.params))
+    if d.train_subset or d.test_subset:
+        data = data.subset(d.train_subset, d.test_subset, seed=0)
+    return data
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
