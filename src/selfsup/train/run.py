@@ -135,7 +135,7 @@ def train(
     if trainer.global_rank != 0:
         return None
     train_seconds = time.time() - start
-    method = method.to(_eval_device(trainer))
+    method = method.to(trainer.strategy.root_device)
     metrics = evaluate_encoder(method, data, config)
     metrics.update(
         train_seconds=round(train_seconds, 1),
@@ -199,10 +199,6 @@ def _prepend_rows(path: Path, earlier: list[dict]) -> None:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _eval_device(trainer: L.Trainer) -> torch.device:
-    return trainer.strategy.root_device
 
 
 def load_method(path: str | Path) -> tuple[SSLMethod, DictConfig]:
