@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from selfsup.info.gaussian import logdet_entropy
 from selfsup.info.mixture import pairwise_distance_entropy
+from selfsup.losses._checks import check_pair
 from selfsup.losses.distributed import gather_batch
 
 
@@ -41,21 +42,6 @@ class InfoVICRegTerms(NamedTuple):
     loss: torch.Tensor  # 0-d
     invariance: torch.Tensor  # 0-d, F.mse_loss(z_a, z_b) (mean over batch and dims)
     entropy: torch.Tensor  # 0-d, nats, mean of the two branches' estimates
-
-
-def _check_pair(z_a: torch.Tensor, z_b: torch.Tensor) -> None:
-    if z_a.ndim != 2 or z_b.ndim != 2:
-        raise ValueError(
-            f"z_a and z_b must be (batch, dim) embeddings, got {tuple(z_a.shape)} and "
-            f"{tuple(z_b.shape)}; flatten feature maps first"
-        )
-    if z_a.shape != z_b.shape:
-        raise ValueError(
-            f"z_a and z_b must have the same shape (two views of one batch), got "
-            f"{tuple(z_a.shape)} and {tuple(z_b.shape)}"
-        )
-    if z_a.shape[0] < 2:
-        raise ValueError(f"need a batch of at least 2 to estimate entropy, got {tuple(z_a.shape)}")
 
 
 def vicreg_logdet_terms(
@@ -85,7 +71,7 @@ def vicreg_logdet_terms(
         :class:`InfoVICRegTerms`; ``log det`` is computed through the
         smaller of the ``dim x dim`` and ``batch x batch`` Gram matrices in float64.
     """
-    _check_pair(z_a, z_b)
+    check_pair(z_a, z_b, "vicreg_logdet_loss")
     if beta is None:
         if eps <= 0:
             raise ValueError(f"eps must be positive, got {eps}")
@@ -139,7 +125,7 @@ def vicreg_pairdist_terms(
     Returns:
         :class:`InfoVICRegTerms`.
     """
-    _check_pair(z_a, z_b)
+    check_pair(z_a, z_b, "vicreg_pairdist_loss")
     if gather_distributed:
         z_a, z_b = gather_batch(z_a), gather_batch(z_b)
     invariance = F.mse_loss(z_a, z_b)
