@@ -161,7 +161,20 @@ def _digits(root: Path, download: bool, **_) -> DataSplits:
     return DataSplits("digits", TensorImages(x[tr], y[tr], 10), TensorImages(x[te], y[te], 10))
 
 
-def _torchvision_grey(cls_name: str, name: str):
+def _grey_split(split, num_classes: int) -> TensorImages:
+    # MNIST-style sets: uint8 (N, H, W) tensors and a targets tensor
+    return TensorImages(split.data[:, None], split.targets, num_classes)
+
+
+def _colour_split(split, num_classes: int) -> TensorImages:
+    # CIFAR-style sets: a numpy (N, H, W, C) array and a targets list
+    images = torch.from_numpy(split.data).permute(0, 3, 1, 2)
+    return TensorImages(images, torch.tensor(split.targets), num_classes)
+
+
+def _torchvision_train_test(cls_name: str, name: str, num_classes: int, to_tensors):
+    """Loader for a torchvision set with ``train=True/False`` splits held in memory."""
+
     def load(root: Path, download: bool, **_) -> DataSplits:
         import torchvision.datasets as tvd
 
@@ -170,28 +183,8 @@ def _torchvision_grey(cls_name: str, name: str):
             splits = [cls(str(root), train=t, download=download) for t in (True, False)]
         except RuntimeError as err:
             raise _missing(cls_name, root, err) from None
-        train, test = (TensorImages(s.data[:, None], s.targets, 10) for s in splits)
+        train, test = (to_tensors(s, num_classes) for s in splits)
         return DataSplits(name, train, test)
-
-    return load
-
-
-def _cifar(cls_name: str, num_classes: int):
-    def load(root: Path, download: bool, **_) -> DataSplits:
-        import torchvision.datasets as tvd
-
-        cls = getattr(tvd, cls_name)
-        try:
-            splits = [cls(str(root), train=t, download=download) for t in (True, False)]
-        except RuntimeError as err:
-            raise _missing(cls_name, root, err) from None
-        train, test = (
-            TensorImages(
-                torch.from_numpy(s.data).permute(0, 3, 1, 2), torch.tensor(s.targets), num_classes
-            )
-            for s in splits
-        )
-        return DataSplits(cls_name.lower(), train, test)
 
     return load
 
@@ -245,10 +238,10 @@ def _shapes(root: Path, download: bool, **params) -> DataSplits:
 
 DATASETS: dict[str, Callable[..., DataSplits]] = {
     "digits": _digits,
-    "mnist": _torchvision_grey("MNIST", "mnist"),
-    "fashion_mnist": _torchvision_grey("FashionMNIST", "fashion_mnist"),
-    "cifar10": _cifar("CIFAR10", 10),
-    "cifar100": _cifar("CIFAR100", 100),
+    "mnist": _torchvision_train_test("MNIST", "mnist", 10, _grey_split),
+    "fashion_mnist": _torchvision_train_test("FashionMNIST", "fashion_mnist", 10, _grey_split),
+    "cifar10": _torchvision_train_test("CIFAR10", "cifar10", 10, _colour_split),
+    "cifar100": _torchvision_train_test("CIFAR100", "cifar100", 100, _colour_split),
     "stl10": _stl10,
     "celeba": _celeba,
     "shapes": _shapes,
