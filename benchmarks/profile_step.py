@@ -15,6 +15,7 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from selfsup.allocator import reuse_freed_memory
 from selfsup.config import load_config
 from selfsup.data.views import to_unit_float
 from selfsup.methods import build_method
@@ -117,8 +118,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="leave glibc's mmap threshold alone (selfsup train raises it: selfsup.allocator)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if not args.default_allocator:
+        reuse_freed_memory()
     if args.epochs_memory:
         epochs_memory(args.root, args.epochs_memory, args.batches)
         return

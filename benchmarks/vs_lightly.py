@@ -13,10 +13,13 @@ Both sides: ConvNet 32-64-128 backbone (``selfsup.nets.ConvNet``), 128-512-512-5
   (b) ours: uint8 MNIST in memory, index batches (``selfsup.data.batch_loader``), both views
       made in one batched call (``RandomResizedCropAffine``), one channels-last pass over both
       views, ``selfsup.losses.vicreg_terms`` (the ``vicreg_mnist`` config's method).
-The two trainings alternate in rounds (same process, same load), each getting the same
-wall-clock budget; images/s = 2 x pairs/s over that budget. Then kNN top-1 (k=20, our
-evaluator for both) on the MNIST test set. Peak memory: each side again for a few steps in
-a fresh subprocess, peak RSS of it plus its DataLoader workers.
+Each side runs in its own process (own allocator state, own peak RSS); the parent alternates
+their training rounds (same load), each getting the same wall-clock budget; images/s =
+2 x pairs/s over that budget. Ours raises glibc's mmap threshold as ``selfsup train`` does
+(``selfsup.allocator``); lightly's runs as its users run it. ``--allocator both-default`` or
+``both-tuned`` gives both sides the same allocator, to tell the pipelines apart from it.
+Then kNN top-1 (k=20, our evaluator for both) on the MNIST test set. Peak memory: each
+training process's peak RSS plus its DataLoader workers', taken before the kNN evaluation.
 Last line: ``throughput_ratio=<ours/lightly> knn_delta=<ours-lightly>``.
 """
 
@@ -191,14 +194,69 @@ def _load(root: str):
     return load_dataset("mnist", root)
 
 
-def memory_only(side: str, root: str, steps: int) -> None:
-    """Child process: a few steps of one side, then its peak RSS (with workers) as JSON."""
+def _reply(obj: dict) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+def serve(side: str, root: str, tune_allocator: bool) -> None:
+    """Child process: one side, trained in rounds on the parent's command (one per line).
+
+    Each side gets its own process so that each keeps its own allocator state and its peak RSS
+    is its own: ``train S`` trains for S seconds, ``memory`` reports peak RSS (with DataLoader
+    workers), ``knn BANK`` evaluates, ``quit`` ends.
+    """
+    from selfsup.allocator import reuse_freed_memory
+
+    tuned = reuse_freed_memory() if tune_allocator else False
     data = _load(root)
     trainer = (Ours if side == "ours" else Lightly)(data)
-    for _ in range(steps):
+    for _ in range(3):  # warm-up (worker start, oneDNN kernels), not timed
         trainer.step()
-    workers = sum(_peak_rss_mb(pid) for pid in _children())
-    print(json.dumps({"main_mb": _peak_rss_mb(), "workers_mb": workers}))
+    trainer.steps = 0
+    _reply({"ready": True, "allocator_tuned": tuned})
+    for line in sys.stdin:
+        command, *arg = line.split()
+        if command == "train":
+            start = time.perf_counter()
+            steps = trainer.steps
+            while time.perf_counter() - start < float(arg[0]):
+                trainer.step()
+            _reply({"steps": trainer.steps - steps, "seconds": time.perf_counter() - start})
+        elif command == "memory":
+            workers = sum(_peak_rss_mb(pid) for pid in _children())
+            _reply({"main_mb": _peak_rss_mb(), "workers_mb": workers})
+        elif command == "knn":
+            start = time.perf_counter()
+            knn = _knn(trainer, data, int(arg[0]))
+            _reply({"knn": knn, "seconds": time.perf_counter() - start})
+        elif command == "quit":
+            return
+
+
+class _Side:
+    """The parent's handle on one child process."""
+
+    def __init__(self, name: str, root: str, tune_allocator: bool) -> None:
+        cmd = [sys.executable, __file__, "--root", root, "--serve", name]
+        cmd += ["--tune-allocator"] if tune_allocator else []
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.ready = self._read()
+
+    def _read(self) -> dict:
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
+        raise RuntimeError(f"benchmark child exited with code {self.proc.wait()}")
+
+    def ask(self, command: str) -> dict:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 def main() -> None:
@@ -207,8 +265,16 @@ def main() -> None:
     ap.add_argument("--root", default=str(Path(__file__).resolve().parents[1] / "../shared/data"))
     ap.add_argument("--seconds", type=float, help="training budget per side (default 240)")
     ap.add_argument("--rounds", type=int, help="alternations (default 4; quick 2)")
-    ap.add_argument("--memory-side", choices=["ours", "lightly"], help=argparse.SUPPRESS)
-    ap.add_argument("--memory-steps", type=int, default=15)
+    ap.add_argument(
+        "--allocator",
+        choices=["as-shipped", "both-default", "both-tuned"],
+        default="as-shipped",
+        help="as-shipped: ours with the allocator setting `selfsup train` makes "
+        "(selfsup.allocator), lightly with glibc's default; both-default / both-tuned: "
+        "the same for both sides, to separate the pipelines from the allocator",
+    )
+    ap.add_argument("--serve", choices=["ours", "lightly"], help=argparse.SUPPRESS)
+    ap.add_argument("--tune-allocator", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not (Path(args.root) / "MNIST" / "raw").is_dir():
         print(f"MNIST not found under {Path(args.root).resolve()}/MNIST/raw; skipping")
@@ -218,58 +284,50 @@ def main() -> None:
     except ImportError:
         print("lightly is not installed (pip install -e '.[bench]'); skipping")
         return
-    if args.memory_side:
-        memory_only(args.memory_side, args.root, args.memory_steps)
+    if args.serve:
+        serve(args.serve, args.root, args.tune_allocator)
         return
     seconds = args.seconds or (50.0 if args.quick else 240.0)
     rounds = args.rounds or (2 if args.quick else 4)
     bank = 10_000 if args.quick else 60_000
-    memory_steps = min(args.memory_steps, 8) if args.quick else args.memory_steps
-    data = _load(args.root)
-    sides = {"lightly": Lightly(data), "ours": Ours(data)}
-    for side in sides.values():  # warm-up (worker start, oneDNN kernels), not timed
-        for _ in range(3):
-            side.step()
-    for side in sides.values():
-        side.steps = 0
-    spent = dict.fromkeys(sides, 0.0)
+    tuned = {
+        "lightly": args.allocator == "both-tuned",
+        "ours": args.allocator != "both-default",
+    }
+    sides = {name: _Side(name, args.root, tuned[name]) for name in ("lightly", "ours")}
+    print(
+        f"allocator ({args.allocator}): "
+        + ", ".join(
+            f"{n} {'tuned' if s.ready['allocator_tuned'] else 'glibc default'}"
+            for n, s in sides.items()
+        )
+    )
+    steps, spent = dict.fromkeys(sides, 0), dict.fromkeys(sides, 0.0)
     loads = []
     for r in range(rounds):
         for name, side in sides.items():
-            start = time.perf_counter()
-            while time.perf_counter() - start < seconds / rounds:
-                side.step()
-            spent[name] += time.perf_counter() - start
+            done = side.ask(f"train {seconds / rounds}")
+            steps[name] += done["steps"]
+            spent[name] += done["seconds"]
         loads.append(os.getloadavg()[0])
-        print(
-            f"round {r + 1}/{rounds}: "
-            + ", ".join(f"{n} {s.steps} steps" for n, s in sides.items())
-        )
+        print(f"round {r + 1}/{rounds}: " + ", ".join(f"{n} {steps[n]} steps" for n in sides))
     results = {}
     for name, side in sides.items():
-        pairs = side.steps * BATCH / spent[name]
-        t = time.perf_counter()
-        knn = _knn(side, data, bank)
-        results[name] = dict(pairs_s=pairs, images_s=2 * pairs, knn=knn, steps=side.steps)
-        print(
-            f"{name:>8s}: {side.steps} steps in {spent[name]:.0f} s = {pairs:.0f} pairs/s "
-            f"({2 * pairs:.0f} images/s); kNN top-1 {knn:.4f} (bank {bank}, "
-            f"eval {time.perf_counter() - t:.0f} s)"
-        )
-    del sides
-    for name in ("lightly", "ours"):
-        cmd = [sys.executable, __file__, "--root", args.root, "--memory-side", name]
-        cmd += ["--memory-steps", str(memory_steps)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        mem = json.loads(out.strip().splitlines()[-1])
+        mem = side.ask("memory")
+        knn = side.ask(f"knn {bank}")
+        side.close()
+        pairs = steps[name] * BATCH / spent[name]
+        results[name] = dict(pairs_s=pairs, knn=knn["knn"])
         results[name]["peak_rss_mb"] = mem["main_mb"] + mem["workers_mb"]
         print(
-            f"{name:>8s}: peak RSS {mem['main_mb']:.0f} MB main + {mem['workers_mb']:.0f} MB "
-            f"DataLoader workers ({memory_steps} steps in a fresh process)"
+            f"{name:>8s}: {steps[name]} steps in {spent[name]:.0f} s = {pairs:.0f} pairs/s "
+            f"({2 * pairs:.0f} images/s); kNN top-1 {knn['knn']:.4f} (bank {bank}, "
+            f"eval {knn['seconds']:.0f} s); peak RSS while training {mem['main_mb']:.0f} MB "
+            f"main + {mem['workers_mb']:.0f} MB DataLoader workers"
         )
     print(
         f"load average during rounds {[round(x, 2) for x in loads]}, now {os.getloadavg()} "
-        f"(2-core machine shared with other jobs)"
+        f"(2-core machine)"
     )
     ours, theirs = results["ours"], results["lightly"]
     print(

@@ -73,3 +73,30 @@ def test_info_nce_double_backward_still_works():
     a = torch.randn(8, 5, dtype=torch.float64, requires_grad=True)
     b = torch.randn(8, 5, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradgradcheck(info_nce_loss, (a, b))
+
+
+def test_convnet_pool_before_relu_matches_the_textbook_block_order():
+    from torch import nn
+
+    from selfsup.nets import ConvNet
+
+    torch.manual_seed(0)
+    net = ConvNet((1, 28, 28)).double()
+    assert [type(m) for m in net.net[:4]] == [nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.ReLU]
+    textbook = list(net.net)  # conv-BN-ReLU-maxpool, the usual order, same modules
+    for i in range(len(textbook) - 1):
+        if isinstance(textbook[i], nn.MaxPool2d) and isinstance(textbook[i + 1], nn.ReLU):
+            textbook[i], textbook[i + 1] = textbook[i + 1], textbook[i]
+    textbook = nn.Sequential(*textbook)
+    assert [type(m) for m in textbook[:4]] == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d]
+    x = torch.randn(16, 1, 28, 28, dtype=torch.float64)
+    outs, grads = [], []
+    for model in (net, textbook):
+        net.zero_grad()
+        out = model(x)
+        (out * torch.linspace(-1, 1, out.shape[1], dtype=out.dtype)).sum().backward()
+        outs.append(out.detach())
+        grads.append([p.grad.clone() for p in net.parameters()])
+    assert torch.equal(outs[0], outs[1])
+    for g_fast, g_ref in zip(*grads, strict=True):
+        torch.testing.assert_close(g_fast, g_ref, rtol=1e-12, atol=1e-12)

@@ -16,6 +16,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
+from selfsup.allocator import reuse_freed_memory
 from selfsup.config import Config, save_config, to_dict
 from selfsup.data import DataSplits, load_dataset
 from selfsup.errors import SelfsupError
@@ -91,6 +92,7 @@ def train(
             f"{run_dir} already holds a run; pass --resume to continue it or "
             f"choose another --run-dir"
         )
+    reuse_freed_memory()
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = load_data(config)
     method = build_method(config, data)

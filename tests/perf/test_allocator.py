@@ -1,0 +1,56 @@
+"""The allocator setting that keeps large freed buffers in the heap (selfsup/allocator.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from selfsup.allocator import reuse_freed_memory
+
+_PROBE = textwrap.dedent(
+    """
+    import ctypes, sys
+    from selfsup.allocator import reuse_freed_memory
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    tuned = reuse_freed_memory() if sys.argv[1] == "tuned" else False
+    before = libc.mallinfo2().hblkhd
+    buffer = bytearray(64 << 20)  # 64 MiB, above glibc's default mmap threshold
+    print(tuned, libc.mallinfo2().hblkhd - before)
+    """
+)
+
+
+def _mmapped_growth(mode: str) -> tuple[str, int]:
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True
+    )
+    tuned, growth = out.stdout.split()
+    return tuned, int(growth)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt is Linux-only")
+def test_large_buffers_come_from_the_heap_once_tuned():
+    try:
+        _mmapped_growth("default")
+    except subprocess.CalledProcessError as e:  # pragma: no cover - non-glibc Linux
+        pytest.skip(f"no glibc mallinfo2 here: {e.stderr.strip().splitlines()[-1]}")
+    tuned, growth = _mmapped_growth("default")
+    assert tuned == "False" and growth >= 64 << 20  # its own mmap
+    assert _mmapped_growth("tuned") == ("True", 0)  # served from the heap
+
+
+def test_opt_out_and_bad_threshold(monkeypatch):
+    monkeypatch.setenv("SELFSUP_MALLOC_TUNING", "0")
+    assert reuse_freed_memory() is False
+    with pytest.raises(ValueError, match="C int"):
+        reuse_freed_memory(2**31)
