@@ -1,7 +1,10 @@
 """Profile one VICReg training step on MNIST (ConvNet 32-64-128, 512x3 projector, batch 256).
 
-Run: python benchmarks/profile_step.py [--steps 20] [--threads 2]
-Prints the torch.profiler table of the top operators, then a per-phase timing (best of N).
+Run: python benchmarks/profile_step.py [--steps 20] [--threads 2] [--by-shape]
+    [--channels-first] [--default-allocator] [--steady SECONDS]
+Prints the torch.profiler table of the top operators (``--by-shape``: per input shape, i.e.
+per layer), then a per-phase timing (best of N). ``--steady S`` adds whole steps timed
+back to back for S seconds (mean and percentiles: what a training loop sees).
 Last line: name=value seconds per phase.
 ``--epochs-memory 3``: instead, ``selfsup train`` for 3 short epochs, RSS after each.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 import torch
@@ -50,7 +54,9 @@ def phases(method, optimiser, images) -> dict[str, float]:
     views = [method.normalise(v) for v in method.views(to_unit_float(images))]
     t["views"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    x = torch.cat(views).contiguous(memory_format=torch.channels_last)
+    x = torch.cat(views)
+    if method.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     f = method.backbone(x)
     t["backbone_fwd"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -67,6 +73,20 @@ def phases(method, optimiser, images) -> dict[str, float]:
     optimiser.step()
     t["optimiser"] = time.perf_counter() - t0
     return t
+
+
+def steady(method, optimiser, images, seconds: float) -> None:
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        step(method, optimiser, images)
+        times.append(time.perf_counter() - t0)
+    q = statistics.quantiles(times, n=10)
+    print(
+        f"steady: {len(times)} steps, mean {statistics.mean(times) * 1e3:.0f} ms "
+        f"(p10 {q[0] * 1e3:.0f}, p50 {q[4] * 1e3:.0f}, p90 {q[8] * 1e3:.0f})"
+    )
 
 
 def epochs_memory(root: str, epochs: int, batches: int) -> None:
@@ -118,6 +138,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--by-shape", action="store_true", help="profile table per input shape")
+    ap.add_argument("--channels-first", action="store_true", help="ConvNet in NCHW instead")
+    ap.add_argument("--steady", type=float, default=0.0, help="seconds of back-to-back steps")
     ap.add_argument(
         "--default-allocator",
         action="store_true",
@@ -126,22 +149,28 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if not args.default_allocator:
-        reuse_freed_memory()
+        reuse_freed_memory().__enter__()  # for the whole process, as during `selfsup train`
     if args.epochs_memory:
         epochs_memory(args.root, args.epochs_memory, args.batches)
         return
     method, optimiser, images = build(args.batch)
     method.train()
+    if args.channels_first:
+        method.backbone.to(memory_format=torch.contiguous_format)
+        method.channels_last = False
     for _ in range(3):
         step(method, optimiser, images)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(5):
             step(method, optimiser, images)
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+    table = prof.key_averages(group_by_input_shape=args.by_shape)
+    print(table.table(sort_by="self_cpu_time_total", row_limit=40 if args.by_shape else 25))
     best: dict[str, float] = {}
     for _ in range(args.steps):
         for k, v in phases(method, optimiser, images).items():
             best[k] = min(best.get(k, float("inf")), v)
+    if args.steady:
+        steady(method, optimiser, images, args.steady)
     total = sum(best.values())
     for k, v in best.items():
         print(f"{k:>14s} {v * 1e3:8.1f} ms  {v / total:5.1%}")

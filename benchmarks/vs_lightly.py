@@ -26,6 +26,7 @@ Last line: ``throughput_ratio=<ours/lightly> knn_delta=<ours-lightly>``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -207,7 +208,8 @@ def serve(side: str, root: str, tune_allocator: bool) -> None:
     """
     from selfsup.allocator import reuse_freed_memory
 
-    tuned = reuse_freed_memory() if tune_allocator else False
+    allocator = reuse_freed_memory() if tune_allocator else contextlib.nullcontext(False)
+    tuned = allocator.__enter__()  # left, as ``selfsup train`` leaves it, before evaluating
     data = _load(root)
     trainer = (Ours if side == "ours" else Lightly)(data)
     for _ in range(3):  # warm-up (worker start, oneDNN kernels), not timed
@@ -226,6 +228,7 @@ def serve(side: str, root: str, tune_allocator: bool) -> None:
             workers = sum(_peak_rss_mb(pid) for pid in _children())
             _reply({"main_mb": _peak_rss_mb(), "workers_mb": workers})
         elif command == "knn":
+            allocator.__exit__(None, None, None)
             start = time.perf_counter()
             knn = _knn(trainer, data, int(arg[0]))
             _reply({"knn": knn, "seconds": time.perf_counter() - start})

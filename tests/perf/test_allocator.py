@@ -22,20 +22,27 @@ _PROBE = textwrap.dedent(
 
     libc = ctypes.CDLL("libc.so.6")
     libc.mallinfo2.restype = MallInfo2
-    tuned = reuse_freed_memory() if sys.argv[1] == "tuned" else False
-    before = libc.mallinfo2().hblkhd
-    buffer = bytearray(64 << 20)  # 64 MiB, above glibc's default mmap threshold
-    print(tuned, libc.mallinfo2().hblkhd - before)
+    def mmapped_growth():  # bytes of a new 64 MiB buffer (above glibc's default threshold)
+        before = libc.mallinfo2().hblkhd  # that were given their own mapping
+        buffer = bytearray(64 << 20)
+        return libc.mallinfo2().hblkhd - before
+
+    if sys.argv[1] == "tuned":
+        with reuse_freed_memory() as tuned:
+            inside = mmapped_growth()
+        print(tuned, inside, mmapped_growth())
+    else:
+        print(False, mmapped_growth(), mmapped_growth())
     """
 )
 
 
-def _mmapped_growth(mode: str) -> tuple[str, int]:
+def _mmapped_growth(mode: str) -> tuple[str, int, int]:
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True
     )
-    tuned, growth = out.stdout.split()
-    return tuned, int(growth)
+    tuned, inside, after = out.stdout.split()
+    return tuned, int(inside), int(after)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt is Linux-only")
@@ -44,13 +51,16 @@ def test_large_buffers_come_from_the_heap_once_tuned():
         _mmapped_growth("default")
     except subprocess.CalledProcessError as e:  # pragma: no cover - non-glibc Linux
         pytest.skip(f"no glibc mallinfo2 here: {e.stderr.strip().splitlines()[-1]}")
-    tuned, growth = _mmapped_growth("default")
+    tuned, growth, _ = _mmapped_growth("default")
     assert tuned == "False" and growth >= 64 << 20  # its own mmap
-    assert _mmapped_growth("tuned") == ("True", 0)  # served from the heap
+    tuned, inside, after = _mmapped_growth("tuned")
+    assert tuned == "True" and inside == 0  # served from the heap
+    assert after >= 64 << 20  # and back to its own mapping once the block is left
 
 
 def test_opt_out_and_bad_threshold(monkeypatch):
     monkeypatch.setenv("SELFSUP_MALLOC_TUNING", "0")
-    assert reuse_freed_memory() is False
-    with pytest.raises(ValueError, match="C int"):
-        reuse_freed_memory(2**31)
+    with reuse_freed_memory() as tuned:
+        assert tuned is False
+    with pytest.raises(ValueError, match="C int"), reuse_freed_memory(2**31):
+        pass

@@ -92,7 +92,6 @@ def train(
             f"{run_dir} already holds a run; pass --resume to continue it or "
             f"choose another --run-dir"
         )
-    reuse_freed_memory()
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = load_data(config)
     method = build_method(config, data)
@@ -127,7 +126,8 @@ def train(
     start = time.time()
     earlier_log = _read_rows(run_dir / "metrics.csv") if resume else []
     try:
-        trainer.fit(method, datamodule=datamodule, ckpt_path=ckpt)
+        with reuse_freed_memory():
+            trainer.fit(method, datamodule=datamodule, ckpt_path=ckpt)
     finally:
         if earlier_log and trainer.global_rank == 0:
             _prepend_rows(run_dir / "metrics.csv", earlier_log)
