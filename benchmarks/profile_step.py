@@ -160,7 +160,7 @@ def main() -> None:
         method.channels_last = False
     for _ in range(3):
         step(method, optimiser, images)
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=args.by_shape) as prof:
         for _ in range(5):
             step(method, optimiser, images)
     table = prof.key_averages(group_by_input_shape=args.by_shape)
