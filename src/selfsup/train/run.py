@@ -27,6 +27,7 @@ from selfsup.train.datamodule import ImageDataModule
 from selfsup.train.report import plot_training_curves
 
 CHECKPOINTS = "checkpoints"
+EARLIER_LOG = "metrics.before-resume.csv"
 
 # the run dir holds config.yaml before the CSV logger starts; that is expected
 warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
@@ -124,13 +125,13 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
     start = time.time()
-    earlier_log = _read_rows(run_dir / "metrics.csv") if resume else []
+    earlier_log = _stash_earlier_rows(run_dir) if resume and trainer.global_rank == 0 else []
     try:
         with reuse_freed_memory():
             trainer.fit(method, datamodule=datamodule, ckpt_path=ckpt)
     finally:
-        if earlier_log and trainer.global_rank == 0:
-            _prepend_rows(run_dir / "metrics.csv", earlier_log)
+        if earlier_log:
+            _restore_earlier_rows(run_dir, earlier_log)
     if trainer.interrupted:
         print(f"interrupted; continue with: selfsup train --run-dir {run_dir} --resume")
         return None
@@ -191,16 +192,37 @@ def _read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _prepend_rows(path: Path, earlier: list[dict]) -> None:
-    """Keep the metrics logged before a resume: Lightning's CSV logger starts a fresh file."""
-    later = _read_rows(path)
+def _merge_rows(earlier: list[dict], later: list[dict]) -> list[dict]:
+    # steps logged after the checkpoint a resume started from are logged again: keep the later
     first_new_step = min((float(r["step"]) for r in later if r.get("step")), default=float("inf"))
-    rows = [r for r in earlier if float(r.get("step") or 0) < first_new_step] + later
+    return [r for r in earlier if float(r.get("step") or 0) < first_new_step] + later
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
     columns = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as f:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+    tmp.replace(path)
+
+
+def _stash_earlier_rows(run_dir: Path) -> list[dict]:
+    """Before a resume: the rows of every earlier attempt, also kept on disk in
+    ``EARLIER_LOG`` (Lightning's CSV logger starts a fresh ``metrics.csv``), so that a resumed
+    run that dies too hard for ``finally`` (SIGKILL, power loss) loses no earlier rows."""
+    rows = _merge_rows(_read_rows(run_dir / EARLIER_LOG), _read_rows(run_dir / "metrics.csv"))
+    if rows:
+        _write_rows(run_dir / EARLIER_LOG, rows)
+    return rows
+
+
+def _restore_earlier_rows(run_dir: Path, earlier: list[dict]) -> None:
+    """After a resumed attempt: its rows behind the earlier ones in ``metrics.csv``."""
+    path = run_dir / "metrics.csv"
+    _write_rows(path, _merge_rows(earlier, _read_rows(path)))
+    (run_dir / EARLIER_LOG).unlink(missing_ok=True)
 
 
 def load_method(path: str | Path) -> tuple[SSLMethod, DictConfig]:
