@@ -250,3 +250,23 @@ def test_view_specs_reject_bad_values():
         ViewSpec(jitter=(0.4, 0.4, 0.4, 0.6))
     with pytest.raises(ValueError, match="scale"):
         ViewSpec(scale=(0.5, 0.2))
+
+
+def test_views_work_in_a_forked_child():
+    """A forked child (a DataLoader worker) inherits the worker pool without its threads."""
+    import multiprocessing
+
+    x = _hard_images(16, 16, 16)
+    make_views("vicreg", 16)(x)  # the parent's worker threads exist now
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        pool_left, shapes = pool.apply_async(_in_child, (x,)).get(timeout=120)
+    assert not pool_left and shapes == [tuple(x.shape)] * 2
+
+
+def _in_child(x):
+    from selfsup.data import workers
+
+    # as DataLoader workers do: OpenMP is not fork-safe, a forked child computes on 1 thread
+    torch.set_num_threads(1)
+    return workers._pool is not None, [tuple(v.shape) for v in make_views("vicreg", 16)(x)]

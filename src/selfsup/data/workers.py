@@ -11,6 +11,7 @@ chunk.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,17 @@ def _workers() -> ThreadPoolExecutor | None:
             list(_pool.map(lambda _: barrier.wait(), range(size)))
             torch.set_num_threads(size)
     return _pool
+
+
+def _forget_pool() -> None:
+    # a forked child (DataLoader worker, fork-started process) inherits the pool object but
+    # not its threads: tasks submitted to it would wait forever
+    global _pool, _pool_size, _lock
+    _pool, _pool_size, _lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def run_tasks(fn: Callable[[object], None], tasks: Iterable[object], parallel: bool = True) -> None:
