@@ -80,5 +80,5 @@ def final_line(**pairs: float | int | str) -> str:
 
 def _fmt(v: float | int | str) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3e}"
+        return f"{v:.6g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3e}"
     return str(v)
