@@ -16,6 +16,11 @@ from /proc) is printed beside it because it is far less sensitive to a shared ma
 Recipe differences: lightly applies solarisation before blur, we after (as the BYOL paper);
 DINO resizes bicubic in lightly, bilinear here; DINO is timed on its two global views.
 Last line: ``ratio_32=<ours/lightly views/s> ratio_96=... cpu_ratio_32=... cpu_ratio_96=...``.
+
+``--stages``: instead, where our time goes: each stage of a view on one chunk, on one thread,
+in CPU microseconds per view (median of 20; stages applied with probability p are timed on
+every image of the chunk, the expected cost is p times that), beside lightly's transform on
+one PIL image in this process (CPU microseconds per view, same clock).
 """
 
 from __future__ import annotations
@@ -159,20 +164,83 @@ def compare(recipe: str, size: int, n_images: int, rounds: int, load: LoadLog) -
     }
 
 
+def stages(size: int, recipe: str) -> dict[str, float]:
+    """CPU microseconds per view of each stage, one thread, chunks as the pipeline cuts them."""
+    from PIL import Image
+
+    from selfsup.data import colour, pipeline
+    from selfsup.data.geometric import box_limits, box_matrices, crop_boxes, resample
+
+    torch.set_num_threads(1)
+    spec = our_specs(recipe)[0]
+    # a typical task: the samples of one of the 24 jitter orders, within the chunk limit
+    limit = pipeline._CHUNK_BYTES // (3 * size * size * 4)
+    k = max(1, min(round(BATCH * spec.jitter_p / 24), limit))
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(BATCH, 3, size, size, generator=g)
+    idx = torch.randperm(BATCH, generator=g)[:k]
+    boxes = crop_boxes(BATCH, size, size, spec.scale, spec.ratio)
+    theta = box_matrices(boxes, size, size, flip=torch.rand(BATCH) < 0.5).float()
+    limits = box_limits(boxes, size, size).float()
+    x = resample(images[idx], theta[idx], (size, size), limits=limits[idx])
+    f, h = torch.rand(k) + 0.5, torch.rand(k) * 0.2 - 0.1
+    sigma = torch.rand(k) * 1.9 + 0.1
+    out = torch.empty(BATCH, 3, size, size)
+    cases = {
+        "gather": lambda: images[idx],
+        "crop+flip+resize": lambda: resample(
+            images[idx], theta[idx], (size, size), "zeros", limits[idx]
+        ),
+        "brightness": lambda: colour.brightness(x, f),
+        "contrast": lambda: colour.contrast(x, f),
+        "saturation": lambda: colour.saturation(x, f),
+        "hue": lambda: colour.hue(x, h),
+        "grey": lambda: colour.to_grey(x),
+        "blur": lambda: colour.gaussian_blur(x, sigma, colour.blur_radius(spec.blur_sigma[1])),
+        "solarise": lambda: colour.solarise(x),
+        "scatter": lambda: out.index_copy_(0, idx, x),
+    }
+    pil = [
+        Image.fromarray(a)
+        for a in np.random.default_rng(0).integers(0, 256, (k, size, size, 3), np.uint8)
+    ]
+    transform = lightly_transform(recipe, size)
+    cases["lightly (per image)"] = lambda: [transform(im) for im in pil]
+    times = interleave(cases, 20, 2, clock=time.thread_time)
+    per_view = {name: median(t) / k * 1e6 for name, t in times.items()}
+    per_view["lightly (per image)"] /= 2  # its transform makes two views
+    print(f"{recipe} {size} px, chunk of {k} images, one thread, CPU us per view:")
+    for name, us in per_view.items():
+        print(f"  {name:>20s} {us:8.1f}")
+    return per_view
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="3 rounds of fewer images")
     ap.add_argument("--recipe", choices=["vicreg", "simclr", "byol", "dino"], default="vicreg")
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 96])
     ap.add_argument("--rounds", type=int, help="alternations (default 5; quick 3)")
+    ap.add_argument("--stages", action="store_true", help="per-stage CPU cost instead")
     args = ap.parse_args()
     try:
         import lightly  # noqa: F401
     except ImportError:
         print("lightly is not installed (pip install -e '.[bench]'); skipping")
         return
-    rounds = args.rounds or (3 if args.quick else 5)
     load = LoadLog()
+    if args.stages:
+        results = {size: stages(size, args.recipe) for size in args.sizes}
+        print(load)
+        final_line(
+            **{
+                f"{name.split()[0].replace('+', '_')}_{size}_us": us
+                for size, r in results.items()
+                for name, us in r.items()
+            }
+        )
+        return
+    rounds = args.rounds or (3 if args.quick else 5)
     print(f"torch threads {torch.get_num_threads()}, lightly: 2 DataLoader workers, batch {BATCH}")
     results = {}
     for size in args.sizes:
