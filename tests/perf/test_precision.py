@@ -33,8 +33,8 @@ def test_loss_stays_float32_under_bf16_autocast():
     """Under autocast the method's loss must be the float32 loss of its (bf16) embeddings:
     computed in bfloat16, VICReg's covariance term has ~3 significant digits."""
     config = load_config("quickstart", ["method.projector=[64,64]"])
-    method = build_method(config, load_dataset("digits"))
     torch.manual_seed(0)
+    method = build_method(config, load_dataset("digits"))
     # a hard input: one dominant direction and a large offset
     views = [torch.rand(64, 1, 8, 8) * 3 + 100 for _ in range(2)]
     captured = {}
@@ -53,10 +53,10 @@ def test_loss_stays_float32_under_bf16_autocast():
     z_a, z_b = captured["z"]
     reference = textbook_vicreg(z_a.double(), z_b.double()).item()  # the paper's formula
     assert abs(terms.loss.item() - reference) <= 1e-5 * abs(reference)
-    # what the guard prevents: the same loss left to autocast is visibly off
+    # what the guard prevents: left to autocast, the same loss is off by far more
     with torch.autocast("cpu", dtype=torch.bfloat16):
         unguarded = vicreg_loss(z_a.bfloat16(), z_b.bfloat16()).item()
-    assert abs(unguarded - reference) > 1e-3 * abs(reference)
+    assert abs(unguarded - reference) > 1e-4 * abs(reference)
 
 
 def test_bf16_mixed_training_runs_on_cpu(tmp_path):
