@@ -34,6 +34,10 @@ their training rounds (same load), each getting the same wall-clock budget; imag
 Then kNN top-1 (k=20, our evaluator for both) on the test split. Peak memory: each
 training process's peak RSS plus its DataLoader workers', taken before the kNN evaluation.
 Last line: ``throughput_ratio=<ours/lightly> knn_delta=<ours-lightly> ...``.
+
+``--equal-steps N [--knn-every K]``: instead, both sides train the same N steps and are
+evaluated every K steps (is a step of ours worth a step of theirs?); last line
+``knn_delta_at_N=...``.
 """
 
 from __future__ import annotations
@@ -299,7 +303,11 @@ def serve(args: argparse.Namespace) -> None:
     _reply({"ready": True, "allocator_tuned": tuned})
     for line in sys.stdin:
         command, *arg = line.split()
-        if command == "train":
+        if command == "steps":
+            for _ in range(int(arg[0])):
+                trainer.step()
+            _reply({"steps": trainer.steps})
+        elif command == "train":
             start = time.perf_counter()
             steps = trainer.steps
             while time.perf_counter() - start < float(arg[0]):
@@ -361,6 +369,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--precision", choices=["32", "bf16-mixed"], default="32")
     ap.add_argument("--lightly-precision", choices=["32", "bf16-mixed"], default="32")
     ap.add_argument("--lightly-channels-last", action="store_true")
+    ap.add_argument("--equal-steps", type=int, default=0, help="train N steps each instead")
+    ap.add_argument("--knn-every", type=int, default=0, help="with --equal-steps (default N)")
     ap.add_argument("--serve", choices=["ours", "lightly"], help=argparse.SUPPRESS)
     ap.add_argument("--data-file", help=argparse.SUPPRESS)
     ap.add_argument("--tune-allocator", action="store_true", help=argparse.SUPPRESS)
@@ -389,7 +399,37 @@ def main() -> None:
             *("--precision", args.precision, "--lightly-precision", args.lightly_precision),
             *(["--lightly-channels-last"] if args.lightly_channels_last else []),
         ]
-        compare(args)
+        equal_steps(args) if args.equal_steps else compare(args)
+
+
+def equal_steps(args: argparse.Namespace) -> None:
+    """kNN of both sides after the same numbers of steps (from the same initial weights)."""
+    every = args.knn_every or args.equal_steps
+    bank = 10_000 if args.quick else 60_000
+    load = LoadLog()
+    sides = {name: _Side(name, args, False) for name in ("lightly", "ours")}
+    curves: dict[str, list[tuple[int, float]]] = {name: [] for name in sides}
+    done = 0
+    while done < args.equal_steps:
+        done = min(done + every, args.equal_steps)
+        for name, side in sides.items():
+            step = side.ask(f"steps {done - (side.ready.get('done', 0))}")["steps"]
+            side.ready["done"] = step
+            curves[name].append((step, round(side.ask(f"knn {bank}")["knn"], 4)))
+        load.sample()
+        print(", ".join(f"{n} {c[-1]}" for n, c in curves.items()), flush=True)
+    for side in sides.values():
+        side.close()
+    print(f"kNN top-1 (bank {bank}) after equal steps (step, kNN):")
+    for name, curve in curves.items():
+        print(f"{name:>8s}: {curve}")
+    print(load)
+    final_line(
+        **{
+            f"knn_delta_at_{s}": f"{o - t:+.4f}"
+            for (s, o), (_, t) in zip(curves["ours"], curves["lightly"], strict=True)
+        }
+    )
 
 
 def compare(args: argparse.Namespace) -> None:
