@@ -110,7 +110,8 @@ class View(nn.Module):
             chunk = max(1, _CHUNK_BYTES // (c * size * size * images.element_size()))
         tasks = []
         if p.group is None:
-            tasks = [(torch.arange(a, min(a + chunk, n)), None) for a in range(0, n, chunk)]
+            batch = torch.arange(n, device=images.device)
+            tasks = [(batch[a : a + chunk], None) for a in range(0, n, chunk)]
         else:
             order = torch.argsort(p.group, stable=True)
             counts = torch.bincount(p.group, minlength=len(self.orders) + 1).tolist()
@@ -211,9 +212,9 @@ class _Draws(NamedTuple):
     noise: torch.Tensor | None  # (B, C, size, size) additive noise (0 where off)
 
 
-#: upper bound on one chunk's float tensor (a 96 px RGB image is 110 kB). On the 2-core
-#: machines here 4 MiB was fastest at 96 px (256 KiB: 1.6x slower, per-op overhead; 1-2 MiB
-#: within noise) and chunks let the worker threads share the work
+#: upper bound on one chunk's float tensor (a 96 px RGB image is 110 kB): chunks let the
+#: worker threads share the work; on the 2-core machines here much smaller chunks were slower
+#: at 96 px (the fixed cost of each op), larger ones no faster
 _CHUNK_BYTES = 4 << 20
 
 
