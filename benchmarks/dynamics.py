@@ -3,7 +3,7 @@
     python benchmarks/dynamics.py [--d 1000] [--h 50] [--points 100] [--target 1e-6]
 
 1. Times ``grassmann_flow`` for the whole trajectory (``--points`` times in [0, 1], one
-   ``eigh`` included), best of ``--repeats``.
+   ``eigh`` included), median of ``--repeats`` (``harness``).
 2. Runs ``riemannian_gd`` (QR retraction) to t = 1 at several step sizes, measures its error
    against the closed form at t = 1 (Frobenius norm of the projector difference) and the time
    per step, fits the error's log-log slope in the step size, and extrapolates linearly from the
@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 import torch
+from harness import LoadLog, final_line, median, timed
 
 from selfsup.dynamics import grassmann_flow, loss_matrix, riemannian_gd
 
@@ -65,14 +66,17 @@ def main() -> None:
     print(f"d={args.d} h={args.h} points={args.points} threads={torch.get_num_threads()} "
           f"loadavg={os.getloadavg()[0]:.2f} torch={torch.__version__}")  # fmt: skip
 
-    closed_times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        trajectory = grassmann_flow(C, W0, times)
-        closed_times.append(time.perf_counter() - start)
-    closed_s = min(closed_times)
+    load = LoadLog()
+    result = {}
+
+    def closed_form():
+        result["trajectory"] = grassmann_flow(C, W0, times)
+
+    closed_times = [timed(closed_form) for _ in range(args.repeats)]
+    trajectory = result["trajectory"]
+    closed_s = median(closed_times)
     print(
-        f"closed form, {args.points} points: best {closed_s:.3f} s, all "
+        f"closed form, {args.points} points: median {closed_s:.3f} s, all "
         + ", ".join(f"{t:.3f}" for t in closed_times)
     )
     reference = trajectory[-1]  # t = 1
@@ -102,9 +106,15 @@ def main() -> None:
         f"{lr_needed:.3e} = {steps_needed} steps x {1e3 * step_s:.2f} ms = {gd_s:.1f} s (estimated)"
     )
     print(f"closed form under 1 s: {closed_s < 1.0}; speedup vs GD: {speedup:.0f}x")
-    print(
-        f"closed_form_s={closed_s:.4f} gd_step_s={step_s:.6f} gd_steps_needed={steps_needed} "
-        f"gd_est_s={gd_s:.2f} error_slope={slope:.3f} speedup_vs_gd={speedup:.1f}"
+    load.sample()
+    print(load)
+    final_line(
+        closed_form_s=closed_s,
+        gd_step_s=step_s,
+        gd_steps_needed=steps_needed,
+        gd_est_s=gd_s,
+        error_slope=slope,
+        speedup_vs_gd=speedup,
     )
 
 

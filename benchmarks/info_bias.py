@@ -1,6 +1,6 @@
 """Bias of the selfsup.info estimators against closed forms, by sample size and dimension.
 
-Run: python benchmarks/info_bias.py [--seeds 3] [--out docs/img/info_bias.png]
+Run: python benchmarks/info_bias.py [--seeds 3] [--out runs/info_bias.png]
 Prints one table row per (estimator, distribution, d, N): mean and std of (estimate - truth)
 over seeds, in nats; writes a three-panel plot.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 
 import matplotlib
 
@@ -30,6 +31,9 @@ NS = [250, 1000, 4000, 16000]
 DIMS = [1, 2, 5, 10, 20]
 
 
+RUNS = Path(__file__).resolve().parents[1] / "runs"  # outputs stay out of tracked files
+
+
 def _cov(d: int, seed: int) -> torch.Tensor:
     """Random covariance with eigenvalues log-spaced over [0.1, 10] (condition number 100)."""
     g = torch.Generator().manual_seed(1000 + seed)
@@ -45,7 +49,11 @@ def _stats(errors: list[float]) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--out", default="docs/img/info_bias.png")
+    ap.add_argument(
+        "--out",
+        default=str(RUNS / "info_bias.png"),
+        help="PNG to write (--out docs/img/info_bias.png refreshes the docs' picture)",
+    )
     args = ap.parse_args()
     t_start = time.perf_counter()
     rows: list[tuple[str, str, int, int, float, float]] = []
@@ -142,6 +150,7 @@ def main() -> None:
     axes[0].set_yscale("symlog", linthresh=0.01)
     axes[1].set_yscale("symlog", linthresh=0.05)
     fig.tight_layout()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=80)
     print(f"wrote {args.out}; {time.perf_counter() - t_start:.0f} s, seeds={args.seeds}")
 

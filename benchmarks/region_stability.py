@@ -1,6 +1,6 @@
 """Linear-region stability and affine error vs input-noise level, for two random-init networks.
 
-Run: python benchmarks/region_stability.py [--out docs/img/region_stability.png]
+Run: python benchmarks/region_stability.py [--out runs/region_stability.png]
 For each noise std s: views x + s * N(0, I) of 64 inputs (64 views each); prints the mean
 fraction of views in the input's linear region (``region_stability``) and the relative error of
 the local affine prediction ``||f(x) + A (x' - x) - f(x')|| / ||f(x') - f(x)||``.
@@ -9,6 +9,7 @@ the local affine prediction ``||f(x) + A (x' - x) - f(x')|| / ||f(x') - f(x)||``
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import matplotlib
 
@@ -20,6 +21,9 @@ from torch import nn  # noqa: E402
 from selfsup.info import local_affine, region_stability  # noqa: E402
 
 NOISE = [1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0]
+
+
+RUNS = Path(__file__).resolve().parents[1] / "runs"  # outputs stay out of tracked files
 
 
 def make_models() -> dict[str, tuple[nn.Module, tuple[int, ...]]]:
@@ -52,7 +56,11 @@ def make_models() -> dict[str, tuple[nn.Module, tuple[int, ...]]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default="docs/img/region_stability.png")
+    ap.add_argument(
+        "--out",
+        default=str(RUNS / "region_stability.png"),
+        help="PNG to write (--out docs/img/region_stability.png refreshes the docs' picture)",
+    )
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--views", type=int, default=64)
     args = ap.parse_args()
@@ -91,6 +99,7 @@ def main() -> None:
         f"random-init networks, {args.n} inputs x {args.views} Gaussian views", fontsize=10
     )
     fig.tight_layout()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=80)
     print(f"wrote {args.out}")
 

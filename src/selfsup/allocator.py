@@ -6,7 +6,8 @@ with a fresh ``mmap`` and returns it with ``munmap`` when freed. A training step
 and re-allocates the same large activations every step (the first ConvNet block at batch
 2 x 256 on MNIST holds 512 x 32 x 28 x 28 floats = 51 MB), so each step pays the kernel to
 zero-fill those pages again. Raising the threshold lets ``malloc`` reuse them from its heap.
-docs/benchmarks.md has what it is worth.
+``selfsup train`` applies it when it trains on the CPU (on a GPU the activations are device
+memory); docs/benchmarks.md has what it is worth.
 
 The setting only holds inside ``reuse_freed_memory()``: on exit the threshold goes back to
 32 MiB and the free heap is returned to the OS (``malloc_trim``). Left on for the final

@@ -74,22 +74,6 @@ def test_mnist_from_shared_data(mnist_root):
     assert to_unit_float(x).max() <= 1.0
 
 
-def test_affine_crop_matches_a_direct_crop_and_resize():
-    from selfsup.data.geometric import RandomResizedCropAffine
-
-    # with scale fixed to 1 and no rotation the box is the whole image: identity resampling
-    crop = RandomResizedCropAffine(None, scale=(1.0, 1.0), ratio=(1.0, 1.0))
-    image = torch.rand(3, 1, 12, 12)
-    assert torch.allclose(crop(image), image, atol=1e-5)
-    # a quarter-area box maps to a 2x upsampling of one quadrant-sized window
-    crop = RandomResizedCropAffine(None, scale=(0.25, 0.25), ratio=(1.0, 1.0))
-    theta = crop.sample_matrices(1000, torch.device("cpu"))
-    assert torch.allclose(theta[:, 0, 0], torch.full((1000,), 0.5))
-    assert theta[:, :, 2].abs().max() <= 0.5 + 1e-6  # the box stays inside the image
-    flipped = RandomResizedCropAffine(None, scale=(1.0, 1.0), ratio=(1.0, 1.0), flip_p=1.0)
-    assert torch.allclose(flipped(image), image.flip(-1), atol=1e-5)
-
-
 def test_subsets_are_fixed_and_sized():
     data = load_dataset("digits")
     small = data.subset(100, 50)

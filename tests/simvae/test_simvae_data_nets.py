@@ -4,10 +4,8 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from selfsup.data import load_dataset, make_views
-from selfsup.data.affine_views import AffineStyleView
 from selfsup.data.shapes import BACKGROUNDS, COLOURS, KINDS, render_shapes
 from selfsup.nets import build_backbone
 
@@ -44,26 +42,12 @@ def test_shapes_dataset_splits_and_extras():
     assert not torch.equal(d.train.images[:20], d.test.images)
 
 
-def test_affine_view_identity_and_grid_matches_affine_grid():
+def test_shapes_views_keep_shape_and_range():
+    # the view pipeline itself is tested in tests/core/test_views.py
     x = torch.rand(4, 3, 16, 16)
-    identity = AffineStyleView(16, scale=(1.0, 1.0), ratio=(1.0, 1.0))
-    assert torch.allclose(identity(x), x, atol=1e-5)
-    # a full-image crop rotated by 90 degrees equals torch.rot90 of the image
-    rot = AffineStyleView(16, scale=(1.0, 1.0), ratio=(1.0, 1.0), degrees=90.0)
-    rot._uniform = lambda n, lo, hi, like: torch.full((n,), hi, dtype=like.dtype)
-    out = rot(x)
-    theta = torch.tensor([[[0.0, -1.0, 0.0], [1.0, 0.0, 0.0]]]).expand(4, 2, 3)
-    ref = F.grid_sample(
-        x,
-        F.affine_grid(theta, [4, 3, 16, 16], align_corners=False),
-        padding_mode="border",
-        align_corners=False,
-    )
-    assert torch.allclose(out, ref, atol=1e-5)
     views = make_views("shapes", 16)(x)
-    assert (
-        len(views) == 2 and views[0].shape == x.shape and 0 <= views[0].min() <= views[0].max() <= 1
-    )
+    assert len(views) == 2 and views[0].shape == x.shape
+    assert 0 <= views[0].min() <= views[0].max() <= 1
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from selfsup.data.datasets import (
     load_dataset,
 )
 from selfsup.data.loading import ShardedBatchSampler, batch_loader
+from selfsup.data.pipeline import View, ViewSpec
 from selfsup.data.views import PRESETS, MultiView, Normalise, make_views, normaliser, to_unit_float
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "Normalise",
     "ShardedBatchSampler",
     "TensorImages",
+    "View",
+    "ViewSpec",
     "batch_loader",
     "default_root",
     "load_dataset",

@@ -1,9 +1,10 @@
 """Random resized crop, rotation and flip of a whole batch as one affine resampling.
 
-kornia chains one resampling per geometric op; here the crop box, rotation and flip of every
-sample are composed into one 2x3 matrix and applied by a single ``affine_grid`` +
-``grid_sample``, several times faster on small images and with one interpolation instead of
-several.
+Each sample's crop box (torchvision's ``RandomResizedCrop`` distribution, drawn per sample),
+rotation and flip are composed into one 2x3 matrix, and every output pixel is read from the
+input by a single bilinear ``grid_sample``: one interpolation instead of one per operation,
+and no per-image Python work. Without rotation the result is torchvision's
+``resized_crop`` + ``hflip`` of the same box (``tests/core/test_views.py`` checks it).
 """
 
 from __future__ import annotations
@@ -12,62 +13,133 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+
+_TRIES = 10  # torchvision's RandomResizedCrop draws up to 10 boxes before its fallback
 
 
-class RandomResizedCropAffine(nn.Module):
-    """torchvision's RandomResizedCrop semantics, plus optional rotation and horizontal flip.
+def crop_boxes(
+    n: int,
+    height: int,
+    width: int,
+    scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """``(n, 4)`` integer boxes ``(top, left, box_height, box_width)``, one per sample.
 
-    Per sample: area fraction ``s ~ U(scale)``, aspect ``r ~ logU(ratio)``, box sides
-    ``sqrt(s r)`` x ``sqrt(s / r)`` of the image (clipped to 1), centre uniform over the
-    positions keeping the box inside, angle ``~ U(-degrees, degrees)``, mirrored with
-    probability ``flip_p``; the box is resampled to ``size`` (bilinear, zero padding where a
-    rotated box leaves the image).
+    The distribution of ``torchvision.transforms.v2.RandomResizedCrop.make_params``: area
+    fraction ``~ U(scale)``, aspect (width / height) log-uniform in ``ratio``, sides rounded to
+    pixels; a draw that does not fit is redrawn, up to 10 times, then the largest centred box
+    with an aspect inside ``ratio`` is used. The position is uniform over the integer offsets
+    that keep the box inside the image.
+    """
+    u = torch.rand(n, _TRIES, 2, device=device, dtype=torch.float64)
+    area = height * width * (scale[0] + (scale[1] - scale[0]) * u[..., 0])
+    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
+    aspect = torch.exp(log_lo + (log_hi - log_lo) * u[..., 1])
+    w = torch.sqrt(area * aspect).round()
+    h = torch.sqrt(area / aspect).round()
+    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = torch.where(fits.any(1), fits.int().argmax(1), -1)  # first accepted try, or none
+    pick = first.clamp(min=0).unsqueeze(1)
+    w = w.gather(1, pick).squeeze(1)
+    h = h.gather(1, pick).squeeze(1)
+    fallback_w, fallback_h = _fallback(height, width, ratio)
+    w = torch.where(first < 0, float(fallback_w), w)
+    h = torch.where(first < 0, float(fallback_h), h)
+    offsets = torch.rand(n, 2, device=device, dtype=torch.float64)
+    top = torch.floor(offsets[:, 0] * (height - h + 1))
+    left = torch.floor(offsets[:, 1] * (width - w + 1))
+    centred = first < 0
+    top = torch.where(centred, torch.div(height - h, 2, rounding_mode="floor"), top)
+    left = torch.where(centred, torch.div(width - w, 2, rounding_mode="floor"), left)
+    return torch.stack([top, left, h, w], 1).long()
+
+
+def _fallback(height: int, width: int, ratio: tuple[float, float]) -> tuple[int, int]:
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        return width, int(round(width / min(ratio)))
+    if in_ratio > max(ratio):
+        return int(round(height * max(ratio))), height
+    return width, height
+
+
+def box_matrices(
+    boxes: torch.Tensor,
+    height: int,
+    width: int,
+    angle: torch.Tensor | None = None,
+    flip: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``(n, 2, 3)`` maps from output to input coordinates, both in [-1, 1] (pixel edges).
 
     Args:
-        size: output side in pixels (square), or ``None`` to keep the input size.
+        boxes: ``(n, 4)`` ``(top, left, box_height, box_width)`` in input pixels.
+        angle: ``(n,)`` rotation of the output in radians (counter-clockwise), or ``None``.
+        flip: ``(n,)`` bool, mirror the output left-right, or ``None``.
     """
+    b = boxes.to(torch.float64)
+    sx, sy = b[:, 3] / width, b[:, 2] / height  # half-extent of the box in [-1, 1] units
+    cx = (2 * b[:, 1] + b[:, 3]) / width - 1
+    cy = (2 * b[:, 0] + b[:, 2]) / height - 1
+    n = boxes.shape[0]
+    cos = torch.ones(n, dtype=torch.float64, device=boxes.device)
+    sin = torch.zeros_like(cos)
+    if angle is not None:
+        cos, sin = torch.cos(angle.double()), torch.sin(angle.double())
+    mirror = torch.ones_like(cos) if flip is None else 1 - 2 * flip.to(torch.float64)
+    # torchvision's order (crop, flip, then rotate the output): an output point o reads the
+    # input at centre + diag(sx, sy) diag(mirror, 1) R(angle) o, with y pointing down so that
+    # R(angle) = [[cos, -sin], [sin, cos]] turns the picture counter-clockwise
+    return torch.stack(
+        [
+            torch.stack([sx * mirror * cos, -sx * mirror * sin, cx], 1),
+            torch.stack([sy * sin, sy * cos, cy], 1),
+        ],
+        1,
+    )
 
-    def __init__(
-        self,
-        size: int | None = None,
-        scale: tuple[float, float] = (0.08, 1.0),
-        ratio: tuple[float, float] = (3 / 4, 4 / 3),
-        degrees: float = 0.0,
-        flip_p: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.size, self.scale, self.ratio = size, scale, ratio
-        self.degrees, self.flip_p = degrees, flip_p
 
-    def sample_matrices(self, n: int, device: torch.device) -> torch.Tensor:
-        """``(n, 2, 3)`` maps from output to input coordinates in [-1, 1] (``affine_grid``)."""
-        u = torch.rand(n, 5, device=device)
-        area = self.scale[0] + (self.scale[1] - self.scale[0]) * u[:, 0]
-        log_lo, log_hi = math.log(self.ratio[0]), math.log(self.ratio[1])
-        aspect = torch.exp(log_lo + (log_hi - log_lo) * u[:, 1])
-        w = torch.sqrt(area * aspect).clamp(max=1.0)
-        h = torch.sqrt(area / aspect).clamp(max=1.0)
-        cx = (1 - w) * (2 * u[:, 2] - 1)
-        cy = (1 - h) * (2 * u[:, 3] - 1)
-        angle = math.radians(self.degrees) * (2 * u[:, 4] - 1)
-        flip = torch.where(torch.rand(n, device=device) < self.flip_p, -1.0, 1.0)
-        cos, sin = torch.cos(angle), torch.sin(angle)
-        theta = torch.stack(
-            [
-                torch.stack([w * cos * flip, -h * sin, cx], dim=1),
-                torch.stack([w * sin * flip, h * cos, cy], dim=1),
-            ],
-            dim=1,
-        )
-        return theta
+def box_limits(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``(n, 2, 2)`` ``[[x_first, y_first], [x_last, y_last]]``: the centres of each box's
+    first and last pixels in [-1, 1] coordinates (see ``resample``'s ``limits``)."""
+    b = boxes.to(torch.float64)
+    first = torch.stack([(2 * b[:, 1] + 1) / width, (2 * b[:, 0] + 1) / height], 1) - 1
+    last = torch.stack(
+        [(2 * (b[:, 1] + b[:, 3]) - 1) / width, (2 * (b[:, 0] + b[:, 2]) - 1) / height], 1
+    )
+    return torch.stack([first, last - 1], 1)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``images``: ``(B, C, H, W)`` float -> ``(B, C, size, size)``."""
-        b, c, h, w = images.shape
-        out = (self.size, self.size) if self.size else (h, w)
-        theta = self.sample_matrices(b, images.device).to(images.dtype)
-        grid = F.affine_grid(theta, [b, c, *out], align_corners=False)
-        return F.grid_sample(
-            images, grid, mode="bilinear", padding_mode="zeros", align_corners=False
-        )
+
+def resample(
+    images: torch.Tensor,
+    theta: torch.Tensor,
+    size: tuple[int, int],
+    padding: str = "zeros",
+    limits: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``images (n, C, H, W)`` read through ``theta (n, 2, 3)`` -> ``(n, C, *size)`` (bilinear).
+
+    Args:
+        padding: ``"zeros"`` or ``"border"`` where a rotated box leaves the image.
+        limits: ``(n, 2, 2)`` from ``box_limits``: sampling points are clamped to the box's
+            pixel centres, so the box's edge pixels repeat as if the box had been cut out
+            first (torchvision's crop-then-resize); without it, points within half a pixel
+            of the box's edge blend in the pixels just outside it.
+    """
+    rows, cols = size
+    t = theta.to(images.dtype)
+    # the grid F.affine_grid(align_corners=False) builds: pixel centres in [-1, 1] mapped by
+    # theta (affine_grid itself, or a batched product with a 3-wide inner dimension, is
+    # several times slower on CPU)
+    xs = (torch.arange(cols, device=images.device, dtype=images.dtype) * 2 + 1) / cols - 1
+    ys = (torch.arange(rows, device=images.device, dtype=images.dtype) * 2 + 1) / rows - 1
+    # grid[b, i, j] = theta[b] @ (x_j, y_i, 1): two small broadcast terms, one full-size sum
+    along_x = xs.view(1, 1, cols, 1) * t[:, None, None, :, 0] + t[:, None, None, :, 2]
+    along_y = ys.view(1, rows, 1, 1) * t[:, None, None, :, 1]
+    grid = along_x + along_y  # (n, rows, cols, 2)
+    if limits is not None:
+        lim = limits.to(images.dtype)
+        grid = torch.clamp(grid, lim[:, None, None, 0], lim[:, None, None, 1])
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding, align_corners=False)

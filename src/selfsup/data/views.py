@@ -1,115 +1,69 @@
-"""Random views of a whole batch at once, on the batch's device (kornia.augmentation).
+"""View recipes by name: each preset is a short declaration of its ``ViewSpec`` recipes.
 
-Every random parameter (crop box, jitter strength, flip, ...) is drawn per sample, as a
-per-image pipeline would, but in one batched call. Inputs are float images in [0, 1],
-``(batch, C, H, W)``; outputs have the same shape. Normalisation happens afterwards.
+A view is drawn for a whole batch at once on the batch's device, with every random parameter
+drawn per sample (``selfsup.data.pipeline.View``). Inputs are float images in [0, 1],
+``(batch, C, H, W)``; normalisation happens afterwards (``Normalise``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import replace
 
-import kornia.augmentation as K
 import torch
 from torch import nn
 
-from selfsup.data.geometric import RandomResizedCropAffine
+from selfsup.data.pipeline import View, ViewSpec
 from selfsup.errors import SelfsupError
 
+# --- the recipes -------------------------------------------------------------------------
+# the BYOL / VICReg ImageNet recipe; blur and solarisation are asymmetric across the views
+_BYOL = ViewSpec(jitter=(0.4, 0.4, 0.2, 0.1), grey_p=0.2, blur_p=1.0)
+_SIMCLR = ViewSpec(jitter=(0.8, 0.8, 0.8, 0.2), grey_p=0.2, blur_p=0.5)
+# DINO: global crops (area 0.4-1) as BYOL's; local crops (area 0.05-0.4) at 96/224 the size
+_DINO = replace(_BYOL, scale=(0.4, 1.0))
+_DINO_LOCAL = replace(_DINO, scale=(0.05, 0.4), blur_p=0.5, relative_size=96 / 224)
+# solo-learn's CIFAR recipe for VICReg / BYOL: crop area 0.2-1, no blur at 32 px
+_CIFAR = ViewSpec(scale=(0.2, 1.0), jitter=(0.4, 0.4, 0.2, 0.1), grey_p=0.2, solarise_p=0.1)
+# digits must stay digits: no flips, crops that keep most of the stroke
+_MNIST = ViewSpec(scale=(0.3, 1.0), ratio=(0.75, 1.33), flip_p=0.0, degrees=10.0)
+# 8x8 digits: a crop of more than a pixel or two destroys them; pixel noise instead
+_DIGITS = ViewSpec(
+    scale=(0.6, 1.0), ratio=(0.8, 1.25), flip_p=0.0, degrees=10.0, noise_std=0.1, noise_p=0.5
+)
+# the SimVAE paper's crops (area 0.4-1 grey, 0.6-1 colour, aspect 0.75-1.3)
+_SIMVAE_GREY = ViewSpec(scale=(0.4, 1.0), ratio=(0.75, 1.3), flip_p=0.0)
+_SIMVAE_COLOUR = ViewSpec(scale=(0.6, 1.0), ratio=(0.75, 1.3), jitter=(0.8, 0.8, 0.8, 0.2))
+# the style factors of the shapes set: position and scale (crop), rotation, colour
+_SHAPES = ViewSpec(
+    scale=(0.6, 1.0),
+    ratio=(0.75, 1.3),
+    flip_p=0.0,
+    degrees=20.0,
+    rotate_p=0.8,
+    padding="border",  # a rotated crop near the edge repeats the uniform background
+    jitter=(0.4, 0.4, 0.4, 0.25),
+)
+_NONE = ViewSpec(crop=False, flip_p=0.0)
 
-def _vicreg_view(size: int, blur_p: float, solarize_p: float) -> nn.Module:
-    # the VICReg / BYOL image recipe; blur and solarisation are asymmetric across the two views
-    return nn.Sequential(
-        RandomResizedCropAffine(size, scale=(0.08, 1.0), flip_p=0.5),
-        K.ColorJitter(0.4, 0.4, 0.2, 0.1, p=0.8),
-        K.RandomGrayscale(p=0.2),
-        K.RandomGaussianBlur(_odd(size // 10), (0.1, 2.0), p=blur_p),
-        K.RandomSolarize(thresholds=0.0, additions=0.0, p=solarize_p),
-    )
-
-
-def _simclr_view(size: int) -> nn.Module:
-    return nn.Sequential(
-        RandomResizedCropAffine(size, scale=(0.08, 1.0), flip_p=0.5),
-        K.ColorJitter(0.8, 0.8, 0.8, 0.2, p=0.8),
-        K.RandomGrayscale(p=0.2),
-        K.RandomGaussianBlur(_odd(size // 10), (0.1, 2.0), p=0.5),
-    )
-
-
-def _cifar_view(size: int) -> nn.Module:
-    # solo-learn's CIFAR recipe: no blur at 32 px, mild solarisation
-    return nn.Sequential(
-        RandomResizedCropAffine(size, scale=(0.08, 1.0), flip_p=0.5),
-        K.ColorJitter(0.4, 0.4, 0.2, 0.1, p=0.8),
-        K.RandomGrayscale(p=0.2),
-    )
-
-
-def _mnist_view(size: int) -> nn.Module:
-    # digits must stay digits: no flips, crops that keep most of the stroke
-    return nn.Sequential(
-        RandomResizedCropAffine(size, scale=(0.3, 1.0), ratio=(0.75, 1.33), degrees=10.0),
-    )
-
-
-def _digits_view(size: int) -> nn.Module:
-    # 8x8 digits: a crop of more than a pixel or two destroys them; jitter and noise instead
-    return nn.Sequential(
-        RandomResizedCropAffine(size, scale=(0.6, 1.0), ratio=(0.8, 1.25), degrees=10.0),
-        K.RandomGaussianNoise(std=0.1, p=0.5),
-    )
-
-
-def _simvae_view(size: int, scale_min: float, colour: bool) -> nn.Module:
-    crop = RandomResizedCropAffine(
-        size, scale=(scale_min, 1.0), ratio=(0.75, 1.3), flip_p=0.5 if colour else 0.0
-    )
-    layers: list[nn.Module] = [crop]
-    if colour:
-        layers.append(K.ColorJitter(0.8, 0.8, 0.8, 0.2, p=0.8))
-    return nn.Sequential(*layers)
-
-
-def _shapes_view(size: int) -> nn.Module:
-    # vary the style factors of the shapes set: position and scale (crop), rotation, colour;
-    # one grid_sample + linear colour maps, ~100x faster than kornia's pipeline on a CPU
-    from selfsup.data.affine_views import AffineStyleView
-
-    return AffineStyleView(
-        size, (0.6, 1.0), degrees=20.0, rotate_p=0.8, jitter=(0.4, 0.4, 0.4, 0.25)
-    )
-
-
-def _simvae_grey_fast(size: int) -> nn.Module:
-    # simvae_grey's crop (area 0.4-1, ratio 0.75-1.3) as one affine_grid + grid_sample
-    from selfsup.data.affine_views import AffineStyleView
-
-    return AffineStyleView(size, (0.4, 1.0), (0.75, 1.3))
-
-
-def _odd(n: int) -> int:
-    n = max(n, 3)
-    return n if n % 2 else n + 1
-
-
-#: preset name -> (image size -> [view a, view b])
-PRESETS: dict[str, Callable[[int], list[nn.Module]]] = {
-    "vicreg": lambda s: [_vicreg_view(s, 1.0, 0.0), _vicreg_view(s, 0.1, 0.2)],
-    "simclr": lambda s: [_simclr_view(s), _simclr_view(s)],
-    "cifar": lambda s: [_cifar_view(s), _cifar_view(s)],
-    "mnist": lambda s: [_mnist_view(s), _mnist_view(s)],
-    "digits": lambda s: [_digits_view(s), _digits_view(s)],
-    "simvae_grey": lambda s: [_simvae_view(s, 0.4, False), _simvae_view(s, 0.4, False)],
-    "simvae_colour": lambda s: [_simvae_view(s, 0.6, True), _simvae_view(s, 0.6, True)],
-    "shapes": lambda s: [_shapes_view(s), _shapes_view(s)],
-    "simvae_grey_fast": lambda s: [_simvae_grey_fast(s), _simvae_grey_fast(s)],
-    "none": lambda s: [nn.Identity(), nn.Identity()],
+#: preset name -> (first view, second view, recipe of any further view)
+PRESETS: dict[str, tuple[ViewSpec, ViewSpec, ViewSpec]] = {
+    "vicreg": (_BYOL, replace(_BYOL, blur_p=0.1, solarise_p=0.2), _BYOL),
+    "byol": (_BYOL, replace(_BYOL, blur_p=0.1, solarise_p=0.2), _BYOL),
+    "simclr": (_SIMCLR, _SIMCLR, _SIMCLR),
+    "dino": (_DINO, replace(_DINO, blur_p=0.1, solarise_p=0.2), _DINO_LOCAL),
+    "cifar": (_CIFAR, _CIFAR, _CIFAR),
+    "mnist": (_MNIST, _MNIST, _MNIST),
+    "digits": (_DIGITS, _DIGITS, _DIGITS),
+    "simvae_grey": (_SIMVAE_GREY, _SIMVAE_GREY, _SIMVAE_GREY),
+    "simvae_grey_fast": (_SIMVAE_GREY, _SIMVAE_GREY, _SIMVAE_GREY),  # old name, same recipe
+    "simvae_colour": (_SIMVAE_COLOUR, _SIMVAE_COLOUR, _SIMVAE_COLOUR),
+    "shapes": (_SHAPES, _SHAPES, _SHAPES),
+    "none": (_NONE, _NONE, _NONE),
 }
 
 
 class MultiView(nn.Module):
-    """Makes ``len(views)`` random views of a float batch, each with its own pipeline."""
+    """Makes ``len(views)`` random views of a float batch, each with its own recipe."""
 
     def __init__(self, views: list[nn.Module]) -> None:
         super().__init__()
@@ -117,18 +71,20 @@ class MultiView(nn.Module):
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """``images``: ``(batch, C, H, W)`` floats in [0, 1] -> list of views, same shape."""
+        """``images``: ``(batch, C, H, W)`` floats in [0, 1] -> list of views in [0, 1]."""
         return [view(images).clamp_(0.0, 1.0) for view in self.views]
 
 
 def make_views(preset: str, image_size: int, n_views: int = 2) -> MultiView:
-    """The named augmentation recipe for square images of ``image_size`` pixels."""
+    """The named augmentation recipe for square images of ``image_size`` pixels.
+
+    Views beyond the second follow the preset's third recipe (DINO: local crops).
+    """
     if preset not in PRESETS:
         raise SelfsupError(f"unknown view preset '{preset}'; valid: {', '.join(sorted(PRESETS))}")
-    views = PRESETS[preset](image_size)
-    while len(views) < n_views:  # extra views (J > 2) reuse the recipe of the second
-        views.append(PRESETS[preset](image_size)[1])
-    return MultiView(views[:n_views])
+    first, second, more = PRESETS[preset]
+    specs = [first, second, *[more] * (n_views - 2)][:n_views]
+    return MultiView([View(s, max(1, round(image_size * s.relative_size))) for s in specs])
 
 
 class Normalise(nn.Module):

@@ -154,4 +154,9 @@ class JointEmbedding(SSLMethod):
             images = images.contiguous(memory_format=torch.channels_last)
         features = self.backbone(images)
         z_a, z_b = self.projector(features).chunk(2)
-        return self.objective(z_a, z_b), features[: views[0].shape[0]]
+        # the loss in float32 even under autocast (trainer.precision=bf16-mixed / 16-mixed):
+        # variances and covariances in bfloat16's 8-bit mantissa lose what keeps the
+        # embedding from collapsing
+        with torch.autocast(z_a.device.type, enabled=False):
+            terms = self.objective(z_a.float(), z_b.float())
+        return terms, features[: views[0].shape[0]]

@@ -7,11 +7,13 @@ import json
 import time
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
@@ -126,8 +128,11 @@ def train(
         save_config(config, run_dir / "config.yaml")
     start = time.time()
     earlier_log = _stash_earlier_rows(run_dir) if resume and trainer.global_rank == 0 else []
+    # the allocator setting pays only where the step's activations are host memory (CPU
+    # training); on an accelerator they are device memory (docs/benchmarks.md)
+    on_cpu = isinstance(trainer.accelerator, CPUAccelerator)
     try:
-        with reuse_freed_memory():
+        with reuse_freed_memory() if on_cpu else nullcontext():
             trainer.fit(method, datamodule=datamodule, ckpt_path=ckpt)
     finally:
         if earlier_log:

@@ -1,0 +1,258 @@
+"""Views per second: our batched view pipeline against lightly's per-image transforms.
+
+Run: python benchmarks/augment.py [--quick] [--recipe vicreg|simclr|byol|dino] [--sizes 32 96]
+Needs the ``bench`` extra (lightly).
+
+Both sides make two views of every image of a stream of uint8 RGB images (random pixels: the
+cost of these transforms does not depend on the content), with the same parameter set:
+  lightly: its transform object (``VICRegTransform(input_size=S)`` and so on, ToTensor and
+      Normalize included) on PIL images, in 2 DataLoader workers as lightly's examples run it
+      (batch 256); timed from the first batch to the last, so worker start-up is left out;
+  ours: ``selfsup.data.pipeline.View`` with the same recipe, on uint8 batches of 256 in the
+      main process (torch's default threads), uint8 -> float and normalisation included.
+The two take turns, round by round (``harness.interleave``). Wall-clock views/s is the
+headline; CPU seconds per view (ours: the process; lightly: its workers and main process,
+from /proc) is printed beside it because it is far less sensitive to a shared machine.
+Recipe differences: lightly applies solarisation before blur, we after (as the BYOL paper);
+DINO resizes bicubic in lightly, bilinear here; DINO is timed on its two global views.
+Last line: ``ratio_32=<ours/lightly views/s> ratio_96=... cpu_ratio_32=... cpu_ratio_96=...``.
+
+``--stages``: instead, where our time goes: each stage of a view on one chunk, on one thread,
+in CPU microseconds per view (median of 20; stages applied with probability p are timed on
+every image of the chunk, the expected cost is p times that), beside lightly's transform on
+one PIL image in this process (CPU microseconds per view, same clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from harness import LoadLog, final_line, interleave, median
+
+from selfsup.data.pipeline import View, ViewSpec
+from selfsup.data.views import PRESETS, Normalise, to_unit_float
+
+BATCH = 256
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # lightly's default normalisation
+
+
+def lightly_transform(recipe: str, size: int):
+    from lightly import transforms as LT
+
+    if recipe == "vicreg":
+        return LT.VICRegTransform(input_size=size)
+    if recipe == "simclr":
+        return LT.SimCLRTransform(input_size=size)
+    if recipe == "byol":
+        return LT.BYOLTransform(
+            view_1_transform=LT.BYOLView1Transform(input_size=size),
+            view_2_transform=LT.BYOLView2Transform(input_size=size),
+        )
+    return LT.DINOTransform(global_crop_size=size, n_local_views=0)
+
+
+def our_specs(recipe: str) -> tuple[ViewSpec, ViewSpec]:
+    """The same parameters as ``lightly_transform(recipe)``."""
+    if recipe == "vicreg":  # lightly's VICRegTransform: symmetric, blur 0.5, solarise 0.1
+        spec = ViewSpec(jitter=(0.4, 0.4, 0.2, 0.1), grey_p=0.2, blur_p=0.5, solarise_p=0.1)
+        return spec, spec
+    first, second, _ = PRESETS[recipe]
+    return first, second
+
+
+class _Images(torch.utils.data.Dataset):
+    def __init__(self, images: np.ndarray, transform) -> None:
+        self.images, self.transform = images, transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.images[i]))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc (0 where unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Lightly:
+    def __init__(self, recipe: str, images: np.ndarray) -> None:
+        self.loader = torch.utils.data.DataLoader(
+            _Images(images, lightly_transform(recipe, images.shape[1])),
+            batch_size=BATCH,
+            num_workers=2,
+            persistent_workers=True,
+        )
+        self.views = self.cpu = 0.0
+
+    def __call__(self) -> None:
+        cpu0 = time.process_time()
+        it = iter(self.loader)
+        next(it)  # the workers are up and the prefetch queue is filling
+        workers = [w.pid for w in it._workers]  # noqa: SLF001 (for CPU accounting only)
+        wcpu0 = sum(_cpu_seconds(p) for p in workers)
+        start, n = time.perf_counter(), 0
+        for views in it:
+            n += len(views[0])
+        self.seconds = time.perf_counter() - start
+        self.views = 2 * n
+        self.cpu = sum(_cpu_seconds(p) for p in workers) - wcpu0 + time.process_time() - cpu0
+
+
+class Ours:
+    def __init__(self, recipe: str, images: np.ndarray) -> None:
+        size = images.shape[1]
+        self.batches = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().split(BATCH)
+        self.pipelines = [View(spec, size) for spec in our_specs(recipe)]
+        self.normalise = Normalise(*IMAGENET)
+
+    def __call__(self) -> None:
+        cpu0, start = time.process_time(), time.perf_counter()
+        n = 0
+        for batch in self.batches:
+            x = to_unit_float(batch)
+            views = [self.normalise(v(x)) for v in self.pipelines]
+            n += len(views[0])
+        self.seconds = time.perf_counter() - start
+        self.views, self.cpu = 2 * n, time.process_time() - cpu0
+
+
+def compare(recipe: str, size: int, n_images: int, rounds: int, load: LoadLog) -> dict:
+    images = np.random.default_rng(size).integers(0, 256, (n_images, size, size, 3), np.uint8)
+    lightly = Lightly(recipe, images)
+    # lightly's rate is timed from its first batch on: give it one batch more
+    ours = Ours(recipe, images[: n_images - BATCH])
+    rates: dict[str, list[float]] = {"lightly": [], "ours": []}
+    cpu: dict[str, list[float]] = {"lightly": [], "ours": []}
+
+    def run(name, side):
+        def call():
+            side()
+            rates[name].append(side.views / side.seconds)
+            cpu[name].append(side.cpu / side.views)
+
+        return call
+
+    interleave({"lightly": run("lightly", lightly), "ours": run("ours", ours)}, rounds, 1, load)
+    for d in (rates, cpu):  # drop the warm-up round
+        for k in d:
+            d[k] = d[k][1:]
+    out = {}
+    for name in rates:
+        out[name] = (median(rates[name]), median(cpu[name]))
+        print(
+            f"{recipe} {size} px {name:>8s}: {out[name][0]:7.0f} views/s (median of {rounds}; "
+            f"{', '.join(f'{r:.0f}' for r in rates[name])}), "
+            f"{out[name][1] * 1e6:.0f} CPU-us per view",
+            flush=True,
+        )
+    return {
+        "ratio": out["ours"][0] / out["lightly"][0],
+        "cpu_ratio": out["lightly"][1] / out["ours"][1],
+    }
+
+
+def stages(size: int, recipe: str) -> dict[str, float]:
+    """CPU microseconds per view of each stage, one thread, chunks as the pipeline cuts them."""
+    from PIL import Image
+
+    from selfsup.data import colour, pipeline
+    from selfsup.data.geometric import box_limits, box_matrices, crop_boxes, resample
+
+    torch.set_num_threads(1)
+    spec = our_specs(recipe)[0]
+    # a typical task: the samples of one of the 24 jitter orders, within the chunk limit
+    limit = pipeline._CHUNK_BYTES // (3 * size * size * 4)
+    k = max(1, min(round(BATCH * spec.jitter_p / 24), limit))
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(BATCH, 3, size, size, generator=g)
+    idx = torch.randperm(BATCH, generator=g)[:k]
+    boxes = crop_boxes(BATCH, size, size, spec.scale, spec.ratio)
+    theta = box_matrices(boxes, size, size, flip=torch.rand(BATCH) < 0.5).float()
+    limits = box_limits(boxes, size, size).float()
+    x = resample(images[idx], theta[idx], (size, size), limits=limits[idx])
+    f, h = torch.rand(k) + 0.5, torch.rand(k) * 0.2 - 0.1
+    sigma = torch.rand(k) * 1.9 + 0.1
+    out = torch.empty(BATCH, 3, size, size)
+    cases = {
+        "gather": lambda: images[idx],
+        "crop+flip+resize": lambda: resample(
+            images[idx], theta[idx], (size, size), "zeros", limits[idx]
+        ),
+        "brightness": lambda: colour.brightness(x, f),
+        "contrast": lambda: colour.contrast(x, f),
+        "saturation": lambda: colour.saturation(x, f),
+        "hue": lambda: colour.hue(x, h),
+        "grey": lambda: colour.to_grey(x),
+        "blur": lambda: colour.gaussian_blur(x, sigma, colour.blur_radius(spec.blur_sigma[1])),
+        "solarise": lambda: colour.solarise(x),
+        "scatter": lambda: out.index_copy_(0, idx, x),
+    }
+    pil = [
+        Image.fromarray(a)
+        for a in np.random.default_rng(0).integers(0, 256, (k, size, size, 3), np.uint8)
+    ]
+    transform = lightly_transform(recipe, size)
+    cases["lightly (per image)"] = lambda: [transform(im) for im in pil]
+    times = interleave(cases, 20, 2, clock=time.thread_time)
+    per_view = {name: median(t) / k * 1e6 for name, t in times.items()}
+    per_view["lightly (per image)"] /= 2  # its transform makes two views
+    print(f"{recipe} {size} px, chunk of {k} images, one thread, CPU us per view:")
+    for name, us in per_view.items():
+        print(f"  {name:>20s} {us:8.1f}")
+    return per_view
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="3 rounds of fewer images")
+    ap.add_argument("--recipe", choices=["vicreg", "simclr", "byol", "dino"], default="vicreg")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[32, 96])
+    ap.add_argument("--rounds", type=int, help="alternations (default 5; quick 3)")
+    ap.add_argument("--stages", action="store_true", help="per-stage CPU cost instead")
+    args = ap.parse_args()
+    try:
+        import lightly  # noqa: F401
+    except ImportError:
+        print("lightly is not installed (pip install -e '.[bench]'); skipping")
+        return
+    load = LoadLog()
+    if args.stages:
+        results = {size: stages(size, args.recipe) for size in args.sizes}
+        print(load)
+        final_line(
+            **{
+                f"{name.split()[0].replace('+', '_')}_{size}_us": us
+                for size, r in results.items()
+                for name, us in r.items()
+            }
+        )
+        return
+    rounds = args.rounds or (3 if args.quick else 5)
+    print(f"torch threads {torch.get_num_threads()}, lightly: 2 DataLoader workers, batch {BATCH}")
+    results = {}
+    for size in args.sizes:
+        # about 1 s of lightly's work per round on these machines
+        n_images = BATCH * (4 if size <= 32 else 2) * (1 if args.quick else 2) + BATCH
+        results[size] = compare(args.recipe, size, n_images, rounds, load)
+    print(load)
+    final_line(
+        **{f"ratio_{s}": r["ratio"] for s, r in results.items()},
+        **{f"cpu_ratio_{s}": r["cpu_ratio"] for s, r in results.items()},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Colour operations on a batch of RGB images, each sample with its own parameter.
+
+The definitions are torchvision's (``torchvision.transforms.v2.functional``) for float images
+in [0, 1], applied to ``(B, 3, H, W)`` batches with ``(B,)`` factors, so a batched pipeline
+draws the same distribution of views as torchvision's per-image transforms:
+
+- brightness ``f``: ``clamp(f x)``
+- contrast ``f``: ``clamp(f x + (1 - f) mean(grey(x)))``, the mean over the whole image
+- saturation ``f``: ``clamp(f x + (1 - f) grey(x))``
+- hue ``h`` (turns, in [-0.5, 0.5]): the HSV hue shifted by ``h``, saturation and value kept
+- grey: ``0.2989 R + 0.587 G + 0.114 B`` in every channel (ITU-R 601-2 luma)
+- solarise: ``1 - x`` where ``x >= threshold``
+- Gaussian blur with standard deviation ``sigma``, reflected at the borders
+
+``tests/core/test_views.py`` compares each with torchvision on the same image and factor.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+GREY_WEIGHTS = (0.2989, 0.587, 0.114)
+_GREY = torch.tensor(GREY_WEIGHTS)
+
+#: the four ColorJitter operations, in torchvision's numbering (``fn_idx``)
+BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)
+
+
+def _per_sample(f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return f.to(x.dtype).view(-1, 1, 1, 1)
+
+
+def grey(x: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, H, W)`` -> luma ``(B, 1, H, W)``."""
+    r, g, b = x.unbind(1)
+    return (
+        (r * GREY_WEIGHTS[0]).add_(g, alpha=GREY_WEIGHTS[1]).add_(b, alpha=GREY_WEIGHTS[2])[:, None]
+    )
+
+
+def brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``x (B, C, H, W)`` scaled by ``factor (B,)`` (>= 0), clipped to [0, 1]."""
+    return (x * _per_sample(factor, x)).clamp_(0.0, 1.0)
+
+
+def contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``x (B, C, H, W)`` blended with its mean grey level; ``factor (B,)`` 0 gives flat grey."""
+    if x.shape[1] == 3:
+        mean = (x.mean((2, 3)) @ _GREY.to(x)).view(-1, 1, 1, 1)  # = mean of grey(x), one pass
+    else:  # a grey image is its own luma
+        mean = x.mean((1, 2, 3)).view(-1, 1, 1, 1)
+    return torch.lerp(mean, x, _per_sample(factor, x)).clamp_(0.0, 1.0)
+
+
+def saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``x (B, 3, H, W)`` blended with its grey image; ``factor (B,)`` 0 gives grey.
+
+    Grey images (one channel) are returned unchanged, as torchvision does."""
+    if x.shape[1] != 3:
+        return x
+    return torch.lerp(grey(x), x, _per_sample(factor, x)).clamp_(0.0, 1.0)
+
+
+def hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """``x (B, 3, H, W)`` with its HSV hue turned by ``shift (B,)`` turns (in [-0.5, 0.5]).
+
+    Grey images (one channel) are returned unchanged, as torchvision does."""
+    if x.shape[1] != 3:
+        return x
+    # Written without comparisons, `where` or `remainder`: on CPU those cost 5-20 times an
+    # add or a multiply per element, and this is the costliest step of a colour view.
+    r, g, b = x.unbind(1)
+    low, value = torch.aminmax(x, dim=1)
+    chroma = value - low
+    inv = chroma.clamp(min=1e-12).reciprocal_()  # grey pixels: every difference below is 0
+    gb, br, rg = g - b, b - r, r - g
+    # which channel is largest, ties to red, then green (torchvision's rule), as 0 / 1 masks
+    red = _step(rg).mul_(_step(-br))
+    green = _step(gb).mul_(1.0 - red)
+    # hue in sextants: (g - b) / c if red is largest, 2 + (b - r) / c if green, 4 + (r - g) / c
+    # if blue, i.e. with blue = 1 - red - green: 4 - 4 red - 2 green + (rg + red (gb - rg) +
+    # green (br - rg)) / c; in (-1, 5], then turned by 6 * shift: in (-4, 8)
+    sextant = rg.addcmul(red, gb - rg).addcmul_(green, br - rg).mul_(inv)
+    sextant.add_(red, alpha=-4.0).add_(green, alpha=-2.0)
+    sextant.add_(4.0 + 6.0 * _per_sample(shift, x)[:, 0])
+    # back to RGB: channel k is v - c * clamp(2 - d_k, 0, 1), d_k the distance around the
+    # hue circle (period 6) from the sextant to 3, 5, 1 for R, G, B; |u - a| < 12 here, so
+    # min(e, |e - 6|) is that circular distance without a remainder
+    e = (sextant[:, None] - _CENTRES.to(x)).abs_()
+    ramp = torch.minimum(e, (e - 6.0).abs_()).neg_().add_(2.0).clamp_(0.0, 1.0)
+    return torch.addcmul(value[:, None], chroma[:, None], ramp, value=-1.0)
+
+
+_CENTRES = torch.tensor([3.0, 5.0, 1.0]).view(1, 3, 1, 1)
+
+
+def _step(d: torch.Tensor) -> torch.Tensor:
+    """1.0 where ``d >= 0``, else 0.0 (``sign`` and ``clamp`` are cheaper than a comparison)."""
+    return d.sign().add_(1.0).clamp_(max=1.0)
+
+
+def to_grey(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` -> grey in every channel (single-channel images are returned as is)."""
+    return grey(x).expand_as(x).contiguous() if x.shape[1] == 3 else x
+
+
+def solarise(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Inverts the values at or above ``threshold`` (torchvision's / PIL's solarize)."""
+    if threshold == 0.5:  # for x in [0, 1] the same as min(x, 1 - x), without a comparison
+        return torch.minimum(x, 1.0 - x)
+    return torch.where(x >= threshold, 1.0 - x, x)
+
+
+def gaussian_kernels(sigma: torch.Tensor, radius: int) -> torch.Tensor:
+    """``(B, 2 radius + 1)`` normalised 1-D Gaussian kernels, one per ``sigma (B,)``."""
+    taps = torch.arange(-radius, radius + 1, dtype=sigma.dtype, device=sigma.device)
+    k = torch.exp(-0.5 * (taps / sigma[:, None]) ** 2)
+    return k / k.sum(1, keepdim=True)
+
+
+def blur_radius(max_sigma: float) -> int:
+    """Kernel half-width that keeps 3 standard deviations of the widest Gaussian."""
+    return max(1, math.ceil(3.0 * max_sigma))
+
+
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int | None = None) -> torch.Tensor:
+    """``x (B, C, H, W)`` blurred with a Gaussian of standard deviation ``sigma (B,)`` pixels.
+
+    Separable, reflected at the borders (torchvision's ``gaussian_blur`` with
+    ``kernel_size = 2 radius + 1``); ``radius`` defaults to ``ceil(3 max(sigma))``.
+    """
+    b, c, h, w = x.shape
+    if radius is None:
+        radius = blur_radius(float(sigma.max()))
+    radius = min(radius, h - 1, w - 1)  # reflection needs the pad narrower than the image
+    k = gaussian_kernels(sigma.to(x.dtype), radius).repeat_interleave(c, 0)  # (B C, K)
+    # one image with B C channels, each with its own kernel: a depthwise convolution, which
+    # oneDNN runs several times faster in the channels-last layout
+    flat = F.pad(x.reshape(1, b * c, h, w), (radius, radius, 0, 0), mode="reflect")
+    flat = flat.contiguous(memory_format=torch.channels_last)
+    flat = F.conv2d(flat, k[:, None, None, :], groups=b * c)
+    flat = F.pad(flat, (0, 0, radius, radius), mode="reflect")
+    flat = F.conv2d(flat, k[:, None, :, None], groups=b * c)
+    return flat.contiguous().view(b, c, h, w)
+
+
+def jitter(x: torch.Tensor, factors: torch.Tensor, order: tuple[int, ...]) -> torch.Tensor:
+    """torchvision's ``ColorJitter`` on samples that share one order of operations.
+
+    Args:
+        x: ``(B, 3, H, W)`` in [0, 1].
+        factors: ``(B, 4)`` brightness, contrast and saturation factors and hue shift.
+        order: the operations (``BRIGHTNESS`` ... ``HUE``) in the order to apply them.
+    """
+    ops = (brightness, contrast, saturation, hue)
+    for i in order:
+        x = ops[i](x, factors[:, i])
+    return x

@@ -1,0 +1,225 @@
+"""One random view of a whole batch, on the batch's device, from a ``ViewSpec`` declaration.
+
+Every random parameter (crop box, flip, angle, jitter factors and their order, grey, blur
+sigma, solarisation) is drawn per sample from torch's global generator, all at once and in a
+fixed order, so a view depends only on the seed and the batch. The geometry is one
+``grid_sample`` (``selfsup.data.geometric``); the colour operations are
+``selfsup.data.colour``'s, which follow torchvision's definitions.
+
+torchvision's ColorJitter applies its four operations in a random order per image. Here the
+samples are sorted by their order before the resampling reads them (the resampling writes a
+new tensor anyway), each run of samples sharing an order is jittered as one contiguous slice,
+and one scatter at the end restores the batch order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from selfsup.data import colour
+from selfsup.data.geometric import box_limits, box_matrices, crop_boxes, resample
+from selfsup.data.workers import run_tasks
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """The recipe of one view; every probability is drawn per sample.
+
+    Args:
+        crop: random resized crop (else the image keeps its geometry, resized if needed).
+        scale: crop area as a fraction of the image (torchvision's RandomResizedCrop).
+        ratio: crop aspect ratio (width / height), log-uniform.
+        flip_p: horizontal flip.
+        degrees: rotation ``~ U(-degrees, degrees)`` applied with probability ``rotate_p``.
+        padding: ``"zeros"`` or ``"border"`` where a rotated crop leaves the image.
+        jitter: ColorJitter strengths ``(brightness, contrast, saturation, hue)``: factors
+            ``U(max(0, 1 - s), 1 + s)``, hue shift ``U(-h, h)`` turns; random order.
+        jitter_p: probability of the jitter (torchvision's ``RandomApply``).
+        grey_p: probability of grey scale (RGB images).
+        blur_p, blur_sigma: Gaussian blur, ``sigma ~ U(blur_sigma)`` pixels.
+        solarise_p: probability of solarisation at 0.5.
+        noise_std, noise_p: additive Gaussian pixel noise.
+        relative_size: output side as a fraction of the image size (DINO's local crops).
+    """
+
+    crop: bool = True
+    scale: tuple[float, float] = (0.08, 1.0)
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    flip_p: float = 0.5
+    degrees: float = 0.0
+    rotate_p: float = 1.0
+    padding: str = "zeros"
+    jitter: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    jitter_p: float = 0.8
+    grey_p: float = 0.0
+    blur_p: float = 0.0
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    solarise_p: float = 0.0
+    noise_std: float = 0.0
+    noise_p: float = 0.0
+    relative_size: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("flip_p", "rotate_p", "jitter_p", "grey_p", "blur_p", "solarise_p"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a probability, got {getattr(self, name)}")
+        if not 0 < self.scale[0] <= self.scale[1] <= 1 or not 0 < self.ratio[0] <= self.ratio[1]:
+            raise ValueError(f"bad crop scale {self.scale} or ratio {self.ratio}")
+        if min(self.jitter) < 0 or self.jitter[3] > 0.5:
+            raise ValueError(f"jitter strengths must be >= 0 with hue <= 0.5, got {self.jitter}")
+        if not 0 < self.blur_sigma[0] <= self.blur_sigma[1]:
+            raise ValueError(f"blur_sigma must be 0 < low <= high, got {self.blur_sigma}")
+        if self.padding not in ("zeros", "border"):
+            raise ValueError(f"padding must be 'zeros' or 'border', got {self.padding!r}")
+
+
+class View(nn.Module):
+    """Draws one view per sample of a ``(B, C, H, W)`` float batch in [0, 1].
+
+    Args:
+        spec: the recipe.
+        size: output side in pixels (square); ``None`` keeps the input size.
+    """
+
+    def __init__(self, spec: ViewSpec, size: int | None = None) -> None:
+        super().__init__()
+        self.spec, self.size = spec, size
+        # only the enabled jitter operations take part in the random order
+        self.ops = tuple(i for i, s in enumerate(spec.jitter) if s > 0)
+        self.orders = list(itertools.permutations(self.ops))
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, {self.spec}"
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` in [0, 1] -> ``(B, C, size, size)`` in [0, 1]."""
+        n, c, h, w = images.shape
+        size = self.size or h
+        p = self._draw(n, c, h, w, size, images.device)
+        out = images.new_empty(n, c, size, size)
+        # samples sharing a jitter order are rendered together, in chunks on CPU
+        chunk = n
+        if images.device.type == "cpu":
+            chunk = max(1, _CHUNK_BYTES // (c * size * size * images.element_size()))
+        tasks = []
+        if p.group is None:
+            batch = torch.arange(n, device=images.device)
+            tasks = [(batch[a : a + chunk], None) for a in range(0, n, chunk)]
+        else:
+            order = torch.argsort(p.group, stable=True)
+            counts = torch.bincount(p.group, minlength=len(self.orders) + 1).tolist()
+            start = 0
+            for g, count in enumerate(counts):
+                jitter = self.orders[g] if g < len(self.orders) else None
+                for a in range(start, start + count, chunk):
+                    tasks.append((order[a : min(a + chunk, start + count)], jitter))
+                start += count
+
+        def render(task: tuple[torch.Tensor, tuple[int, ...] | None]) -> None:
+            idx, jitter = task
+            out.index_copy_(0, idx, self._render(images, p, idx, jitter, size))
+
+        run_tasks(render, tasks, parallel=images.device.type == "cpu")
+        return out
+
+    def _draw(self, n: int, c: int, h: int, w: int, size: int, dev: torch.device) -> _Draws:
+        """Every random draw for the whole batch, in a fixed order (so a view depends only on
+        the generator's state, not on how the batch is cut into chunks)."""
+        s = self.spec
+        rand = lambda: torch.rand(n, device=dev)  # noqa: E731
+        boxes = crop_boxes(n, h, w, s.scale, s.ratio, dev) if s.crop else None
+        flip = rand() < s.flip_p if s.flip_p > 0 else None
+        angle = None
+        if s.degrees > 0:
+            angle = (rand() * 2 - 1) * math.radians(s.degrees) * (rand() < s.rotate_p)
+        factors = group = None
+        if self.ops and c in (1, 3):
+            apply = rand() < s.jitter_p
+            factors = self._jitter_factors(n, dev)
+            which = torch.randint(len(self.orders), (n,), device=dev)
+            group = torch.where(apply, which, len(self.orders))  # the last group: no jitter
+        grey = rand() < s.grey_p if s.grey_p > 0 and c == 3 else None
+        blur = rand() < s.blur_p if s.blur_p > 0 else None
+        sigma = torch.empty(n, device=dev).uniform_(*s.blur_sigma) if blur is not None else None
+        solar = rand() < s.solarise_p if s.solarise_p > 0 else None
+        noise = None
+        if s.noise_std > 0:
+            noise = torch.randn(n, c, size, size, device=dev)
+            noise *= (s.noise_std * (rand() < s.noise_p)).view(-1, 1, 1, 1)
+        theta = limits = None
+        if s.crop or flip is not None or angle is not None or size != h or size != w:
+            if boxes is None:
+                boxes = torch.tensor([[0, 0, h, w]], device=dev).expand(n, 4)
+            theta = box_matrices(boxes, h, w, angle, flip).float()
+            # unrotated: read only inside the box, as torchvision's crop-then-resize does
+            limits = box_limits(boxes, h, w).float() if angle is None else None
+        return _Draws(theta, limits, factors, group, grey, blur, sigma, solar, noise)
+
+    def _render(
+        self,
+        images: torch.Tensor,
+        p: _Draws,
+        idx: torch.Tensor,
+        jitter: tuple[int, ...] | None,
+        size: int,
+    ) -> torch.Tensor:
+        """The views of the samples ``idx`` (batch positions) that share one jitter order."""
+        if p.theta is None:
+            x = images[idx]
+        else:
+            limits = None if p.limits is None else p.limits[idx]
+            x = resample(images[idx], p.theta[idx], (size, size), self.spec.padding, limits)
+        if jitter is not None:
+            x = colour.jitter(x, p.factors[idx], jitter)
+        if p.grey is not None:
+            _where(x, p.grey[idx], lambda y, i: colour.to_grey(y))
+        if p.blur is not None:
+            sigma = p.sigma[idx]
+            # one kernel width for the whole recipe, so a view does not depend on its chunk
+            radius = colour.blur_radius(self.spec.blur_sigma[1])
+            _where(x, p.blur[idx], lambda y, i: colour.gaussian_blur(y, sigma[i], radius))
+        if p.solar is not None:
+            _where(x, p.solar[idx], lambda y, i: colour.solarise(y))
+        if p.noise is not None:
+            x = x + p.noise[idx]
+        return x.clamp_(0.0, 1.0)
+
+    def _jitter_factors(self, n: int, device: torch.device) -> torch.Tensor:
+        b, c, s, h = self.spec.jitter
+        low = torch.tensor([max(0.0, 1 - b), max(0.0, 1 - c), max(0.0, 1 - s), -h], device=device)
+        high = torch.tensor([1 + b, 1 + c, 1 + s, h], device=device)
+        return low + (high - low) * torch.rand(n, 4, device=device)
+
+
+class _Draws(NamedTuple):
+    """A batch's random parameters, each ``(B, ...)`` in batch order (``None``: op off)."""
+
+    theta: torch.Tensor | None  # (B, 2, 3) output -> input coordinates
+    limits: torch.Tensor | None  # (B, 2, 2) box limits for the sampling points
+    factors: torch.Tensor | None  # (B, 4) jitter factors
+    group: torch.Tensor | None  # (B,) index of the jitter order; len(orders) = no jitter
+    grey: torch.Tensor | None  # (B,) bool
+    blur: torch.Tensor | None  # (B,) bool
+    sigma: torch.Tensor | None  # (B,) blur standard deviation in pixels
+    solar: torch.Tensor | None  # (B,) bool
+    noise: torch.Tensor | None  # (B, C, size, size) additive noise (0 where off)
+
+
+#: upper bound on one chunk's float tensor (a 96 px RGB image is 110 kB): chunks let the
+#: worker threads share the work; on the 2-core machines here much smaller chunks were slower
+#: at 96 px (the fixed cost of each op), larger ones no faster
+_CHUNK_BYTES = 4 << 20
+
+
+def _where(out: torch.Tensor, mask: torch.Tensor, op) -> None:
+    """``out[i] = op(out[i], i)`` in place for the samples where ``mask (B,)`` holds."""
+    idx = mask.nonzero().squeeze(1)
+    if idx.numel():
+        out.index_copy_(0, idx, op(out[idx], idx))
