@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from selfsup.errors import SelfsupError
+
 #: temporary files are named ``.<target name>.<random>.tmp``; nothing else in a run is
 TEMP_SUFFIX = ".tmp"
 
@@ -29,20 +31,28 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
 
     Yields:
         the open temporary file (its ``name`` is the temporary path).
+
+    Raises:
+        SelfsupError: the write failed (full disk, no permission); ``path`` is as it was.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+        os.close(fd)
         text = "b" not in mode
         with open(tmp, mode, **({"encoding": "utf-8", "newline": ""} if text else {})) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    except BaseException as err:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(err, OSError):
+            kept = f"the previous {path.name} is intact" if path.exists() else "nothing written"
+            raise SelfsupError(f"could not write {path} ({err.strerror or err}); {kept}") from None
         raise
     fsync_dir(path.parent)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import pickle
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,11 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu", mmap: bool = Fa
             unsafe = get_unsafe_globals_in_checkpoint(path)
             if unsafe:
                 raise _refused(path, unsafe)
-        state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap and is_zip)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols would add lines
+            warnings.simplefilter("ignore")
+            state = torch.load(
+                path, map_location=map_location, weights_only=True, mmap=mmap and is_zip
+            )
     except pickle.UnpicklingError as err:
         raise _refused(path, _needs(str(err))) from None
     except SelfsupError:
@@ -151,22 +156,16 @@ class RunCheckpointIO(TorchCheckpointIO):
         if storage_options is not None:
             raise TypeError("RunCheckpointIO takes no storage_options")
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_file(path) as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                unsafe = get_unsafe_globals_in_checkpoint(f.name)
-                if unsafe:
-                    raise SelfsupError(
-                        f"not saving {path}: it would hold {', '.join(unsafe)}, which a safe load "
-                        f"refuses; callback and module states must be tensors and plain values"
-                    )
-        except OSError as err:
-            kept = f"; the previous {path.name} is intact" if path.exists() else ""
-            raise SelfsupError(
-                f"could not write checkpoint {path} ({err.strerror or err}){kept}"
-            ) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path) as f:  # a failed write: SelfsupError, the old file intact
+            torch.save(checkpoint, f)
+            f.flush()
+            unsafe = get_unsafe_globals_in_checkpoint(f.name)
+            if unsafe:
+                raise SelfsupError(
+                    f"not saving {path}: it would hold {', '.join(unsafe)}, which a safe load "
+                    f"refuses; callback and module states must be tensors and plain values"
+                )
         if _epoch(path):
             prune_epoch_checkpoints(path.parent, self.keep)
         elif path.name == LAST:
@@ -185,7 +184,7 @@ def _epoch(path: Path) -> re.Match | None:
 
 def _refused(path: Path, needs: list[str]) -> SelfsupError:
     return SelfsupError(
-        f"refused to load {path}: it needs {', '.join(needs)}, which could run code; selfsup "
+        f"refused to load {path}: it asks for {', '.join(needs)}, which could run code; selfsup "
         f"loads only tensors and plain values from checkpoints (torch weights_only)"
     )
 
@@ -193,10 +192,11 @@ def _refused(path: Path, needs: list[str]) -> SelfsupError:
 def _needs(message: str) -> list[str]:
     """What a refused pickle asked for, from torch's weights-only error message."""
     found = re.findall(r"GLOBAL (\S+)", message)
-    found += re.findall(r"Unsupported operand \d+", message)
+    found += [f"pickle opcode {n}" for n in re.findall(r"Unsupported operand (\d+)", message)]
     return found or ["objects beyond tensors and plain values"]
 
 
 def _reason(err: BaseException) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return f"{type(err).__name__}: {lines[0][:160]}" if lines else type(err).__name__
+    """The first sentence of an error, for a one-line message."""
+    text = " ".join(str(err).split())
+    return text.split(". ")[0][:160] or type(err).__name__

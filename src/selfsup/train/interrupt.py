@@ -104,7 +104,7 @@ class StopOnSignal(L.Callback):
         # on an epoch's last batch the epoch end (validation, epoch checkpoint) runs first;
         # the stop then comes at the next step, or after fit if this was the final one
         if pending and not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
-            trainer.save_checkpoint(self.last_path)
+            trainer.save_checkpoint(self.last_path, weights_only=False)  # the full state
             raise Interrupted(pending, self.last_path)
 
     def on_train_end(self, trainer, pl_module) -> None:

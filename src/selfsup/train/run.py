@@ -44,6 +44,8 @@ from selfsup.train.report import plot_training_curves
 from selfsup.train.run_dir import METRICS, check_writable, resume_command
 from selfsup.train.run_lock import RunLock
 
+TENSORBOARD = "tensorboard"
+
 # Lightning's notes about a run directory selfsup manages itself: the folder is not empty on a
 # resume, and a copied run's ModelCheckpoint state names the original folder (selfsup keeps
 # no state there that matters: the newest file and `keep` are decided from the files)
@@ -111,19 +113,29 @@ def train(
     run_dir = Path(run_dir)
     lead = _is_lead_process()
     lock = RunLock(run_dir, "train")
-    with lock if lead else contextlib.nullcontext(), SignalGuard() as guard:
+    with SignalGuard() as guard:
         try:
-            return _train(config, run_dir, resume, extra_callbacks, lock, guard)
+            # what can be refused without touching the directory is refused first (and a
+            # config that fails to build leaves no empty run directory behind), except that a
+            # process working in the directory is the news that matters most
+            try:
+                _checkpoint_to_resume(run_dir, resume)
+            except SelfsupError:
+                if lead:
+                    lock.check_free()
+                raise
+            L.seed_everything(config.seed, workers=True, verbose=False)
+            data = load_data(config)
+            method = build_method(config, data)
+            with lock if lead else contextlib.nullcontext():
+                return _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard)
         except Interrupted as stop:
-            stop.message = _interrupted_message(stop, run_dir) if lock.held else ""
+            stop.message = _interrupted_message(stop, run_dir) if lead else ""
             raise
 
 
-def _train(config, run_dir, resume, extra_callbacks, lock, guard) -> dict | None:
-    ckpt = _checkpoint_to_resume(run_dir, resume)
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    data = load_data(config)
-    method = build_method(config, data)
+def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) -> dict | None:
+    ckpt = _checkpoint_to_resume(run_dir, resume)  # again: now nobody else writes here
     if lock.held:
         remove_temp_files(run_dir)
         remove_temp_files(run_dir / CHECKPOINTS)
@@ -139,6 +151,7 @@ def _train(config, run_dir, resume, extra_callbacks, lock, guard) -> dict | None
             f"which process leads; launch with torchrun, SLURM or Lightning's own launcher"
         )
     datamodule = ImageDataModule(data, config.data.batch_size, config.seed, config.data.num_workers)
+    streams = set((run_dir / TENSORBOARD).glob("events.out.tfevents.*"))
     try:
         with reuse_freed_memory():
             trainer.fit(method, datamodule=datamodule, ckpt_path=ckpt)
@@ -151,7 +164,10 @@ def _train(config, run_dir, resume, extra_callbacks, lock, guard) -> dict | None
         raise
     except Exception as err:
         if not bookkeeping.started and ckpt is not None:
-            # nothing was trained or written: the checkpoint and this config do not fit
+            # the checkpoint and this config do not fit: leave the run as it was (Lightning
+            # opened a TensorBoard stream while setting up)
+            for stream in set((run_dir / TENSORBOARD).glob("events.out.tfevents.*")) - streams:
+                stream.unlink(missing_ok=True)
             raise SelfsupError(
                 f"--resume: {ckpt} does not fit this config ({_first_line(err)}); resume with "
                 f"the run's own config.yaml (no overrides that change the model or optimiser)"
@@ -222,7 +238,7 @@ def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -
         default_root_dir=run_dir,
         logger=[
             RunCSVLogger(run_dir, earlier),
-            TensorBoardLogger(run_dir, name="tensorboard", version=""),
+            TensorBoardLogger(run_dir, name=TENSORBOARD, version=""),
         ],
         callbacks=callbacks,
         plugins=[RunCheckpointIO(config.checkpoint.keep), *plugins],

@@ -50,6 +50,23 @@ class RunLock:
                 f"cannot use {self.run_dir} as a run directory ({err.strerror}); pick a "
                 f"writable --run-dir"
             ) from None
+        self._lock(fd)
+        self._fd = fd
+        _write_holder(fd, self.purpose)
+        return self
+
+    def check_free(self) -> None:
+        """Raise the refusal :meth:`acquire` would raise if another process holds the lock
+        (without creating anything)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+        except OSError:
+            return  # no lock file: nobody has worked here
+        self._lock(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+    def _lock(self, fd: int) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -62,9 +79,6 @@ class RunLock:
         except OSError as err:
             os.close(fd)
             raise SelfsupError(f"cannot lock {self.path} ({err.strerror})") from None
-        self._fd = fd
-        _write_holder(fd, self.purpose)
-        return self
 
     def release(self) -> None:
         if self._fd is None:

@@ -99,7 +99,6 @@ def evaluate_checkpoint(
             dataset=data.name,
             checkpoint=str(ckpt.relative_to(run_dir) if run_dir else ckpt.name),
             global_step=int(state.get("global_step", 0)),
-            epoch=int(state.get("epoch", 0)),
         )
         if run_dir is None:
             out = ckpt.with_name(f"{ckpt.stem}.eval.json")
