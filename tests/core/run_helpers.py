@@ -21,10 +21,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class SignalAt(L.Callback):
-    def __init__(self, step: int, signum: int, marker: str) -> None:
-        self.step, self.signum, self.marker = step, signum, Path(marker)
+    def __init__(self, step: int, signum: int, marker: str, rank: int = 0) -> None:
+        self.step, self.signum, self.marker, self.rank = step, signum, Path(marker), rank
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_rank != self.rank:
+            return
         if trainer.global_step == self.step and not self.marker.exists():
             self.marker.touch()
             os.kill(os.getpid(), self.signum)

@@ -36,10 +36,14 @@ class ResumableSampler(ShardedBatchSampler):
 class ResumableLoader(DataLoader):
     """The training DataLoader, with the ``state_dict`` Lightning saves in its loop state.
 
-    The state is the position of the next batch, ``(epoch, batch)``. A checkpoint saved
-    mid-epoch thus resumes with the very batch an uninterrupted run would have drawn next
-    (Lightning otherwise restarts the epoch's data from its first batch), and its epoch's
-    permutation (the iterator is made before Lightning calls ``set_epoch`` on a resume).
+    The state is the position of the next batch, ``(epoch, batch)``: a checkpoint saved
+    mid-epoch resumes with the very batch an uninterrupted run would have drawn next (Lightning
+    otherwise restarts the epoch's data from its first batch). Lightning hands the state back
+    through ``load_state_dict`` only when it builds the loader after restoring its loops; when
+    ``estimated_stepping_batches`` built it earlier (our LR schedules ask for it), the loader
+    never gets it and its first iterator (made then, and kept for a mid-epoch restart) would
+    start the wrong epoch. So the run reads the position from the checkpoint itself and gives
+    it to :class:`ImageDataModule` (``start``) before any loader exists.
 
     Args:
         batches_done: how many batches of the current epoch the trainer has processed.
@@ -59,6 +63,16 @@ class ResumableLoader(DataLoader):
         self.sampler.start_at(int(state["epoch"]), int(state["batch"]))
 
 
+def loader_position(checkpoint: dict) -> tuple[int, int] | None:
+    """The ``(epoch, batch)`` of the next training batch stored in a checkpoint's loop state
+    (``None`` if it holds none: an older checkpoint, or a run that had not started)."""
+    try:
+        state = checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"][0]
+        return int(state["epoch"]), int(state["batch"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
 def _init_worker(worker_id: int) -> None:
     # Ctrl-C reaches the whole process group; the main process decides when to stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -70,6 +84,8 @@ class ImageDataModule(L.LightningDataModule):
     validation batches of ``data.test`` for the online probe.
 
     Images stay uint8 until they reach the training device, where views are made.
+    ``start``: the ``(epoch, batch)`` a resumed run's first training batch is (see
+    :func:`loader_position`).
     """
 
     def __init__(
@@ -79,10 +95,12 @@ class ImageDataModule(L.LightningDataModule):
         seed: int = 0,
         num_workers: int = 0,
         eval_batch_size: int = 1024,
+        start: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.data, self.batch_size, self.seed = data, batch_size, seed
         self.num_workers, self.eval_batch_size = num_workers, eval_batch_size
+        self.start = start  # (epoch, batch) a resumed run continues from
 
     def _shard(self) -> dict:
         trainer = self.trainer
@@ -95,6 +113,9 @@ class ImageDataModule(L.LightningDataModule):
         sampler = ResumableSampler(
             len(self.data.ssl_train), self.batch_size, seed=self.seed, **self._shard()
         )
+        if self.start is not None:
+            sampler.start_at(*self.start)
+            self.start = None  # a loader built again later starts where Lightning says
         return ResumableLoader(
             self.data.ssl_train,
             sampler=sampler,

@@ -38,7 +38,7 @@ from selfsup.train.checkpoints import (
     newest_checkpoint,
 )
 from selfsup.train.csv_log import METRICS_CSV, RunCSVLogger, earlier_rows
-from selfsup.train.datamodule import ImageDataModule
+from selfsup.train.datamodule import ImageDataModule, loader_position
 from selfsup.train.interrupt import Interrupted, SignalGuard, StopOnSignal
 from selfsup.train.report import plot_training_curves
 from selfsup.train.run_dir import METRICS, check_writable, resume_command
@@ -135,7 +135,7 @@ def train(
 
 
 def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) -> dict | None:
-    ckpt = _checkpoint_to_resume(run_dir, resume)  # again: now nobody else writes here
+    ckpt, state = _checkpoint_to_resume(run_dir, resume)  # again: now nobody else writes here
     if lock.held:
         remove_temp_files(run_dir)
         remove_temp_files(run_dir / CHECKPOINTS)
@@ -150,7 +150,13 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
             f"process rank {trainer.global_rank} disagrees with the launch environment about "
             f"which process leads; launch with torchrun, SLURM or Lightning's own launcher"
         )
-    datamodule = ImageDataModule(data, config.data.batch_size, config.seed, config.data.num_workers)
+    datamodule = ImageDataModule(
+        data,
+        config.data.batch_size,
+        config.seed,
+        config.data.num_workers,
+        start=loader_position(state) if state else None,
+    )
     streams = set((run_dir / TENSORBOARD).glob("events.out.tfevents.*"))
     try:
         with reuse_freed_memory():
@@ -197,33 +203,36 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
     return {k: v for k, v in record.items() if k != "eval"}
 
 
-def _checkpoint_to_resume(run_dir: Path, resume: bool) -> Path | None:
+def _checkpoint_to_resume(run_dir: Path, resume: bool) -> tuple[Path | None, dict | None]:
+    """The checkpoint to resume from and its contents (tensors mapped, not read)."""
     if not resume:
         if any((run_dir / CHECKPOINTS).glob("*.ckpt")):
             raise SelfsupError(
                 f"{run_dir} already holds a run; pass --resume to continue it or "
                 f"choose another --run-dir"
             )
-        return None
+        return None, None
     ckpt = newest_checkpoint(run_dir)
     if ckpt is None:
         raise SelfsupError(
             f"--resume: no checkpoint in {run_dir / CHECKPOINTS}; start the run without --resume"
         )
-    load_selfsup_checkpoint(ckpt, mmap=True)  # refuse an unsafe or foreign file before anything
-    return ckpt
+    # an unsafe or foreign file is refused here, before anything else happens
+    return ckpt, load_selfsup_checkpoint(ckpt, mmap=True)
 
 
 def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -> L.Trainer:
     callbacks: list[L.Callback] = [
         bookkeeping,
-        StopOnSignal(guard, run_dir / CHECKPOINTS / LAST),
         *_checkpointing(config, run_dir),
         *(build_callback(name, to_dict(args) or {}) for name, args in config.callbacks.items()),
         *extra,
     ]
     if config.eval.online_probe:
         callbacks.append(OnlineLinearProbe(data.num_classes, method.backbone.out_dim))
+    # last, so that every other callback has finished the step it saves (the online probe
+    # has taken its own step on the batch); Lightning runs ModelCheckpoint after it anyway
+    callbacks.append(StopOnSignal(guard, run_dir / CHECKPOINTS / LAST))
     trainer_args = {
         "check_val_every_n_epoch": config.eval.every_n_epochs,
         "log_every_n_steps": 10,
