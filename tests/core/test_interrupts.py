@@ -156,3 +156,23 @@ def test_ctrl_c_under_ddp_stops_every_process_at_the_same_step(tmp_path):
     )
     assert code == 0, err[-3000:]
     assert json.loads((run / "metrics.json").read_text())["global_step"] == 2 * EPOCH_STEPS
+
+
+def test_ctrl_c_during_the_final_evaluation(tmp_path, monkeypatch):
+    from selfsup.train import run as run_module
+
+    def interrupted_evaluation(*args):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    config = load_config(None, [*TINY, "trainer.max_epochs=1"])
+    monkeypatch.setattr(run_module, "evaluate_encoder", interrupted_evaluation)
+    with pytest.raises(Interrupted) as stop:
+        train(config, tmp_path)
+    monkeypatch.undo()
+    assert stop.value.exit_code == 130
+    assert stop.value.message.endswith(
+        f"continue with: selfsup train --run-dir {tmp_path} --resume"
+    )
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "interrupted"
+    metrics = train(config, tmp_path, resume=True)  # nothing left to train: evaluates
+    assert metrics["status"] == "finished" and metrics["knn_top1"] > 0.5

@@ -1,6 +1,7 @@
 """A run directory is a safe, transactional store: no code from checkpoints, one process at a
 time, the newest state always, files replaced atomically, metrics merged, disk errors early."""
 
+import csv
 import errno
 import json
 import os
@@ -368,3 +369,33 @@ def test_an_unwritable_run_directory_is_refused_before_training(tmp_path, capsys
     (tmp_path / "file").write_text("not a directory")
     assert main(["train", "--run-dir", str(tmp_path / "file" / "run"), *TINY]) == 2
     assert "cannot use " in _one_error_line(capsys)
+
+
+def test_a_read_only_disk_is_refused_before_training(small_tmpfs, capsys):
+    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+    assert main(["train", "--run-dir", str(small_tmpfs / "run"), *TINY]) == 2
+    line = _one_error_line(capsys)
+    assert f"cannot use {small_tmpfs / 'run'} as a run directory (Read-only file system)" in line
+
+
+def test_rows_of_earlier_attempts_are_merged_once(tmp_path):
+    from selfsup.train.csv_log import EARLIER_LOG, RunCSVLogger, earlier_rows, write_rows
+
+    # an older version's stash beside the log of an attempt that died after it
+    write_rows(tmp_path / EARLIER_LOG, [{"epoch": 0, "step": 9, "a": 1}, {"epoch": 1, "step": 19}])
+    write_rows(
+        tmp_path / "metrics.csv", [{"epoch": 1, "step": 19, "a": 2}, {"epoch": 2, "step": 29}]
+    )
+    rows = earlier_rows(tmp_path)
+    assert [(r["step"], r.get("a")) for r in rows] == [("9", "1"), ("19", "2"), ("29", "")]
+    logger = RunCSVLogger(tmp_path, rows)
+    logger.log_metrics({"b": 5.0}, step=29)  # the resumed attempt logs step 29 again
+    logger.finalize("success")
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        written = list(csv.DictReader(f))
+    assert [(r["step"], r["a"], r["b"]) for r in written] == [
+        ("9", "1", ""),
+        ("19", "2", ""),
+        ("29", "", "5.0"),
+    ]
+    assert list(written[0])[:2] == ["epoch", "step"] and not (tmp_path / EARLIER_LOG).exists()
