@@ -165,6 +165,15 @@ def test_the_newest_checkpoint_wins_whatever_its_name(trained, tmp_path):
     state = load_checkpoint(folder / "last-v1.ckpt")
     for name, p in method.state_dict().items():
         assert torch.equal(p, state["state_dict"][name]), name
+    # a resume continues from it, and the stale duplicate goes once last.ckpt is newer
+    # (keep=2: epoch 0's file and the new epoch 2's)
+    train(load_config(run / "config.yaml", ["trainer.max_epochs=3"]), run, resume=True)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "epoch=000.ckpt",
+        "epoch=002.ckpt",
+        "last.ckpt",
+    ]
+    assert checkpoints.checkpoint_step(folder / "last.ckpt") == 33
 
 
 @pytest.mark.parametrize("keep, left", [(-1, [0, 1, 2, 3]), (0, []), (1, [3]), (2, [2, 3])])

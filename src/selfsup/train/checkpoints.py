@@ -75,7 +75,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu", mmap: bool = Fa
         raise
     except Exception as err:  # zip, EOF and unpickling errors come in many types
         raise SelfsupError(
-            f"{path} is truncated or corrupted ({_reason(err)}); use an intact checkpoint"
+            f"{path} is truncated or corrupted ({first_sentence(err)}); use an intact checkpoint"
         ) from None
     if not isinstance(state, dict):
         raise SelfsupError(f"{path} holds a {type(state).__name__}, not a checkpoint dict")
@@ -196,7 +196,7 @@ def _needs(message: str) -> list[str]:
     return found or ["objects beyond tensors and plain values"]
 
 
-def _reason(err: BaseException) -> str:
-    """The first sentence of an error, for a one-line message."""
+def first_sentence(err: BaseException) -> str:
+    """The first sentence of an error's message, for a one-line report."""
     text = " ".join(str(err).split())
     return text.split(". ")[0][:160] or type(err).__name__

@@ -34,6 +34,7 @@ from selfsup.train.checkpoints import (
     CHECKPOINTS,
     LAST,
     RunCheckpointIO,
+    first_sentence,
     load_selfsup_checkpoint,
     newest_checkpoint,
 )
@@ -175,11 +176,11 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
             for stream in set((run_dir / TENSORBOARD).glob("events.out.tfevents.*")) - streams:
                 stream.unlink(missing_ok=True)
             raise SelfsupError(
-                f"--resume: {ckpt} does not fit this config ({_first_line(err)}); resume with "
+                f"--resume: {ckpt} does not fit this config ({first_sentence(err)}); resume with "
                 f"the run's own config.yaml (no overrides that change the model or optimiser)"
             ) from None
         if attempt:
-            attempt.record(trainer, "failed", {"error": _first_line(err)}, quiet=True)
+            attempt.record(trainer, "failed", {"error": first_sentence(err)}, quiet=True)
         raise
     bookkeeping.write_config()  # a finished run resumed: fit had nothing to train
     if guard.pending:  # the stop came on the final step: all is saved, evaluation skipped
@@ -306,8 +307,3 @@ def _interrupted_message(stop: Interrupted, run_dir: Path) -> str:
     if any((run_dir / CHECKPOINTS).glob("*.ckpt")):
         return f"{how}: stopped without saving; continue with: {resume_command(run_dir)}"
     return f"{how}: stopped before the first checkpoint; nothing to resume, start the run again"
-
-
-def _first_line(err: BaseException) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return f"{type(err).__name__}: {lines[0][:200]}" if lines else type(err).__name__
