@@ -99,6 +99,15 @@ def test_a_malicious_checkpoint_is_refused_and_nothing_runs(tmp_path, capsys, co
     assert not marker.exists()
 
 
+def test_lightnings_resume_loads_through_the_safe_loader(tmp_path):
+    # Trainer.fit(ckpt_path=...) loads with strategy.checkpoint_io, whatever weights_only it asks
+    marker = tmp_path / "PWNED"
+    _write_payload(tmp_path / "evil.ckpt", marker, "zip")
+    with pytest.raises(SelfsupError, match="refused to load"):
+        RunCheckpointIO().load_checkpoint(tmp_path / "evil.ckpt", weights_only=False)
+    assert not marker.exists()
+
+
 def test_unreadable_files_get_one_line_each(tmp_path, capsys, trained):
     good = (trained / "checkpoints" / "last.ckpt").read_bytes()
     cases = {
@@ -283,12 +292,19 @@ def test_eval_keeps_the_training_metrics(trained, tmp_path, capsys):
     assert json.loads((tmp_path / "model.eval.json").read_text())["global_step"] == 22
 
 
+class SeeCheckpointIO(L.Callback):
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self.io = trainer.strategy.checkpoint_io
+
+
 def test_resuming_a_finished_run_adds_up_the_training_time(trained, tmp_path):
     run = _copy(trained, tmp_path)
     before = json.loads((run / "metrics.json").read_text())
-    metrics = train(load_config(run / "config.yaml"), run, resume=True)
+    seen = SeeCheckpointIO()
+    metrics = train(load_config(run / "config.yaml"), run, resume=True, extra_callbacks=[seen])
     assert metrics["global_step"] == before["global_step"] and metrics["status"] == "finished"
     assert metrics["train_seconds"] >= before["train_seconds"] > 1.0
+    assert isinstance(seen.io, RunCheckpointIO)  # what Lightning loaded the checkpoint with
 
 
 # --- atomic writes and a full disk --------------------------------------------------------

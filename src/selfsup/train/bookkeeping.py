@@ -36,10 +36,14 @@ class Attempt:
         self.earlier_seconds = (
             float(read_metrics(run_dir).get("train_seconds", 0.0)) if resume else 0.0
         )
-        self.start = time.time()
+        self.start, self.end = time.time(), None
+
+    def stop_clock(self) -> None:
+        """Training is over (the evaluation after it is not training time)."""
+        self.end = time.time()
 
     def seconds(self) -> float:
-        return round(self.earlier_seconds + time.time() - self.start, 1)
+        return round(self.earlier_seconds + (self.end or time.time()) - self.start, 1)
 
     def record(
         self, trainer: L.Trainer, status: str, extra: dict | None = None, quiet: bool = False

@@ -136,7 +136,7 @@ def train(
 
 
 def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) -> dict | None:
-    ckpt, state = _checkpoint_to_resume(run_dir, resume)  # again: now nobody else writes here
+    ckpt, start = _checkpoint_to_resume(run_dir, resume)  # again: now nobody else writes here
     if lock.held:
         remove_temp_files(run_dir)
         remove_temp_files(run_dir / CHECKPOINTS)
@@ -156,7 +156,7 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
         config.data.batch_size,
         config.seed,
         config.data.num_workers,
-        start=loader_position(state) if state else None,
+        start=start,
     )
     streams = set((run_dir / TENSORBOARD).glob("events.out.tfevents.*"))
     try:
@@ -189,6 +189,7 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
         raise Interrupted(guard.pending, newest_checkpoint(run_dir))
     if attempt is None:
         return None
+    attempt.stop_clock()
     method = method.to(trainer.strategy.root_device)
     try:
         metrics = evaluate_encoder(method, data, config)
@@ -204,8 +205,10 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
     return {k: v for k, v in record.items() if k != "eval"}
 
 
-def _checkpoint_to_resume(run_dir: Path, resume: bool) -> tuple[Path | None, dict | None]:
-    """The checkpoint to resume from and its contents (tensors mapped, not read)."""
+def _checkpoint_to_resume(
+    run_dir: Path, resume: bool
+) -> tuple[Path | None, tuple[int, int] | None]:
+    """The checkpoint to resume from, and the ``(epoch, batch)`` its next batch is."""
     if not resume:
         if any((run_dir / CHECKPOINTS).glob("*.ckpt")):
             raise SelfsupError(
@@ -219,7 +222,7 @@ def _checkpoint_to_resume(run_dir: Path, resume: bool) -> tuple[Path | None, dic
             f"--resume: no checkpoint in {run_dir / CHECKPOINTS}; start the run without --resume"
         )
     # an unsafe or foreign file is refused here, before anything else happens
-    return ckpt, load_selfsup_checkpoint(ckpt, mmap=True)
+    return ckpt, loader_position(load_selfsup_checkpoint(ckpt, mmap=True))
 
 
 def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -> L.Trainer:
