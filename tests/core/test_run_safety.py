@@ -254,16 +254,27 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
 @pytest.mark.parametrize(
     "override, expected",
     [
-        ("backbone.params.hidden=[16,8]", "does not fit this config"),
-        ("backbone.params.hiden=[16]", "unknown backbone parameter(s) hiden"),
-        ("method.name=nope", "unknown method 'nope'"),
+        ("backbone.params.hidden=[16,8]", "cannot change backbone.params.hidden ([64, 32] -> ["),
+        ("optim.name=sgd", "cannot change optim.name ('adamw' -> 'sgd')"),
+        ("method.name=nope", "cannot change method.name ('vicreg' -> 'nope')"),
+        ("data.batch_size=64", "cannot change data.batch_size (128 -> 64)"),
+        ("data.colour=1", "unknown config key 'data.colour'"),
+        (None, "does not fit this config (Error(s) in loading state_dict"),
     ],
 )
 def test_a_refused_resume_changes_no_file(trained, tmp_path, capsys, override, expected):
     run = _copy(trained, tmp_path)
+    if override is None:  # weights that do not fit the config stored beside them
+        last = run / "checkpoints" / "last.ckpt"
+        state = load_checkpoint(last)
+        state["selfsup_config"]["backbone"]["params"]["hidden"] = [16, 8]
+        torch.save(state, last)
+        config = (run / "config.yaml").read_text().replace("- 64\n    - 32", "- 16\n    - 8")
+        (run / "config.yaml").write_text(config)
+        assert "- 16" in config
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    argv = ["train", "--run-dir", str(run), "--resume", "trainer.max_epochs=3", override]
-    assert main(argv) == 2
+    argv = ["train", "--run-dir", str(run), "--resume", "trainer.max_epochs=3"]
+    assert main(argv + ([override] if override else [])) == 2
     assert expected in _one_error_line(capsys)
     after = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     assert after.keys() == before.keys()

@@ -19,10 +19,11 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from selfsup.allocator import reuse_freed_memory
-from selfsup.config import to_dict
+from selfsup.config import Config, to_dict
 from selfsup.data import DataSplits, load_dataset
 from selfsup.errors import SelfsupError
 from selfsup.evaluate import LinearProbe, MLPProbe, extract_features, knn_accuracy
@@ -120,7 +121,7 @@ def train(
             # config that fails to build leaves no empty run directory behind), except that a
             # process working in the directory is the news that matters most
             try:
-                _checkpoint_to_resume(run_dir, resume)
+                _checkpoint_to_resume(run_dir, resume, config)
             except SelfsupError:
                 if lead:
                     lock.check_free()
@@ -136,7 +137,8 @@ def train(
 
 
 def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) -> dict | None:
-    ckpt, start = _checkpoint_to_resume(run_dir, resume)  # again: now nobody else writes here
+    # again, now that nobody else writes here
+    ckpt, start = _checkpoint_to_resume(run_dir, resume, config)
     if lock.held:
         remove_temp_files(run_dir)
         remove_temp_files(run_dir / CHECKPOINTS)
@@ -206,7 +208,7 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
 
 
 def _checkpoint_to_resume(
-    run_dir: Path, resume: bool
+    run_dir: Path, resume: bool, config: DictConfig
 ) -> tuple[Path | None, tuple[int, int] | None]:
     """The checkpoint to resume from, and the ``(epoch, batch)`` its next batch is."""
     if not resume:
@@ -222,7 +224,46 @@ def _checkpoint_to_resume(
             f"--resume: no checkpoint in {run_dir / CHECKPOINTS}; start the run without --resume"
         )
     # an unsafe or foreign file is refused here, before anything else happens
-    return ckpt, loader_position(load_selfsup_checkpoint(ckpt, mmap=True))
+    state = load_selfsup_checkpoint(ckpt, mmap=True)
+    _check_resumable(state["selfsup_config"], config, ckpt)
+    return ckpt, loader_position(state)
+
+
+#: what a resume may change (keys, or sections ending in "."): how long and where to train,
+#: how to evaluate and checkpoint, the optimiser's settings (not which optimiser); the rest
+#: defines the trained state and how it continues exactly
+RESUMABLE = ("trainer.", "checkpoint.", "eval.", "callbacks.", "optim.")
+RESUMABLE_KEYS = {"data.root", "data.download", "data.num_workers"}
+
+
+def _check_resumable(stored: dict, config: DictConfig, ckpt: Path) -> None:
+    try:  # keys added to the schema since the checkpoint was written take their defaults
+        old = _flatten(to_dict(OmegaConf.merge(OmegaConf.structured(Config), stored)))
+    except OmegaConfBaseException as err:
+        raise SelfsupError(f"{ckpt}: its stored config is invalid ({err.msg})") from None
+    new = _flatten(to_dict(config))
+
+    def fixed(key: str) -> bool:
+        return key == "optim.name" or not (key.startswith(RESUMABLE) or key in RESUMABLE_KEYS)
+
+    changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k) and fixed(k)]
+    if changed:
+        shown = ", ".join(f"{k} ({old.get(k)!r} -> {new.get(k)!r})" for k in changed[:3])
+        raise SelfsupError(
+            f"--resume cannot change {shown}: {ckpt} was trained with the former; resume "
+            f"without such overrides, or start a new run"
+        )
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (empty sections vanish)."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -> L.Trainer:
