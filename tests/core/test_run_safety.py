@@ -435,3 +435,26 @@ def test_rows_of_earlier_attempts_are_merged_once(tmp_path):
         ("29", "", "5.0"),
     ]
     assert list(written[0])[:2] == ["epoch", "step"] and not (tmp_path / EARLIER_LOG).exists()
+
+
+def test_each_flush_of_the_log_holds_every_row_so_far(tmp_path):
+    from selfsup.train.csv_log import RunCSVLogger, read_rows
+
+    earlier = [{"epoch": "0", "step": str(s), "loss": str(s / 10)} for s in (4, 9, 14, 19)]
+    logger = RunCSVLogger(tmp_path, earlier)
+    logged = []
+    batches = [
+        [({"loss": 1.5}, 14), ({"loss": 1.25}, 19)],  # steps 14 and 19 logged again: theirs win
+        [({"loss": 1.0}, 24)],
+        [({"loss": 0.5, "acc": 0.75}, 29)],  # a new column: the whole file gets it
+        [({"acc": 0.875}, 34)],
+    ]
+    for batch in batches:
+        for values, step in batch:
+            logger.log_metrics(values, step=step)
+            logged.append({"step": step, **values})
+        logger.flush()
+        columns = {k for r in earlier + logged for k in r}
+        expected = [r for r in earlier if float(r["step"]) < 14] + logged
+        expected = [{k: str(r.get(k, "")) for k in columns} for r in expected]
+        assert read_rows(tmp_path / "metrics.csv") == expected

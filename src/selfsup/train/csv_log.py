@@ -7,14 +7,16 @@ flush, so the file on disk is always complete: a resumed run killed hard (SIGKIL
 keeps all rows up to its last flush. Rows that a resumed attempt logs again (the steps after
 the checkpoint it started from) replace the earlier attempt's.
 
-Rewriting costs O(rows), so Lightning's every-100-steps flushes are throttled to one per
-``min_interval`` seconds; the run flushes unconditionally at each epoch start, before each
-checkpoint and at the end (``RunCSVLogger.flush``).
+A flush serialises only the rows logged since the last one (the text of the others is kept) and
+writes the whole file. Lightning's every-100-steps flushes are throttled
+to one per ``min_interval`` seconds (and to ~1% of the time); the run flushes unconditionally at
+each epoch start, before each checkpoint and at the end (``RunCSVLogger.flush``).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import time
 from pathlib import Path
@@ -40,20 +42,16 @@ def read_rows(path: Path) -> list[dict]:
 
 def merge_rows(earlier: list[dict], later: list[dict]) -> list[dict]:
     """``earlier`` up to the first step ``later`` logged, then ``later`` (logged again wins)."""
-    steps = [float(r["step"]) for r in later if r.get("step") not in (None, "")]
-    first_new = min(steps, default=None)
+    first_new = min((_step(r) for r in later if _has_step(r)), default=None)
     if first_new is None:
         return earlier + later
-    return [r for r in earlier if float(r.get("step") or 0) < first_new] + later
+    return [r for r in earlier if _step(r) < first_new] + later
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    columns = [k for k in ("epoch", "step") if k in keys] + sorted(set(keys) - {"epoch", "step"})
+    """Replace ``path`` with ``rows`` (columns: epoch, step, then the others sorted)."""
     with atomic_file(path, "w") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+        f.write(_serialise(rows, _columns(rows), header=True))
 
 
 def earlier_rows(run_dir: Path) -> list[dict]:
@@ -68,7 +66,11 @@ class _AtomicWriter(ExperimentWriter):
         self.metrics_file_path = os.path.join(log_dir, METRICS_CSV)
         self.metrics, self.metrics_keys, self.hparams = [], [], {}
         self._earlier, self._rows = list(earlier), []
-        self._min_interval, self._last_write = min_interval, 0.0
+        self._min_interval, self._last_write, self._cost = min_interval, 0.0, 0.0
+        # the file's text so far, kept so that a flush serialises only the new rows
+        self._text: list[str] = []
+        self._written = 0  # rows of self._rows in self._text
+        self._made_for: tuple | None = None  # (columns, first new step) of self._text
 
     def log_hparams(self, params: dict) -> None:
         self.hparams.update(params)  # the run's config.yaml is the record of its settings
@@ -76,13 +78,57 @@ class _AtomicWriter(ExperimentWriter):
     def save(self, force: bool = False) -> None:
         self._rows.extend(self.metrics)
         self.metrics = []
-        if not force and time.monotonic() - self._last_write < self._min_interval:
+        if len(self._rows) == self._written:
+            return  # nothing new: the file stays as it is (also after a refused resume)
+        # unforced flushes take at most ~1% of the time, however long the log grows
+        if not force and time.monotonic() - self._last_write < max(
+            self._min_interval, 100 * self._cost
+        ):
             return
-        rows = merge_rows(self._earlier, self._rows)
-        if rows:
-            write_rows(Path(self.metrics_file_path), rows)
-            Path(self.log_dir, EARLIER_LOG).unlink(missing_ok=True)
-        self._last_write = time.monotonic()
+        start = time.monotonic()
+        new = self._rows[self._written :]
+        first_new = min((_step(r) for r in self._rows if _has_step(r)), default=None)
+        columns = self._made_for[0] if self._made_for else ()
+        if self._made_for is None or first_new != self._made_for[1] or _new_keys(new, columns):
+            kept = merge_rows(self._earlier, self._rows)
+            columns = _columns(kept)
+            self._text = [_serialise(kept, columns, header=True)]
+            self._made_for = (columns, first_new)
+        else:
+            self._text.append(_serialise(new, columns))
+        with atomic_file(self.metrics_file_path, "w") as f:
+            f.writelines(self._text)
+        Path(self.log_dir, EARLIER_LOG).unlink(missing_ok=True)
+        self._written, self._last_write = len(self._rows), time.monotonic()
+        self._cost = self._last_write - start
+
+
+def _has_step(row: dict) -> bool:
+    return row.get("step") not in (None, "")
+
+
+def _step(row: dict) -> float:
+    return float(row.get("step") or 0)
+
+
+def _new_keys(rows: list[dict], columns: tuple) -> bool:
+    known = set(columns)
+    return any(k not in known for r in rows for k in r)
+
+
+def _columns(rows: list[dict]) -> tuple:
+    keys = set().union(*rows) if rows else set()
+    first = ("epoch", "step")
+    return tuple(k for k in first if k in keys) + tuple(sorted(keys - set(first)))
+
+
+def _serialise(rows: list[dict], columns: tuple, header: bool = False) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns)
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
 
 
 class RunCSVLogger(CSVLogger):
