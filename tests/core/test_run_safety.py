@@ -99,6 +99,55 @@ def test_a_malicious_checkpoint_is_refused_and_nothing_runs(tmp_path, capsys, co
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("command", ["eval", "analyze"])
+def test_a_malicious_file_is_refused_wherever_it_lies(trained, tmp_path, capsys, command):
+    # named directly (loose, or inside a run), or an epoch file that the newest-state lookup
+    # of an otherwise intact run directory reads
+    run, marker = _copy(trained, tmp_path), tmp_path / "PWNED"
+    loose, inside = tmp_path / "shared.ckpt", run / "checkpoints" / "epoch=009.ckpt"
+    _write_payload(loose, marker, "zip")
+    _write_payload(inside, marker, "legacy")
+    for target in (loose, inside, run):
+        argv = [command, str(target)] + (["--dataset", "digits"] if command == "analyze" else [])
+        assert main(argv) == 2, target
+        line = _one_error_line(capsys)
+        assert f"refused to load {target if target != run else inside}: it asks for io.open" in line
+        assert not marker.exists()
+
+
+USER_ENCODER = """
+from selfsup.train import load_method
+
+def from_checkpoint():
+    return load_method({path!r})[0].backbone
+"""
+
+
+def test_a_user_encoder_loading_a_checkpoint_gets_the_safe_loader(tmp_path, capsys, monkeypatch):
+    # analyze --encoder module:callable runs the user's code by design (README, trust model);
+    # a callable that loads a shared checkpoint through selfsup still runs nothing from it
+    marker = tmp_path / "PWNED"
+    _write_payload(tmp_path / "shared.ckpt", marker, "zip")
+    code = USER_ENCODER.format(path=str(tmp_path / "shared.ckpt"))
+    (tmp_path / "encoder_from_ckpt.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    argv = ["analyze", "--encoder", "encoder_from_ckpt:from_checkpoint", "--dataset", "digits"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    assert "refused to load" in _one_error_line(capsys)
+    assert not marker.exists()
+
+
+def test_analyze_of_a_checkpoint_file_writes_nothing_into_checkpoints(trained, tmp_path):
+    run = _copy(trained, tmp_path)
+    small = ["--n-samples", "64", "--n-gaussianity", "2", "--n-views", "20"]
+    assert main(["analyze", str(run / "checkpoints" / "epoch=000.ckpt"), *small]) == 0
+    assert (run / "analysis" / "report.md").exists()
+    assert all(p.suffix == ".ckpt" for p in (run / "checkpoints").iterdir())
+    loose = Path(shutil.copy(run / "checkpoints" / "last.ckpt", tmp_path / "model.ckpt"))
+    assert main(["analyze", str(loose), *small]) == 0
+    assert (tmp_path / "model-analysis" / "report.md").exists()
+
+
 def test_lightnings_resume_loads_through_the_safe_loader(tmp_path):
     # Trainer.fit(ckpt_path=...) loads with strategy.checkpoint_io, whatever weights_only it asks
     marker = tmp_path / "PWNED"
