@@ -352,6 +352,24 @@ def test_eval_keeps_the_training_metrics(trained, tmp_path, capsys):
     assert json.loads((tmp_path / "model.eval.json").read_text())["global_step"] == 22
 
 
+def test_eval_takes_another_evaluation_and_still_merges(trained, tmp_path):
+    from selfsup.train.run import load_method as moved  # the old import path still works
+    from selfsup.train.trained import evaluate_checkpoint
+
+    assert moved is load_method
+    run = _copy(trained, tmp_path)
+    seen = []
+
+    def protocol(method, data, config):
+        seen.append((type(method).__name__, data.name))
+        return {"fewshot_top1": 0.5}
+
+    metrics, written = evaluate_checkpoint(run, "digits", evaluate=protocol)
+    assert seen == [("VICReg", "digits")] and written == run / "metrics.json"
+    stored = json.loads(written.read_text())
+    assert stored["eval"]["digits"]["fewshot_top1"] == 0.5 and "knn_top1" in stored
+
+
 class SeeCheckpointIO(L.Callback):
     def on_fit_start(self, trainer, pl_module) -> None:
         self.io = trainer.strategy.checkpoint_io

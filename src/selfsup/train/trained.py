@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from selfsup.config import Config
+from selfsup.data import DataSplits
 from selfsup.errors import SelfsupError
 from selfsup.methods import SSLMethod, build_method
 from selfsup.train.checkpoints import CHECKPOINTS, load_selfsup_checkpoint, newest_checkpoint
@@ -67,14 +69,18 @@ def _load(ckpt: Path) -> tuple[SSLMethod, DictConfig, dict]:
 
 
 def evaluate_checkpoint(
-    path: str | Path, dataset: str | None = None, data_root: str | None = None
+    path: str | Path,
+    dataset: str | None = None,
+    data_root: str | None = None,
+    evaluate: Callable[[SSLMethod, DataSplits, DictConfig], dict] = evaluate_encoder,
 ) -> tuple[dict, Path]:
     """``selfsup eval``: kNN / linear probe of a run's newest checkpoint or of a given file.
 
     Results are merged into the run's ``metrics.json`` under ``eval[<dataset>]`` (a named
     checkpoint file: ``eval[<dataset>@<file stem>]``), keeping the training record; a
     checkpoint outside any run directory gets ``<stem>.eval.json`` beside it. The run
-    directory is locked while it runs.
+    directory is locked while it runs. ``evaluate(method, data, config)`` computes the
+    metrics (default: the kNN / linear probe the run itself reports).
 
     Returns:
         The metrics and the file they were written to.
@@ -94,7 +100,7 @@ def evaluate_checkpoint(
                 f"the encoder was trained on images of shape {method.image_shape}, but "
                 f"'{data.name}' has {tuple(data.image_shape)}; pick a dataset of the same shape"
             )
-        metrics = evaluate_encoder(method, data, config)
+        metrics = evaluate(method, data, config)
         metrics.update(
             dataset=data.name,
             checkpoint=str(ckpt.relative_to(run_dir) if run_dir else ckpt.name),
