@@ -165,12 +165,16 @@ def test_ctrl_c_under_ddp_stops_every_process_at_the_same_step(tmp_path):
     ]
     # only process 0 gets the signal; the flag is reduced over both at every step
     code, err = run_selfsup(
-        ["train", "--run-dir", str(run), *ddp], signal_at=(5, signal.SIGINT, tmp_path / "s")
+        ["train", "--run-dir", str(run), *ddp],
+        signal_at=(5, signal.SIGINT, tmp_path / "s"),
+        timeout=900,  # two processes on a shared 2-core box took over 300 s
     )
     assert code == 130, err[-3000:]
     assert checkpoints.checkpoint_step(run / "checkpoints" / "last.ckpt") == 6
     code, err = run_selfsup(
-        ["train", "--run-dir", str(run), "--resume"], signal_at=(5, signal.SIGINT, tmp_path / "s")
+        ["train", "--run-dir", str(run), "--resume"],
+        signal_at=(5, signal.SIGINT, tmp_path / "s"),
+        timeout=900,
     )
     assert code == 0, err[-3000:]
     assert json.loads((run / "metrics.json").read_text())["global_step"] == 2 * EPOCH_STEPS
