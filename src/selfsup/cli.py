@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,8 @@ def _train(args: argparse.Namespace) -> int:
     from selfsup.config import load_config
     from selfsup.methods import NonFiniteLossError
     from selfsup.train import train
-    from selfsup.train.run import last_checkpoint
+    from selfsup.train.checkpoints import newest_checkpoint
+    from selfsup.train.interrupt import Interrupted
 
     run_dir = Path(args.run_dir) if args.run_dir else None
     config_path = args.config
@@ -34,10 +34,14 @@ def _train(args: argparse.Namespace) -> int:
     try:
         metrics = train(config, run_dir, resume=args.resume)
     except NonFiniteLossError as err:
-        ckpt = last_checkpoint(run_dir)
+        ckpt = newest_checkpoint(run_dir)
         where = f"last good checkpoint: {ckpt} (kept intact)" if ckpt else "no checkpoint yet"
         print(f"error: {err}; training stopped; {where}", file=sys.stderr)
         return 1
+    except Interrupted as stop:
+        if stop.message:
+            print(stop.message, file=sys.stderr)
+        return stop.exit_code
     if metrics is not None:
         _print_metrics(metrics, run_dir)
     return 0
@@ -49,25 +53,10 @@ def _print_metrics(metrics: dict, where: Path) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from selfsup.train.run import evaluate_encoder, load_data, load_method
+    from selfsup.train.trained import evaluate_checkpoint
 
-    method, config = load_method(args.path)
-    if args.dataset:
-        config.data.name = args.dataset
-    if args.data_root:
-        config.data.root = args.data_root
-    data = load_data(config)
-    if tuple(data.image_shape) != method.image_shape:
-        raise SelfsupError(
-            f"the encoder was trained on images of shape {method.image_shape}, but "
-            f"'{data.name}' has {tuple(data.image_shape)}; pick a dataset of the same shape"
-        )
-    metrics = evaluate_encoder(method, data, config)
-    metrics["dataset"] = data.name
-    out = Path(args.path) if Path(args.path).is_dir() else Path(args.path).parent
-    name = "metrics.json" if not args.dataset else f"metrics-{data.name}.json"
-    (out / name).write_text(json.dumps(metrics, indent=2))
-    _print_metrics(metrics, out / name)
+    metrics, written = evaluate_checkpoint(args.path, args.dataset, args.data_root)
+    _print_metrics(metrics, written)
     return 0
 
 

@@ -15,7 +15,8 @@ when ``--channels 3`` is asked of a grey dataset). The current directory is impo
 
 Writes ``report.md`` (entropy / MI estimates, the affine and Gaussianity checks, separation of
 per-sample output clusters vs their spread) and PNG plots to ``--out`` (default
-``RUN_DIR/analysis``, or ``analysis-<callable>`` for ``--encoder``).
+``RUN_DIR/analysis`` also for a checkpoint inside it, ``<stem>-analysis`` beside a checkpoint
+outside any run, or ``analysis-<callable>`` for ``--encoder``).
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ def _main(args: argparse.Namespace) -> int:
     spaces: dict[str, nn.Module] = {}
     if args.run_dir is not None:
         from selfsup.train import load_method
+        from selfsup.train.trained import run_dir_of
 
         run = Path(args.run_dir)
         method, config = load_method(run)
@@ -168,7 +170,10 @@ def _main(args: argparse.Namespace) -> int:
                 method.normalise, method.backbone, Flatten(method.projector)
             )
         title = str(run)
-        out = Path(args.out) if args.out else (run if run.is_dir() else run.parent) / "analysis"
+        # never inside checkpoints/: RUN/analysis, or <stem>-analysis beside a loose file
+        home = run_dir_of(run)
+        default = home / "analysis" if home else run.with_name(f"{run.stem}-analysis")
+        out = Path(args.out) if args.out else default
     else:
         if args.dataset is None:
             raise SelfsupError("--encoder needs --dataset NAME")
