@@ -12,7 +12,13 @@ import math
 
 import torch
 
-from selfsup.info.regimes import LOGDET_ENTROPY, PLUGIN_ENTROPY, warn_outside
+from selfsup.info.regimes import (
+    LEDOIT_WOLF_ENTROPY,
+    LOGDET_ENTROPY,
+    PLUGIN_ENTROPY,
+    SHRUNK_ENTROPY,
+    warn_outside,
+)
 from selfsup.validation import (
     InputError,
     check_finite,
@@ -148,11 +154,11 @@ def gaussian_entropy_from_samples(
     ``H(Z) <= 1/2 log det(2 pi e Sigma_Z)`` for any distribution with covariance ``Sigma_Z``
     (equality iff Gaussian); ``Sigma_Z`` is estimated from the samples.
 
-    Reliability (``benchmarks/info_bias.py``, docs/info.md): for Gaussian data the plain
-    estimate is biased low by about ``d^2 / (4 n)`` nats; Ledoit-Wolf is biased high when
-    ``n`` is small or the spectrum wide. The bias was measured for ``d <= 20`` and
-    ``n >= 250``, where it stays within 0.6 nats (plain) and 1.5 nats (Ledoit-Wolf); a call
-    outside that regime warns (:class:`selfsup.info.EstimatorRegimeWarning`).
+    Reliability (``benchmarks/info_regimes.py``, docs/info.md; Gaussian data, condition
+    number 100): the plain estimate is biased low by about ``d^2 / (4 n)`` nats, within 0.25
+    nats for ``d <= 100, n >= max(250, d^2)``; Ledoit-Wolf is biased high, within 0.28 nats
+    for ``d <= 100, n >= max(250, 10 d^2)``; a fixed shrinkage weight was not measured. Calls
+    outside these regimes warn (:class:`selfsup.info.EstimatorRegimeWarning`).
 
     Args:
         z: ``(..., n, d)`` samples along dim -2.
@@ -165,6 +171,7 @@ def gaussian_entropy_from_samples(
     """
     fn = "gaussian_entropy_from_samples"
     _check_z(z, fn)
+    regime = PLUGIN_ENTROPY
     if shrinkage is None:
         cov = _sample_covariance(z)
     elif isinstance(shrinkage, str):
@@ -174,6 +181,7 @@ def gaussian_entropy_from_samples(
                 f"got {shrinkage!r}"
             )
         cov, _ = _ledoit_wolf(z)
+        regime = LEDOIT_WOLF_ENTROPY
     else:
         check_in_range(shrinkage, "shrinkage", fn, 0.0, 1.0)
         a = float(shrinkage)
@@ -182,7 +190,8 @@ def gaussian_entropy_from_samples(
         mu = torch.diagonal(s, dim1=-2, dim2=-1).sum(-1) / d
         eye = torch.eye(d, dtype=z.dtype, device=z.device)
         cov = (1.0 - a) * s + a * mu[..., None, None] * eye
-    warn_outside(PLUGIN_ENTROPY, fn, n=z.shape[-2], d=z.shape[-1])
+        regime = PLUGIN_ENTROPY if a == 0 else SHRUNK_ENTROPY
+    warn_outside(regime, fn, n=z.shape[-2], d=z.shape[-1])
     return _entropy_of_cov(cov, fn)
 
 
@@ -210,9 +219,10 @@ def logdet_entropy(z: torch.Tensor, beta: float | None = None) -> torch.Tensor:
     256 x 256 Cholesky, in float64.
 
     Reliability: as an estimate of the population value it is biased low (``log det`` is
-    concave); the bias was measured for ``d <= 20``, ``n >= 250`` (docs/info.md) and a call
-    outside that regime warns (:class:`selfsup.info.EstimatorRegimeWarning`). As a loss term it
-    is an exact function of the batch and needs no such caveat.
+    concave): within 0.25 nats for ``d <= 100, n >= max(250, 0.4 d^2)`` (beta = 1, Gaussian
+    data, ``benchmarks/info_regimes.py``); calls outside warn
+    (:class:`selfsup.info.EstimatorRegimeWarning`). As a loss term it is an exact function of
+    the batch and needs no such caveat (the losses call it without the warning).
 
     Args:
         z: ``(..., n, d)`` samples along dim -2.

@@ -51,8 +51,10 @@ def barlow_twins_terms(
     z_a, z_b = pair_inputs(z_a, z_b, fn, gather_distributed)
     batch, dtype = z_a.shape[0], compute_dtype(z_a)
     a, b = _standardise(z_a.to(dtype), eps), _standardise(z_b.to(dtype), eps)
-    diagonal = (a * b).sum(dim=0) / batch  # diag(C) without forming C
-    on_diagonal = (diagonal - 1).pow(2).sum()
+    # diag(C) without forming C; summed in float64 (a B x D pass) as (d - 1)^2 amplifies
+    # its rounding near d = 1
+    diagonal = (a.to(torch.float64) * b.to(torch.float64)).sum(dim=0) / batch
+    on_diagonal = (diagonal - 1).pow(2).sum().to(dtype)
     # the off-diagonal squares without cancellation (selfsup.losses._offdiag)
     off_diagonal = (cross_offdiag_squares(a, b) / batch**2).to(dtype)
     return BarlowTwinsTerms(on_diagonal + lambd * off_diagonal, on_diagonal, off_diagonal)

@@ -13,7 +13,8 @@ from selfsup.validation import check_positive
 
 
 class InfoNCETerms(NamedTuple):
-    """NT-Xent and its alignment / uniformity split: ``loss = alignment + uniformity``.
+    """NT-Xent and its alignment / uniformity split: ``loss = alignment + uniformity`` (up to
+    rounding: the loss is computed per anchor, the two parts as separate means).
 
     ``alignment`` is the mean of ``-cos(z_i, z_i+) / temperature`` (the invariance part);
     ``uniformity`` is the mean log-sum-exp over the 2B - 1 candidates, a kernel estimate of
@@ -60,9 +61,13 @@ def info_nce_terms(
     positive_index = torch.arange(2 * batch, device=z.device).roll(batch)
     positive = logits[torch.arange(2 * batch, device=z.device), positive_index]
     log_partition = torch.logsumexp(logits, dim=1)
+    # the loss from the per-anchor differences: the two means are each ~1/temperature and
+    # their difference can be far smaller (near-identical embeddings), so subtracting the
+    # means would lose digits the per-anchor form keeps
+    loss = (log_partition - positive).mean()
     alignment = -positive.mean()
     uniformity = log_partition.mean()
-    return InfoNCETerms(alignment + uniformity, alignment, uniformity)
+    return InfoNCETerms(loss, alignment, uniformity)
 
 
 def info_nce_loss(
