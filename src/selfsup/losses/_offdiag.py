@@ -84,8 +84,16 @@ def compute_dtype(z: torch.Tensor) -> torch.dtype:
     return torch.float64 if z.dtype == torch.float64 else torch.float32
 
 
-def use_gram_route(z: torch.Tensor) -> bool:
-    """The float64 Gram route: float32 / half input with ``dim >= 8 * batch``."""
+ROUTES = ("auto", "gram", "dxd")
+
+
+def use_gram_route(z: torch.Tensor, route: str = "auto") -> bool:
+    """The float64 Gram route: float32 / half input with ``dim >= 8 * batch`` (``"auto"``), or
+    forced (``"gram"``, ``"dxd"``: for tests and benchmarks)."""
+    if route not in ROUTES:
+        raise ValueError(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
+    if route != "auto":
+        return route == "gram"
     return z.dtype != torch.float64 and z.shape[1] >= GRAM_ROUTE_MIN_RATIO * z.shape[0]
 
 
@@ -121,16 +129,17 @@ def _sorted_group_offdiag(zc: torch.Tensor) -> torch.Tensor:
     return total
 
 
-def centred_offdiag_squares(z: torch.Tensor) -> torch.Tensor:
+def centred_offdiag_squares(z: torch.Tensor, route: str = "auto") -> torch.Tensor:
     """``sum_{j != k} C_jk^2`` with ``C = zc^T zc`` (unnormalised), ``zc = z - mean(z, 0)``.
 
     Args:
         z: ``(n, D)`` samples.
+        route: ``"auto"`` (by shape and dtype), or force ``"gram"`` / ``"dxd"``.
 
     Returns:
         0-d tensor, float64 on the Gram route, else the compute dtype (see module docstring).
     """
-    if use_gram_route(z):
+    if use_gram_route(z, route):
         z64 = z.to(torch.float64)
         return _sorted_group_offdiag(z64 - z64.mean(0))
     zc = z.to(compute_dtype(z))
@@ -138,10 +147,11 @@ def centred_offdiag_squares(z: torch.Tensor) -> torch.Tensor:
     return _OffDiagonalSquares.apply(zc, zc)
 
 
-def cross_offdiag_squares(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def cross_offdiag_squares(a: torch.Tensor, b: torch.Tensor, route: str = "auto") -> torch.Tensor:
     """``sum_{j != k} (a^T b)_jk^2`` for ``a, b: (n, D)`` with column variances ``<= 1``
-    (standardised, as in Barlow Twins); float64 on the Gram route, else the compute dtype."""
-    if use_gram_route(a):
+    (standardised, as in Barlow Twins); float64 on the Gram route, else the compute dtype.
+    ``route`` as in :func:`centred_offdiag_squares`."""
+    if use_gram_route(a, route):
         a64, b64 = a.to(torch.float64), b.to(torch.float64)
         total = torch.dot(gram(a64).reshape(-1), gram(b64).reshape(-1))
         diagonal = (a64 * b64).sum(0)

@@ -195,3 +195,54 @@ def hard_elbo_inputs(case: str, batch: int, views: int, latent: int, seed: int =
     z = mu + torch.exp(0.5 * logvar) * torch.randn(batch, views, latent, **kw)
     mu, z = _hard_transform(case, mu), _hard_transform(case, z)
     return tuple(t.float() for t in (x, logits, mu, logvar, z))
+
+
+# --- measuring a float32 loss against the float64 plain formula -------------------------------
+
+
+def _relative(x: T, ref: T, floor: float = 0.0) -> float:
+    """``||x - ref|| / max(||ref||, floor)`` (0 when both are 0)."""
+    err, scale = (x.double() - ref).norm().item(), max(ref.norm().item(), floor)
+    if scale == 0.0:
+        return 0.0 if err == 0.0 else float("inf")
+    return err / scale
+
+
+def _values_and_gradients(fn, inputs: tuple[T, ...]) -> dict[str, tuple[T, T]]:
+    """``{term: (value, gradient w.r.t. all inputs, flattened)}`` of ``fn(*inputs)``."""
+    leaves = [t.detach().clone().requires_grad_() for t in inputs]
+    terms = fn(*leaves)
+    terms = terms._asdict() if hasattr(terms, "_asdict") else terms
+    out = {}
+    for name, value in terms.items():
+        if not isinstance(value, torch.Tensor) or not value.requires_grad:
+            continue
+        grads = torch.autograd.grad(value, leaves, retain_graph=True, allow_unused=True)
+        flat = [(g if g is not None else torch.zeros_like(x)).reshape(-1) for g, x in
+                zip(grads, leaves, strict=True)]  # fmt: skip
+        out[name] = (value.detach(), torch.cat(flat).detach())
+    return out
+
+
+def float32_errors(ours_fn, plain_fn, inputs32: tuple[T, ...], value_floor: float = 0.0) -> dict:
+    """``{(term, "value" | "gradient"): (ours error, plain float32 error)}``, both against
+    ``plain_fn`` on the same inputs in float64. Values: relative error, against
+    ``value_floor`` when the true value is smaller (a term that vanishes by cancellation of
+    O(1) parts, e.g. Barlow Twins' ``sum (d - 1)^2`` at ``d = 1``: pass its natural scale).
+    Gradients (w.r.t. all inputs): relative norm of the difference, against
+    ``|value| / ||inputs||`` when the true gradient is smaller (a vanishing gradient, e.g. of
+    a normalised 1-D embedding)."""
+    inputs64 = tuple(t.double() for t in inputs32)
+    size = torch.cat([t.reshape(-1) for t in inputs64]).norm().item()
+    ref = _values_and_gradients(plain_fn, inputs64)
+    plain = _values_and_gradients(plain_fn, inputs32)
+    ours = _values_and_gradients(ours_fn, inputs32)
+    out = {}
+    for name in sorted(ref.keys() & ours.keys()):
+        floors = (value_floor, abs(ref[name][0].item()) / max(size, 1e-300))
+        for what, k in (("value", 0), ("gradient", 1)):
+            out[(name, what)] = (
+                _relative(ours[name][k], ref[name][k], floors[k]),
+                _relative(plain[name][k], ref[name][k], floors[k]),
+            )
+    return out

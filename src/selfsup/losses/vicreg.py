@@ -31,7 +31,7 @@ def variance_term(z: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
     return F.relu(1.0 - std).mean()
 
 
-def covariance_term(z: torch.Tensor) -> torch.Tensor:
+def covariance_term(z: torch.Tensor, route: str = "auto") -> torch.Tensor:
     """Sum of squared off-diagonal covariances (``1/(B-1)`` normalisation) divided by ``dim``.
 
     Exact in float32 on every batch: through the ``B x B`` Grams in float64 with the features
@@ -41,9 +41,10 @@ def covariance_term(z: torch.Tensor) -> torch.Tensor:
 
     Args:
         z: ``(batch, dim)``.
+        route: ``"auto"``; ``"gram"`` / ``"dxd"`` force a route (tests, benchmarks).
     """
     batch, dim = z.shape
-    squares = centred_offdiag_squares(z)
+    squares = centred_offdiag_squares(z, route)
     return (squares / ((batch - 1) ** 2 * dim)).to(compute_dtype(z))
 
 
