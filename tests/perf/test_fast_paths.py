@@ -1,13 +1,17 @@
-"""The fast paths give the textbook numbers: losses computed through B x B Grams (and the
-one-product InfoNCE backward) against the formulas that form the D x D matrices."""
+"""The fast paths give the textbook numbers: both routes of the off-diagonal squares (float64
+B x B Grams over sorted feature groups; D x D with a one-product backward) and the one-product
+InfoNCE backward, against the plain formulas (selfsup.losses.textbook), values, gradients and
+second derivatives."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from selfsup.losses import barlow_twins_loss, info_nce_loss, vicreg_loss
+from selfsup.losses import barlow_twins_loss, info_nce_loss, textbook, vicreg_loss
+from selfsup.losses._offdiag import _group_bounds, cross_offdiag_squares
 from selfsup.losses.textbook import textbook_barlow_twins, textbook_info_nce, textbook_vicreg
+from selfsup.losses.vicreg import covariance_term
 
 # batch < dim (Gram path), batch > dim (covariance path), and equal
 SHAPES = [(16, 64), (64, 16), (32, 32)]
@@ -33,10 +37,51 @@ def test_loss_and_gradients_match_the_textbook_formula(shape, fast, textbook):
         torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-12)
 
 
-def test_float32_vicreg_matches_the_textbook_formula_at_wide_dims():
+def test_float32_vicreg_matches_the_float64_formula_at_wide_dims():
     g = torch.Generator().manual_seed(1)
     a, b = torch.randn(64, 2048, generator=g), torch.randn(64, 2048, generator=g)
-    torch.testing.assert_close(vicreg_loss(a, b), textbook_vicreg(a, b), rtol=1e-5, atol=1e-5)
+    want = textbook_vicreg(a.double(), b.double()).float()
+    torch.testing.assert_close(vicreg_loss(a, b), want, rtol=1e-6, atol=0)
+
+
+def _offdiag_reference(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    m = a.T @ b
+    return m[~torch.eye(m.shape[0], dtype=torch.bool)].pow(2).sum()
+
+
+@pytest.mark.parametrize("route", ["gram", "dxd"])
+@pytest.mark.parametrize("shape", [(6, 40), (40, 6), (5, 1), (3, 17)])
+def test_both_routes_in_float64(route, shape):
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(*shape, generator=g, dtype=torch.float64)
+    z = (z * torch.logspace(-2, 2, shape[1], dtype=torch.float64)).requires_grad_()
+    n, d = shape
+    ours = covariance_term(z, route=route)
+    ref = textbook.vicreg_terms(z, z)["covariance"] / 2
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-12, abs=1e-300)
+    torch.testing.assert_close(*(torch.autograd.grad(v, z)[0] for v in (ours, ref)))
+    a, b = torch.randn(2, n, d, generator=g, dtype=torch.float64).unbind(0)
+    torch.testing.assert_close(cross_offdiag_squares(a, b, route), _offdiag_reference(a, b))
+
+
+@pytest.mark.parametrize("route", ["gram", "dxd"])
+def test_both_routes_have_exact_first_and_second_derivatives(route):
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(5, 9, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(5, 9, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: covariance_term(t, route=route), (z,))
+    assert torch.autograd.gradgradcheck(lambda t: covariance_term(t, route=route), (z,))
+    assert torch.autograd.gradcheck(lambda s, t: cross_offdiag_squares(s, t, route), (z, b))
+    assert torch.autograd.gradgradcheck(lambda s, t: cross_offdiag_squares(s, t, route), (z, b))
+
+
+def test_gram_route_groups_follow_at_least_their_size():
+    # the accuracy argument: a group of m >= 2 features starts after m larger ones
+    for d in (1, 2, 3, 7, 8, 100, 8192):
+        bounds = _group_bounds(d)
+        assert bounds[0] == (0, 1) and bounds[-1][1] == d
+        assert all(stop - start <= max(1, start) for start, stop in bounds)
+        assert all(b[1] == c[0] for b, c in zip(bounds, bounds[1:], strict=False))
 
 
 def test_info_nce_double_backward_still_works():

@@ -113,7 +113,7 @@ def _sorted_group_offdiag(zc: torch.Tensor) -> torch.Tensor:
     rows = zc.T  # (D, n): one row per feature
     order = torch.argsort(rows.detach().pow(2).sum(1), descending=True)
     rows = rows.index_select(0, order)  # a differentiable permutation, contiguous
-    total = zc.new_zeros(())
+    total = rows.sum() * 0  # zero, but part of the graph even when no group adds a term (D = 1)
     later = None  # sum of the Grams of the groups after the current one
     for start, stop in reversed(_group_bounds(rows.shape[0])):
         block = rows[start:stop]
