@@ -2,6 +2,8 @@
 
 Run: python benchmarks/losses.py [--batch 256] [--dim 8192] [--repeats 5]
      python benchmarks/losses.py --accuracy [--seeds 3]
+     python benchmarks/losses.py --routes [--batch 256] [--repeats 5]
+     (--threads N sets torch's thread count for the speed runs)
 
 Speed (float32, measured in the same run, interleaved, best of N), against
   VICReg: z^T z per branch (forward) and one (B x D)(D x D) product per branch (backward);
@@ -14,15 +16,21 @@ cost of the input validation (``check_finite`` on both views: one pass each, one
 ``vicreg_loss_unchecked`` the loss under ``finite_checks(False)``. Last line: name=value
 ratios.
 
-Accuracy: for every pair loss and hard case (selfsup.losses.textbook.HARD_CASES) the worst
-relative error over the seeds of ours and of the plain formula in float32, both against the
-plain formula in float64, of the loss value and of its gradient; a markdown table.
+Routes (``--routes``): the covariance term of both branches, forward + backward, through each
+route at D = B .. 32 B, over the same four products: where the float64 Gram route starts to
+pay (the ``D >= 8 B`` threshold in selfsup/losses/_offdiag.py).
+
+Accuracy: for every loss, over the hard cases (selfsup.losses.textbook.HARD_CASES), shapes,
+terms and seeds, the worst relative error of ours and of the plain formula in float32, both
+against the plain formula in float64, for values and gradients (markdown); then VICReg's
+covariance term per case next to the float32 Gram identity the code used before issue 19.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 import torch
@@ -59,9 +67,6 @@ def speed(args: argparse.Namespace) -> None:
     z2 = torch.cat([za, zb])
     S = torch.randn(2 * B, 2 * B, generator=g)
 
-    def vicreg_products() -> None:  # 4 x B*D^2 multiply-adds
-        za.T @ za, zb.T @ zb, za @ M, zb @ M
-
     def info_nce_products() -> None:  # 2 x (2B)^2*D
         z2 @ z2.T, S @ z2
 
@@ -77,7 +82,7 @@ def speed(args: argparse.Namespace) -> None:
         "vicreg_loss_unchecked": fwd_bwd(unchecked, a, b),
         "vicreg_dxd_route": fwd_bwd(vicreg_dxd_route, a, b),
         "vicreg_textbook": fwd_bwd(textbook.textbook_vicreg, a, b),
-        "vicreg_matmul": vicreg_products,
+        "vicreg_matmul": four_products(za, zb, M),
         "finite_check": lambda: check_finite("bench", z_a=za, z_b=zb),
         "info_nce_loss": fwd_bwd(info_nce_loss, a, b),
         "info_nce_matmul": info_nce_products,
@@ -85,14 +90,8 @@ def speed(args: argparse.Namespace) -> None:
         "barlow_textbook": fwd_bwd(textbook.textbook_barlow_twins, a, b),
         "barlow_matmul": barlow_products,
     }
-    best = dict.fromkeys(cases, float("inf"))
     loads = [os.getloadavg()[0]]
-    for _ in range(args.repeats):  # interleaved, so load changes hit every case alike
-        for name, run in cases.items():
-            t = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - t)
-        loads.append(os.getloadavg()[0])
+    best = best_times(cases, args.repeats, loads)
     print(f"B={B} D={D} float32, threads={torch.get_num_threads()}, best of {args.repeats}")
     for name, s in best.items():
         print(f"{name:>22s} {s * 1e3:9.2f} ms")
@@ -110,6 +109,51 @@ def speed(args: argparse.Namespace) -> None:
     print(" ".join(f"{k}={v:.3f}" for k, v in ratios.items()))
 
 
+def four_products(za: torch.Tensor, zb: torch.Tensor, M: torch.Tensor):
+    """VICReg's reference: z^T z per branch and one (B x D)(D x D) product per branch."""
+
+    def run() -> None:  # 4 x B*D^2 multiply-adds
+        za.T @ za, zb.T @ zb, za @ M, zb @ M
+
+    return run
+
+
+def covariance_route(route: str, a: torch.Tensor, b: torch.Tensor):
+    return fwd_bwd(lambda x, y: covariance_term(x, route) + covariance_term(y, route), a, b)
+
+
+def best_times(cases: dict, repeats: int, loads: list[float] | None = None) -> dict[str, float]:
+    """Best of ``repeats`` per case, interleaved so load changes hit every case alike."""
+    best = dict.fromkeys(cases, float("inf"))
+    for _ in range(repeats):
+        for name, run in cases.items():
+            t = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - t)
+        if loads is not None:
+            loads.append(os.getloadavg()[0])
+    return best
+
+
+def routes(args: argparse.Namespace) -> None:
+    B = args.batch
+    print(f"B={B} float32, threads={torch.get_num_threads()}, best of {args.repeats}")
+    print("D, gram_over_matmul, dxd_over_matmul, load")
+    for D in (B, 2 * B, 4 * B, 8 * B, 16 * B, 32 * B):
+        g = torch.Generator().manual_seed(0)
+        a = torch.randn(B, D, generator=g).requires_grad_()
+        b = torch.randn(B, D, generator=g).requires_grad_()
+        M = torch.randn(D, D, generator=g)
+        cases = {
+            "matmul": four_products(a.detach(), b.detach(), M),
+            "gram": covariance_route("gram", a, b),
+            "dxd": covariance_route("dxd", a, b),
+        }
+        best = best_times(cases, args.repeats)
+        ratio = {k: best[k] / best["matmul"] for k in ("gram", "dxd")}
+        print(f"{D}, {ratio['gram']:.3f}, {ratio['dxd']:.3f}, {os.getloadavg()[0]:.1f}", flush=True)
+
+
 PAIR_LOSSES = {
     "vicreg": (losses.vicreg_terms, textbook.vicreg_terms),
     "barlow_twins": (losses.barlow_twins_terms, textbook.barlow_twins_terms),
@@ -119,6 +163,10 @@ PAIR_LOSSES = {
     "vicreg_pairdist": (losses.vicreg_pairdist_terms, textbook.vicreg_pairdist_terms),
 }
 ELBOS = {
+    "vae": (
+        lambda x, lg, mu, lv, z: losses.vae_elbo(*(t.flatten(0, 1) for t in (x, lg, mu, lv))),
+        lambda x, lg, mu, lv, z: textbook.vae_terms(*(t.flatten(0, 1) for t in (x, lg, mu, lv))),
+    ),
     "cr_vae": (losses.cr_vae_elbo, textbook.cr_vae_terms),
     "simvae": (
         lambda x, lg, mu, lv, z: losses.simvae_elbo(x, lg, mu, lv, z),
@@ -127,38 +175,82 @@ ELBOS = {
 }
 
 
-def _worst(ours, plain, draws) -> dict:
-    worst: dict = {}
+def _worst(ours, plain, draws, floor: float = 0.0, what: str = "value") -> tuple[float, float]:
+    """Worst (ours, plain float32) error over the draws and the terms, values or gradients."""
+    worst = [0.0, 0.0]
     for inputs in draws:
-        for key, (e_ours, e_plain) in textbook.float32_errors(ours, plain, inputs).items():
-            w = worst.setdefault(key, [0.0, 0.0])
-            w[0], w[1] = max(w[0], e_ours), max(w[1], e_plain)
-    return worst
+        errors = textbook.float32_errors(ours, plain, inputs, floor)
+        for (_, kind), (e_ours, e_plain) in errors.items():
+            if kind == what:
+                worst = [max(worst[0], e_ours), max(worst[1], e_plain)]
+    return worst[0], worst[1]
+
+
+def old_gram_identity_covariance(a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+    """VICReg's covariance term as computed before issue 19: ||Zc Zc^T||_F^2 - sum diag^2
+    through the B x B Gram, in the input dtype (the cancellation the issue reported)."""
+
+    def term(z: torch.Tensor) -> torch.Tensor:
+        n, d = z.shape
+        zc = z - z.mean(0)
+        gram = (zc @ zc.T).reshape(-1)
+        diagonal = zc.pow(2).sum(0)
+        return (torch.dot(gram, gram) - torch.dot(diagonal, diagonal)) / (n - 1) ** 2 / d
+
+    return {"covariance": term(a) + term(b)}
+
+
+def _ratio(e_ours: float, e_plain: float) -> float:
+    return e_ours / max(e_plain, 2 * torch.finfo(torch.float32).eps)
 
 
 def accuracy(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)  # small problems
-    print("| loss | B x D | case | term | value: ours / plain f32 | gradient: ours / plain f32 |")
-    print("| --- | --- | --- | --- | ---: | ---: |")
-    shapes = [(256, 64), (32, 512), (2, 1)]
     seeds = range(args.seeds)
-    for name, (ours, plain) in PAIR_LOSSES.items():
-        for batch, dim in shapes:
-            for case in textbook.HARD_CASES:
-                draws = [textbook.hard_pair(case, batch, dim, s) for s in seeds]
-                worst = _worst(ours, plain, draws)
-                for term in sorted({t for t, _ in worst}):
-                    v, gr = worst[(term, "value")], worst[(term, "gradient")]
-                    print(f"| {name} | {batch}x{dim} | {case} | {term} | {v[0]:.1e} / {v[1]:.1e} "
-                          f"| {gr[0]:.1e} / {gr[1]:.1e} |")  # fmt: skip
-    for name, (ours, plain) in ELBOS.items():
+    print("Per hard case and shape (256x64, 32x512, 2x1; ELBOs 16x2x8): the worst relative")
+    print("error over terms and seeds, of ours and of the plain formula in float32, against the")
+    print("plain formula in float64; ratio = ours / max(plain, 2 eps). Max ratio over cases and")
+    print("shapes (the tests require <= 10), and the median errors over cases and shapes.")
+    print()
+    print("| loss | value: max ratio | median ours / plain | gradient: max ratio | "
+          "median ours / plain |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: |")
+    shapes = ((256, 64), (32, 512), (2, 1))
+    pair_draws = [
+        [textbook.hard_pair(case, *shape, s) for s in seeds]
+        for shape in shapes
+        for case in textbook.HARD_CASES
+    ]
+    elbo_draws = [[textbook.hard_elbo_inputs(case, 16, 2, 8, s) for s in seeds]
+                  for case in textbook.HARD_CASES]  # fmt: skip
+    for name, (ours, plain) in {**PAIR_LOSSES, **ELBOS}.items():
+        groups = pair_draws if name in PAIR_LOSSES else elbo_draws
+        cells = []
+        for what in ("value", "gradient"):
+            ratios, e_ours, e_plain = [], [], []
+            for draws in groups:
+                floor = draws[0][0].shape[1] if name == "barlow_twins" else 0.0
+                worst = _worst(ours, plain, draws, floor, what)
+                ratios.append(_ratio(*worst))
+                e_ours.append(worst[0])
+                e_plain.append(worst[1])
+            median = f"{statistics.median(e_ours):.1e} / {statistics.median(e_plain):.1e}"
+            cells += [f"{max(ratios):.2f}", median]
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+    print()
+    print("VICReg covariance term, worst value error over seeds: ours / plain f32 / the float32")
+    print("Gram identity (the code before issue 19)")
+    print()
+    print("| B x D | " + " | ".join(textbook.HARD_CASES) + " |")
+    print("| --- |" + " ---: |" * len(textbook.HARD_CASES))
+    for batch, dim in ((256, 64), (32, 512)):
+        cells = []
         for case in textbook.HARD_CASES:
-            draws = [textbook.hard_elbo_inputs(case, 16, 2, 8, s) for s in seeds]
-            worst = _worst(ours, plain, draws)
-            for term in sorted({t for t, _ in worst}):
-                v, gr = worst[(term, "value")], worst[(term, "gradient")]
-                print(f"| {name} | 16x2x8 | {case} | {term} | {v[0]:.1e} / {v[1]:.1e} "
-                      f"| {gr[0]:.1e} / {gr[1]:.1e} |")  # fmt: skip
+            pairs = [textbook.hard_pair(case, batch, dim, s) for s in seeds]
+            ours_w = _worst(losses.vicreg_terms, textbook.vicreg_terms, pairs)
+            old_w = _worst(old_gram_identity_covariance, textbook.vicreg_terms, pairs)
+            cells.append(f"{ours_w[0]:.0e} / {ours_w[1]:.0e} / {old_w[0]:.0e}")
+        print(f"| {batch}x{dim} | " + " | ".join(cells) + " |", flush=True)
 
 
 def main() -> None:
@@ -168,8 +260,17 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--accuracy", action="store_true", help="print the float32 error table")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--routes", action="store_true", help="time both covariance routes")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args()
-    accuracy(args) if args.accuracy else speed(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.accuracy:
+        accuracy(args)
+    elif args.routes:
+        routes(args)
+    else:
+        speed(args)
 
 
 if __name__ == "__main__":

@@ -230,8 +230,8 @@ def float32_errors(ours_fn, plain_fn, inputs32: tuple[T, ...], value_floor: floa
     ``value_floor`` when the true value is smaller (a term that vanishes by cancellation of
     O(1) parts, e.g. Barlow Twins' ``sum (d - 1)^2`` at ``d = 1``: pass its natural scale).
     Gradients (w.r.t. all inputs): relative norm of the difference, against
-    ``|value| / ||inputs||`` when the true gradient is smaller (a vanishing gradient, e.g. of
-    a normalised 1-D embedding)."""
+    ``max(|value|, value_floor) / ||inputs||`` when the true gradient is smaller (a vanishing
+    gradient, e.g. of a normalised 1-D embedding)."""
     inputs64 = tuple(t.double() for t in inputs32)
     size = torch.cat([t.reshape(-1) for t in inputs64]).norm().item()
     ref = _values_and_gradients(plain_fn, inputs64)
@@ -239,7 +239,8 @@ def float32_errors(ours_fn, plain_fn, inputs32: tuple[T, ...], value_floor: floa
     ours = _values_and_gradients(ours_fn, inputs32)
     out = {}
     for name in sorted(ref.keys() & ours.keys()):
-        floors = (value_floor, abs(ref[name][0].item()) / max(size, 1e-300))
+        value = max(abs(ref[name][0].item()), value_floor)
+        floors = (value_floor, value / max(size, 1e-300))
         for what, k in (("value", 0), ("gradient", 1)):
             out[(name, what)] = (
                 _relative(ours[name][k], ref[name][k], floors[k]),
