@@ -167,7 +167,10 @@ ELBOS = {
         lambda x, lg, mu, lv, z: losses.vae_elbo(*(t.flatten(0, 1) for t in (x, lg, mu, lv))),
         lambda x, lg, mu, lv, z: textbook.vae_terms(*(t.flatten(0, 1) for t in (x, lg, mu, lv))),
     ),
-    "cr_vae": (losses.cr_vae_elbo, textbook.cr_vae_terms),
+    "cr_vae": (
+        lambda x, lg, mu, lv, z: losses.cr_vae_elbo(x, lg, mu, lv),
+        lambda x, lg, mu, lv, z: textbook.cr_vae_terms(x, lg, mu, lv),
+    ),
     "simvae": (
         lambda x, lg, mu, lv, z: losses.simvae_elbo(x, lg, mu, lv, z),
         lambda x, lg, mu, lv, z: textbook.simvae_terms(x, lg, mu, lv, z),

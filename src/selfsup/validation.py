@@ -80,11 +80,9 @@ def check_tensor(x: object, name: str, fn: str) -> None:
         )
 
 
-def check_samples(
-    z: object, name: str, fn: str, min_n: int = 1, batched: bool = False, n_dim: int = -2
-) -> None:
+def check_samples(z: object, name: str, fn: str, min_n: int = 1, batched: bool = False) -> None:
     """``z`` must be ``(n, d)`` (or ``(..., n, d)`` when ``batched``) floats, ``n >= min_n``,
-    ``d >= 1``. ``n_dim`` is the axis that counts samples."""
+    ``d >= 1``."""
     check_tensor(z, name, fn)
     shape = tuple(z.shape)
     if (z.ndim < 2) if batched else (z.ndim != 2):
@@ -92,10 +90,8 @@ def check_samples(
         raise InputError(f"{fn}: {name} must have shape {want}, got {shape}")
     if z.shape[-1] < 1:
         raise InputError(f"{fn}: {name} has no feature dimension (shape {shape}); need d >= 1")
-    if z.shape[n_dim] < min_n:
-        raise InputError(
-            f"{fn}: {name} needs at least {min_n} sample(s) along dim {n_dim}, got shape {shape}"
-        )
+    if z.shape[-2] < min_n:
+        raise InputError(f"{fn}: {name} needs at least {min_n} sample(s), got shape {shape}")
 
 
 def check_same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str], fn: str) -> None:
