@@ -16,10 +16,12 @@ only (no data-dependent branch, so no host-device sync):
   digits (issue 19). For VICReg the features are also sorted by spread and split into groups
   of sizes 1, 1, 2, 4, 8, ...; only *within* a group is anything subtracted, and every group of
   size ``m >= 2`` follows ``m`` features with at least its largest spread. The subtraction's
-  float64 rounding in a group is then below the float32 rounding the plain formula makes on
-  the cross-covariances with those earlier features (first order: a factor
-  ``u64 / (u32^2 n m) < 0.03`` below), whatever the spreads; the cross-group terms are inner
-  products of PSD matrices and do not cancel. Barlow Twins standardises every feature to a
+  float64 rounding in a group, about ``u64 tr(C_J)^2``, is then below the rounding noise the
+  plain float32 formula adds on the cross-covariances of the group with those earlier
+  features, about ``u32^2 n tr(C_J) m c >= u32^2 n tr(C_J)^2`` (``c`` the smallest earlier
+  variance): first order, a factor ``u64 / (u32^2 n) ~ 0.03 / n`` times summation growth,
+  whatever the spreads. The cross-group terms are inner products of PSD matrices and do not
+  cancel. Barlow Twins standardises every feature to a
   variance ``<= 1`` first, so no feature can dominate and one float64 Gram suffices.
   ``tests/core/test_hard_batches.py`` measures both routes against float64 on hard batches.
 
