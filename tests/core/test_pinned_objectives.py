@@ -13,6 +13,7 @@ weight, a normalisation, a detached tensor inside a method's wiring), not only w
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -38,6 +39,11 @@ PINNED = {
 }
 
 
+@functools.cache
+def _digits():
+    return load_dataset("digits")
+
+
 def one_step(name: str) -> tuple[float, float]:
     """Loss and parameter-gradient norm of ``name`` on the fixed batch, in float64."""
     overrides = [f"method.name={name}", "data.views=none", "seed=0"]
@@ -46,7 +52,7 @@ def one_step(name: str) -> tuple[float, float]:
     else:
         overrides += ["backbone.params.hidden=[16]", "method.projector=[16,12]"]
     torch.manual_seed(0)
-    method = build_method(load_config(None, overrides), load_dataset("digits")).double()
+    method = build_method(load_config(None, overrides), _digits()).double()
     g = torch.Generator().manual_seed(1)
     x = torch.rand(16, 1, 8, 8, generator=g, dtype=torch.float64)
     other = 0.8 * x.flip(-1) + 0.2 * torch.rand(16, 1, 8, 8, generator=g, dtype=torch.float64)
