@@ -241,8 +241,8 @@ def accuracy(args: argparse.Namespace) -> None:
             cells += [f"{max(ratios):.2f}", median]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
     print()
-    print("VICReg covariance term, worst value error over seeds: ours / plain f32 / the float32")
-    print("Gram identity (the code before issue 19)")
+    print("VICReg, worst value error over seeds: ours / plain f32 (worst over all terms) / the")
+    print("float32 Gram identity (the covariance term as computed before issue 19)")
     print()
     print("| B x D | " + " | ".join(textbook.HARD_CASES) + " |")
     print("| --- |" + " ---: |" * len(textbook.HARD_CASES))
