@@ -9,8 +9,8 @@ Speed (float32, measured in the same run, interleaved, best of N), against
   VICReg: z^T z per branch (forward) and one (B x D)(D x D) product per branch (backward);
   InfoNCE: the (2B x D)(D x 2B) similarity and one (2B x 2B)(2B x D) product for its gradient;
   Barlow Twins: z_a^T z_b (forward) and its two gradient products (backward).
-At D >= 8 B our VICReg / Barlow Twins take the float64 Gram route (selfsup/losses/_offdiag.py);
-``vicreg_dxd_route`` times the same loss forced through the D x D route (what D < 8 B uses);
+At D >= 16 B our VICReg / Barlow Twins take the float64 Gram route (selfsup/losses/_offdiag.py);
+``vicreg_dxd_route`` times the same loss forced through the D x D route (what D < 16 B uses);
 the textbook formulas (selfsup/losses/textbook.py) are timed too. ``finite_check`` is the
 cost of the input validation (``check_finite`` on both views: one pass each, one sync), and
 ``vicreg_loss_unchecked`` the loss under ``finite_checks(False)``. Last line: name=value
@@ -18,7 +18,7 @@ ratios.
 
 Routes (``--routes``): the covariance term of both branches, forward + backward, through each
 route at D = B .. 32 B, over the same four products: where the float64 Gram route starts to
-pay (the ``D >= 8 B`` threshold in selfsup/losses/_offdiag.py).
+pay (the ``D >= 16 B`` threshold in selfsup/losses/_offdiag.py).
 
 Accuracy: for every loss, over the hard cases (selfsup.losses.textbook.HARD_CASES), shapes,
 terms and seeds, the worst relative error of ours and of the plain formula in float32, both

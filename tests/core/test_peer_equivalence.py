@@ -129,7 +129,7 @@ def test_float32_within_10x_of_the_official_float32_error(peer):
     ours, official = PEERS[peer]
     torch.set_num_threads(1)
     try:
-        for shape in [(128, 64), (16, 128), (2, 1)]:
+        for shape in [(128, 64), (8, 128), (2, 1)]:
             for case in textbook.HARD_CASES:
                 worst = [0.0, 0.0]
                 for seed in range(3):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from selfsup.losses import barlow_twins_loss, info_nce_loss, textbook, vicreg_loss
-from selfsup.losses._offdiag import _group_bounds, cross_offdiag_squares
+from selfsup.losses._offdiag import cross_offdiag_squares, top_block_size
 from selfsup.losses.textbook import textbook_barlow_twins, textbook_info_nce, textbook_vicreg
 from selfsup.losses.vicreg import covariance_term
 
@@ -67,21 +67,27 @@ def test_both_routes_in_float64(route, shape):
 @pytest.mark.parametrize("route", ["gram", "dxd"])
 def test_both_routes_have_exact_first_and_second_derivatives(route):
     g = torch.Generator().manual_seed(3)
-    z = torch.randn(5, 9, generator=g, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(5, 9, generator=g, dtype=torch.float64, requires_grad=True)
+    # 70 features: the Gram route's top block (64) and the rest both take part
+    z = torch.randn(3, 70, generator=g, dtype=torch.float64) * torch.logspace(1, -1, 70)
+    z.requires_grad_(True)
+    b = torch.randn(3, 70, generator=g, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: covariance_term(t, route=route), (z,))
     assert torch.autograd.gradgradcheck(lambda t: covariance_term(t, route=route), (z,))
     assert torch.autograd.gradcheck(lambda s, t: cross_offdiag_squares(s, t, route), (z, b))
     assert torch.autograd.gradgradcheck(lambda s, t: cross_offdiag_squares(s, t, route), (z, b))
 
 
-def test_gram_route_groups_follow_at_least_their_size():
-    # the accuracy argument: a group of m >= 2 features starts after m larger ones
-    for d in (1, 2, 3, 7, 8, 100, 8192):
-        bounds = _group_bounds(d)
-        assert bounds[0] == (0, 1) and bounds[-1][1] == d
-        assert all(stop - start <= max(1, start) for start, stop in bounds)
-        assert all(b[1] == c[0] for b, c in zip(bounds, bounds[1:], strict=False))
+def test_gram_route_top_block_covers_the_accuracy_argument():
+    # m >= D / n features apart, so (D - m) / (n m) <= 1; at least 64 (or all of D)
+    for n, d in [(2, 16), (16, 128), (256, 8192), (16, 8192), (4, 100000)]:
+        m = top_block_size(n, d)
+        assert min(d, 64) <= m <= d and (d - m) <= n * m
+    # a route test where the top block does not cover D (m = 64 < D = 1024)
+    g = torch.Generator().manual_seed(4)
+    z = torch.randn(8, 1024, generator=g, dtype=torch.float64) * torch.logspace(3, -3, 1024)
+    ours = covariance_term(z, route="gram")
+    ref = covariance_term(z, route="dxd")
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-12)
 
 
 def test_info_nce_double_backward_still_works():

@@ -4,25 +4,26 @@ VICReg's covariance term and Barlow Twins' redundancy term are ``sum_{j != k} M_
 ``D x D`` matrix ``M = A^T B`` of a batch ``A, B: (n, D)``. Two routes, chosen by shape and dtype
 only (no data-dependent branch, so no host-device sync):
 
-- **D x D route** (``D < 8 n``, or float64 input): form ``M`` in the compute dtype (float32 for
+- **D x D route** (``D < 16 n``, or float64 input): form ``M`` in the compute dtype (float32 for
   float32 / half input, float64 for float64), zero its diagonal *explicitly* and sum the
   squares: the paper's formula, so its rounding is the plain formula's. One custom autograd
   function: the forward is one product, the backward one product per distinct input (the
   matrix with zeroed diagonal is kept for it).
-- **Gram route** (``D >= 8 n``, float32 / half input): ``||A^T B||_F^2 = <A A^T, B B^T>`` through
+- **Gram route** (``D >= 16 n``, float32 / half input): ``||A^T B||_F^2 = <A A^T, B B^T>`` through
   the ``n x n`` Grams, ``O(n^2 D)`` instead of ``O(n D^2)`` work, **in float64**. The identity
   subtracts the squared diagonal from the squared Frobenius norm, which cancels when a few
   diagonal entries dominate (one feature with a large spread): done in float32 that lost all
-  digits (issue 19). For VICReg the features are also sorted by spread and split into groups
-  of sizes 1, 1, 2, 4, 8, ...; only *within* a group is anything subtracted, and every group of
-  size ``m >= 2`` follows ``m`` features with at least its largest spread. The subtraction's
-  float64 rounding in a group, about ``u64 tr(C_J)^2``, is then below the rounding noise the
-  plain float32 formula adds on the cross-covariances of the group with those earlier
-  features, about ``u32^2 n tr(C_J) m c >= u32^2 n tr(C_J)^2`` (``c`` the smallest earlier
-  variance): first order, a factor ``u64 / (u32^2 n) ~ 0.03 / n`` times summation growth,
-  whatever the spreads. The cross-group terms are inner products of PSD matrices and do not
-  cancel. Barlow Twins standardises every feature to a
-  variance ``<= 1`` first, so no feature can dominate and one float64 Gram suffices.
+  digits (issue 19). For VICReg the ``m = max(64, D / n)`` most spread features ``T`` are
+  therefore taken apart: their ``m x m`` block is formed with its diagonal zeroed, their
+  cross-covariances with the rest ``R`` are ``2 <G_T, G_R>`` (an inner product of PSD
+  matrices, no cancellation), and only within ``R`` is a squared diagonal subtracted. Every
+  feature of ``R`` has at most the smallest spread ``c`` of ``T``, so that subtraction's
+  float64 rounding, about ``u64 tr(C_R)^2 <= u64 |R| c tr(C_R)``, stays below the rounding
+  noise the plain float32 formula adds to the squared cross-covariances of ``R`` with ``T``,
+  about ``u32^2 n m c tr(C_R)``: a factor ``u64 |R| / (u32^2 n m) <= 0.03`` (first order,
+  times summation growth; ``m >= D / n``), whatever the spreads. Barlow Twins standardises
+  every feature to a variance ``<= 1`` first, so no feature can dominate and one float64
+  Gram suffices.
   ``tests/core/test_hard_batches.py`` measures both routes against float64 on hard batches.
 
 At B = 256, D = 8192 the Gram route costs a fraction of the ``n x D x D`` products
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import torch
 
-GRAM_ROUTE_MIN_RATIO = 8  # Gram route when dim >= 8 * batch
+GRAM_ROUTE_MIN_RATIO = 16  # Gram route when dim >= 16 * batch (benchmarks/losses.py --routes)
 
 
 class _Gram(torch.autograd.Function):
@@ -90,7 +91,7 @@ ROUTES = ("auto", "gram", "dxd")
 
 
 def use_gram_route(z: torch.Tensor, route: str = "auto") -> bool:
-    """The float64 Gram route: float32 / half input with ``dim >= 8 * batch`` (``"auto"``), or
+    """The float64 Gram route: float32 / half input with ``dim >= 16 * batch`` (``"auto"``), or
     forced (``"gram"``, ``"dxd"``: for tests and benchmarks)."""
     if route not in ROUTES:
         raise ValueError(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
@@ -99,35 +100,31 @@ def use_gram_route(z: torch.Tensor, route: str = "auto") -> bool:
     return z.dtype != torch.float64 and z.shape[1] >= GRAM_ROUTE_MIN_RATIO * z.shape[0]
 
 
-def _group_bounds(d: int) -> list[tuple[int, int]]:
-    """``[(0, 1), (1, 2), (2, 4), (4, 8), ...]`` cut at ``d``: group ``m`` starts after ``m``
-    features."""
-    edges, size = [0, 1], 1
-    while edges[-1] < d:
-        edges.append(min(d, edges[-1] + size))
-        size *= 2
-    edges = [e for e in edges if e <= d]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+def top_block_size(n: int, d: int) -> int:
+    """How many of the most spread features the Gram route treats apart: ``max(64, d / n)``,
+    enough that ``(d - m) / (n m) <= 1`` (the accuracy argument of the module docstring)."""
+    return min(d, max(64, -(-d // n)))
 
 
-def _sorted_group_offdiag(zc: torch.Tensor) -> torch.Tensor:
-    """``sum_{j != k} (zc^T zc)_jk^2`` for centred float64 ``zc: (n, D)`` by sorted groups."""
-    rows = zc.T  # (D, n): one row per feature
-    order = torch.argsort(rows.detach().pow(2).sum(1), descending=True)
-    rows = rows.index_select(0, order)  # a differentiable permutation, contiguous
-    total = rows.sum() * 0  # zero, but part of the graph even when no group adds a term (D = 1)
-    later = None  # sum of the Grams of the groups after the current one
-    for start, stop in reversed(_group_bounds(rows.shape[0])):
-        block = rows[start:stop]
-        g = gram(block.T).reshape(-1)  # (n * n,)
-        if stop - start > 1:  # within the group: ||G||^2 - sum of squared diagonal
-            sq = block.pow(2).sum(1)
-            total = total + torch.dot(g, g) - torch.dot(sq, sq)
-        if later is None:
-            later = g
-        else:  # across groups: 2 <G_J, sum_{K > J} G_K>, a sum of squares, no cancellation
-            total = total + 2 * torch.dot(g, later)
-            later = later + g
+def _split_offdiag(zc: torch.Tensor) -> torch.Tensor:
+    """``sum_{j != k} (zc^T zc)_jk^2`` for centred float64 ``zc: (n, D)``: the ``m`` most
+    spread features ``T`` apart from the rest ``R``, three pieces without cancellation
+    between them."""
+    n, d = zc.shape
+    m = top_block_size(n, d)
+    order = torch.argsort(zc.detach().pow(2).sum(0), descending=True)
+    top, rest = zc.index_select(1, order[:m]), zc.index_select(1, order[m:])
+    # T x T: the m x m block with its diagonal zeroed explicitly (the plain formula)
+    c_tt = top.T @ top
+    c_tt = c_tt - torch.diag_embed(torch.diagonal(c_tt))
+    total = torch.dot(c_tt.reshape(-1), c_tt.reshape(-1))
+    if d > m:
+        g_top, g_rest = gram(top).reshape(-1), gram(rest).reshape(-1)
+        sq_rest = rest.pow(2).sum(0)
+        # 2 ||C_TR||^2 = 2 <G_T, G_R>, a sum of squares; within R, ||G_R||^2 - sum C_jj^2,
+        # whose cancellation is bounded because every feature of R is less spread than T's
+        total = total + 2 * torch.dot(g_top, g_rest)
+        total = total + torch.dot(g_rest, g_rest) - torch.dot(sq_rest, sq_rest)
     return total
 
 
@@ -143,7 +140,7 @@ def centred_offdiag_squares(z: torch.Tensor, route: str = "auto") -> torch.Tenso
     """
     if use_gram_route(z, route):
         z64 = z.to(torch.float64)
-        return _sorted_group_offdiag(z64 - z64.mean(0))
+        return _split_offdiag(z64 - z64.mean(0))
     zc = z.to(compute_dtype(z))
     zc = zc - zc.mean(0)
     return _OffDiagonalSquares.apply(zc, zc)

@@ -61,10 +61,10 @@ def info_nce_terms(
     positive_index = torch.arange(2 * batch, device=z.device).roll(batch)
     positive = logits[torch.arange(2 * batch, device=z.device), positive_index]
     log_partition = torch.logsumexp(logits, dim=1)
-    # the loss from the per-anchor differences: the two means are each ~1/temperature and
-    # their difference can be far smaller (near-identical embeddings), so subtracting the
-    # means would lose digits the per-anchor form keeps
-    loss = (log_partition - positive).mean()
+    # the loss as one cross-entropy per anchor (lse - positive, fused): the two means below
+    # are each ~1/temperature and their difference can be far smaller (near-identical
+    # embeddings), so subtracting them would lose digits
+    loss = F.cross_entropy(logits, positive_index)
     alignment = -positive.mean()
     uniformity = log_partition.mean()
     return InfoNCETerms(loss, alignment, uniformity)

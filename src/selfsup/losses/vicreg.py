@@ -34,8 +34,8 @@ def variance_term(z: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
 def covariance_term(z: torch.Tensor, route: str = "auto") -> torch.Tensor:
     """Sum of squared off-diagonal covariances (``1/(B-1)`` normalisation) divided by ``dim``.
 
-    Exact in float32 on every batch: through the ``B x B`` Grams in float64 with the features
-    sorted by spread when ``dim >= 8 B``, else through the ``dim x dim`` covariance with its
+    Exact in float32 on every batch: through the ``B x B`` Grams in float64, the most spread
+    features apart, when ``dim >= 16 B``, else through the ``dim x dim`` covariance with its
     diagonal zeroed (``selfsup.losses._offdiag``). Returned in ``z``'s dtype (float32 for
     half precision input).
 
