@@ -232,3 +232,13 @@ def test_gather_checks_the_global_batch(monkeypatch):
     monkeypatch.setattr(pair_checks, "gather_batch", lambda z: torch.cat([z, z * math.nan]))
     with pytest.raises(NonFiniteInputError, match="z_a has 16 non-finite"):
         losses.vicreg_loss(*_pair(batch=4), gather_distributed=True)
+
+
+def test_finite_check_is_not_fooled_by_an_overflowing_sum():
+    big = torch.full((4, 3), 3e38)  # finite entries whose sum overflows float32
+    check_finite("f", z=big)
+    half = torch.full((8, 2), 6e4, dtype=torch.float16)  # summed in float32, no overflow
+    check_finite("f", z=half)
+    big[1, 2] = -math.inf
+    with pytest.raises(NonFiniteInputError, match="f: z has 1 non-finite"):
+        check_finite("f", z=big)
