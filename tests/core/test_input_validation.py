@@ -187,6 +187,26 @@ def test_mixture_inputs_are_checked():
         info.mixture_log_density(torch.tensor([[math.inf, 0.0]]), means, cov)
     with pytest.raises(ValueError, match="mixture_entropy_mc: n_samples must be"):
         info.mixture_entropy_mc(means, cov, n_samples=1)
+    # non-positive variances: named, not torch's LinAlgError from inside the Cholesky
+    covs = torch.eye(2).repeat(3, 1, 1)
+    covs[1, 1, 1] = 0.0
+    with pytest.raises(ValueError, match="mixture_entropy_bounds: covs must be .* component 1"):
+        info.mixture_entropy_bounds(means, covs)
+    with pytest.raises(ValueError, match="mixture_entropy_mc: covs .* the shared covariance"):
+        info.mixture_entropy_mc(means, -cov)
+    with pytest.raises(ValueError, match="mixture_log_density: covs must be symmetric positive"):
+        info.mixture_log_density(means, means, covs)
+
+
+def test_mardia_test_refuses_nan_and_bad_shapes():
+    x = torch.randn(50, 3, generator=torch.Generator().manual_seed(0)).numpy()
+    x[4, 1] = math.nan
+    with pytest.raises(NonFiniteInputError, match="mardia_test: x has 1 non-finite"):
+        info.mardia_test(x)  # was a result of NaNs
+    with pytest.raises(ValueError, match=r"mardia_test: x must be a real \(n, p\) array"):
+        info.mardia_test(x[:, 0])
+    with pytest.raises(ValueError, match="mardia_test: needs more observations"):
+        info.mardia_test(x[:3])
 
 
 def test_repeated_points_raise_or_are_jittered_never_inf():

@@ -59,7 +59,16 @@ def _prepare(
         if bool((w < 0).any()) or not bool(w.sum() > 0):
             raise InputError(f"{fn}: weights must be non-negative with a positive sum")
         log_w = torch.log(w / w.sum())
-    return means.to(torch.float64), covs.to(torch.float64), log_w, shared
+    c64 = covs.to(torch.float64)
+    # a non-positive variance would surface as torch's LinAlgError deep inside; name it here
+    bad = torch.linalg.cholesky_ex(c64)[1].reshape(-1) > 0
+    if bool(bad.any()):
+        which = "the shared covariance" if shared else f"component {int(bad.nonzero()[0])}"
+        raise InputError(
+            f"{fn}: covs must be symmetric positive definite, {which} is not (a zero or "
+            "negative variance, or a singular matrix); add a small ridge, e.g. + 1e-6 * I"
+        )
+    return means.to(torch.float64), c64, log_w, shared
 
 
 def _pairwise_entropy(
