@@ -262,3 +262,17 @@ def test_finite_check_is_not_fooled_by_an_overflowing_sum():
     big[1, 2] = -math.inf
     with pytest.raises(NonFiniteInputError, match="f: z has 1 non-finite"):
         check_finite("f", z=big)
+
+
+def test_check_pair_is_pair_inputs_without_the_gather():
+    from selfsup.losses._checks import check_pair
+
+    a, b = _pair()
+    check_pair(a, b, "my_loss", min_batch=1)
+    with pytest.raises(ValueError, match=r"my_loss: needs a batch of at least 9 samples"):
+        check_pair(a, b, "my_loss", min_batch=9)
+    b[2] = math.inf
+    with pytest.raises(NonFiniteInputError, match="my_loss: q has 4 non-finite"):
+        check_pair(a, b, "my_loss", names=("p", "q"))
+    with pytest.raises(ValueError, match="my_loss: p must be a floating-point"):
+        check_pair(a.int(), b, "my_loss", names=("p", "q"))

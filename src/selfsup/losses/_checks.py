@@ -37,3 +37,16 @@ def pair_inputs(
         )
     check_finite(fn, positive=positive, **{names[0]: z_a, names[1]: z_b})
     return z_a, z_b
+
+
+def check_pair(
+    z_a: torch.Tensor,
+    z_b: torch.Tensor,
+    loss: str,
+    min_batch: int = 2,
+    names: tuple[str, str] = ("z_a", "z_b"),
+) -> None:
+    """:func:`pair_inputs` without the gather, for callers that only check (the name losses
+    written before ``selfsup.validation`` import). A loss that gathers should call
+    ``pair_inputs`` instead, so the batch size is checked on the global batch."""
+    pair_inputs(z_a, z_b, loss, gather=False, min_batch=min_batch, names=names)
