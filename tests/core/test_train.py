@@ -1,6 +1,7 @@
 """End-to-end runs on digits with tiny networks: artefacts, resume, the finite-loss guard."""
 
 import json
+import math
 
 import lightning as L
 import pytest
@@ -84,12 +85,24 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert all(torch.isfinite(p).all() for p in method.parameters())
 
 
-def test_cli_reports_a_nan_loss_in_one_line(tmp_path, capsys):
-    # a negative eps inside VICReg's square root gives NaN at the first step
-    code = main(["train", "--run-dir", str(tmp_path), *TINY, "method.params.eps=-1e6"])
+def test_cli_reports_a_nan_loss_in_one_line(tmp_path, capsys, monkeypatch):
+    # embeddings that are NaN from the first step (a diverged network), the loss refuses them
+    from selfsup.methods.vicreg import VICReg
+
+    objective = VICReg.objective
+    monkeypatch.setattr(VICReg, "objective", lambda self, a, b: objective(self, a * math.nan, b))
+    code = main(["train", "--run-dir", str(tmp_path), *TINY])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1
     assert err[0].startswith("error: loss became nan at step 0") and "no checkpoint yet" in err[0]
+
+
+def test_cli_refuses_a_bad_loss_parameter_in_one_line(tmp_path, capsys):
+    # a negative eps inside VICReg's square root: refused by the loss's validation
+    code = main(["train", "--run-dir", str(tmp_path), *TINY, "method.params.eps=-1e6"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("error: vicreg_loss: eps must be a positive finite number"), err
 
 
 @pytest.mark.parametrize("method", ["simclr", "barlow_twins"])

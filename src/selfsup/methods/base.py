@@ -6,6 +6,7 @@ embeddings, subclasses ``JointEmbedding`` and implements ``objective``).
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import lightning as L
@@ -15,6 +16,7 @@ from torch import nn
 from selfsup.data.views import MultiView, Normalise, to_unit_float
 from selfsup.nets.mlp import projector
 from selfsup.optim import build_optimizer, parameter_groups, warmup_cosine
+from selfsup.validation import NonFiniteInputError
 
 
 class NonFiniteLossError(RuntimeError):
@@ -83,7 +85,10 @@ class SSLMethod(L.LightningModule):
     def training_step(self, batch, batch_idx: int):
         images, labels = batch
         views = [self.normalise(v) for v in self.views(to_unit_float(images))]
-        terms, features = self.compute_loss(views)
+        try:
+            terms, features = self.compute_loss(views)
+        except NonFiniteInputError as err:  # the network's outputs went NaN / inf
+            raise NonFiniteLossError(self.global_step, self.current_epoch, math.nan) from err
         loss = terms[0]
         if not torch.isfinite(loss):
             raise NonFiniteLossError(self.global_step, self.current_epoch, loss.item())
