@@ -29,7 +29,7 @@ FRAMEWORK_OPTIONS = ("preset", "quick", "out", "seeds", "data_root", "resume", "
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:  # one line, not usage + message
-        raise SelfsupError(f"{self.prog}: {message}")
+        raise SelfsupError(message)
 
 
 def main(argv: list[str]) -> int:
@@ -85,7 +85,7 @@ def run(
         args = parser(experiment, prog, out).parse_args(argv)
         return _run(experiment, args, [*prog.split(), *argv])
     except SelfsupError as err:
-        return _fail(str(err))
+        return _fail(f"{prog}: {err}")
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
     except KeyboardInterrupt:
@@ -97,7 +97,9 @@ def parser(experiment: Experiment, prog: str, out: str | None = None) -> argpars
     """The options of ``selfsup reproduce NAME``: the framework's, then the experiment's."""
     from selfsup.data.datasets import default_root
 
-    p = _Parser(prog=prog, description=f"{experiment.title} ({experiment.paper}).")
+    p = _Parser(
+        prog=prog, description=f"{experiment.title} ({experiment.paper}).", allow_abbrev=False
+    )
     presets = experiment.presets
     about = "; ".join(f"{k}: {v.about}" for k, v in presets.items())
     p.add_argument("--preset", choices=list(presets), default="full", help=f"sizes ({about})")
@@ -200,8 +202,9 @@ def _parse(text: str, kind: Any, flag: str) -> Any:
             return kind(text)
         values = tuple(item(t.strip()) for t in text.split(",") if t.strip())
     except ValueError:
-        what = f"comma-separated {item.__name__} values" if item else f"a {kind.__name__}"
-        raise SelfsupError(f"{flag} takes {what}, got '{text}'") from None
+        names = {int: "integer", float: "number"}
+        what = f"comma-separated {names.get(item, 'value')}s" if item else names.get(kind, "value")
+        raise SelfsupError(f"{flag} takes {'' if item else 'one '}{what}, got '{text}'") from None
     if not values:
         raise SelfsupError(f"{flag} needs at least one value")
     return values
@@ -249,16 +252,16 @@ def _run(experiment: Experiment, args: argparse.Namespace, command: list[str]) -
     from selfsup.experiments.runner import execute
 
     preset, params, n_seeds = resolve(experiment, args)
+    data_root = Path(args.data_root) if args.data_root else default_root()
+    meta = collect(command)
+    start = time.perf_counter()
+    plan = Plan(seeds=list(range(n_seeds)), data_root=data_root)
+    runs = experiment.runs(params, plan)  # checks the data before anything is written
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise SelfsupError(f"cannot create output folder '{out}': {err.strerror}") from None
-    data_root = Path(args.data_root) if args.data_root else default_root()
-    meta = collect(command)
-    start = time.perf_counter()
-    plan = Plan(seeds=list(range(n_seeds)), data_root=data_root)
-    runs = experiment.runs(params, plan)
     finished = execute(
         experiment, runs, out, data_root, args.threads, args.workers, resume=args.resume
     )

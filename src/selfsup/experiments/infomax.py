@@ -110,6 +110,7 @@ PRESETS = {
             projector=(32, 32),
             n_gaussianity=1,
             n_views=20,
+            lean=True,
         ),
         "digits, two methods, 1 epoch, tiny nets (the test suite)",
         1,
