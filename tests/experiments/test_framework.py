@@ -80,6 +80,16 @@ def test_resume_reuses_only_runs_with_the_same_args(tmp_path, capsys):
     assert not any(v["reused"] for v in results(tmp_path)["runs"].values())
 
 
+def test_what_runs_print_goes_to_their_logs_unless_verbose(tmp_path, capfd):
+    assert run(tmp_path, "--quick", "--loud", "--groups", "a") == 0
+    assert "drawn a 1" in (tmp_path / "out/runs/a-s1/log.txt").read_text()
+    printed = capfd.readouterr().out
+    assert "drawn" not in printed and "[toy 2/2] a-s1" in printed
+    assert run(tmp_path, "--quick", "--loud", "--groups", "a", "--verbose", out="v") == 0
+    assert "drawn a 1" in capfd.readouterr().out
+    assert not (tmp_path / "v/runs/a-s1/log.txt").exists()
+
+
 def test_worker_processes_give_the_same_numbers(tmp_path):
     assert run(tmp_path, "--quick", out="one") == 0
     assert run(tmp_path, "--quick", "--workers", "2", out="two") == 0
@@ -116,7 +126,7 @@ def test_unwritable_output_folder(tmp_path, capsys):
 def test_help_lists_every_option(capsys):
     assert command.run(toy.EXPERIMENT, ["--help"]) == 0
     text = capsys.readouterr().out
-    for flag in ("--quick", "--preset", "--out", "--seeds", "--data-root", "--resume"):
+    for flag in ("--quick", "--preset", "--out", "--seeds", "--data-root", "--resume", "--verbose"):
         assert flag in text
     for flag in ("--n N", "--scale X", "--groups NAME,...", "--widths N,...", "--loud"):
         assert flag in text

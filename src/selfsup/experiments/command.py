@@ -2,7 +2,8 @@
 
     selfsup reproduce --list
     selfsup reproduce NAME [--quick | --preset P] [--out DIR] [--seeds N] [--data-root DIR]
-                           [--resume] [--threads N] [--workers N] [NAME's own options]
+                           [--resume] [--threads N] [--workers N] [--verbose]
+                           [NAME's own options]
 
 The options after NAME come from the experiment's parameters dataclass (fields declared with
 :func:`selfsup.experiments.experiment.option`), so ``NAME --help`` lists every one of them.
@@ -24,7 +25,17 @@ from selfsup.experiments import REPRODUCTIONS, load
 from selfsup.experiments.experiment import Experiment, Plan, default_workers
 from selfsup.experiments.meta import collect, load_average
 
-FRAMEWORK_OPTIONS = ("preset", "quick", "out", "seeds", "data_root", "resume", "threads", "workers")
+FRAMEWORK_OPTIONS = (
+    "preset",
+    "quick",
+    "out",
+    "seeds",
+    "data_root",
+    "resume",
+    "threads",
+    "workers",
+    "verbose",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,7 +71,8 @@ def _usage() -> str:
     names = "\n".join(f"  {name:<10} {load(name).title}" for name in REPRODUCTIONS)
     return (
         "usage: selfsup reproduce NAME [--quick | --preset P] [--out DIR] [--seeds N]\n"
-        "                         [--data-root DIR] [--resume] [--threads N] [--workers N] ...\n"
+        "                         [--data-root DIR] [--resume] [--threads N] [--workers N]\n"
+        "                         [--verbose] [NAME's own options]\n"
         "       selfsup reproduce --list\n\n"
         "Reproduce a paper's experiments: runs, claims checked against our numbers, a report\n"
         "(report.md, results.json, PNGs) in --out. `selfsup reproduce NAME --help` lists every\n"
@@ -136,6 +148,13 @@ def parser(experiment: Experiment, prog: str, out: str | None = None) -> argpars
         metavar="N",
         default=default_workers(experiment),
         help="runs in parallel, each in its own process (default: %(default)s)",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show what each run prints (Lightning, warnings) instead of writing it to "
+        "OUT/runs/KEY/log.txt",
     )
     group = p.add_argument_group(f"{experiment.name} options (default: the preset's value)")
     for f, kind in _options(experiment.params_type):
@@ -263,7 +282,14 @@ def _run(experiment: Experiment, args: argparse.Namespace, command: list[str]) -
     except OSError as err:
         raise SelfsupError(f"cannot create output folder '{out}': {err.strerror}") from None
     finished = execute(
-        experiment, runs, out, data_root, args.threads, args.workers, resume=args.resume
+        experiment,
+        runs,
+        out,
+        data_root,
+        args.threads,
+        args.workers,
+        resume=args.resume,
+        verbose=args.verbose,
     )
     summary = experiment.summarise(params, finished)
     claims = experiment.claims(summary, params)

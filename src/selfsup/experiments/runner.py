@@ -3,15 +3,21 @@
 Every run works in ``OUT/runs/<key>/`` and leaves ``result.json`` there when it finishes
 (its ``args``, its result, its time). With ``resume`` a run whose ``result.json`` holds the
 same ``args`` is read back instead of run again; any other run starts from an empty folder.
+What a run prints (Lightning's messages, warnings) goes to its ``log.txt`` unless ``verbose``,
+so the console shows one line per run.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager, nullcontext, redirect_stderr, redirect_stdout
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -38,7 +44,29 @@ def _normalised(args: dict) -> Any:
     return json.loads(json.dumps(args, default=to_json))
 
 
-def _execute(run: Run, ctx: RunContext) -> tuple[dict, float]:
+@contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send everything written to file descriptors 1 and 2 (Python, C, child loggers) to
+    ``path`` until the block ends."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(path, "a", buffering=1) as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            # Python-level streams too: they need not be descriptors 1 and 2 (pytest, IDEs)
+            with redirect_stdout(log), redirect_stderr(log):
+                yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _execute(run: Run, ctx: RunContext, verbose: bool = False) -> tuple[dict, float]:
     """One run with ``ctx.threads`` torch threads; writes its ``result.json``."""
     import torch
 
@@ -46,7 +74,8 @@ def _execute(run: Run, ctx: RunContext) -> tuple[dict, float]:
     torch.set_num_threads(ctx.threads)
     start = time.perf_counter()
     try:
-        result = run.fn(run.args, ctx)
+        with nullcontext() if verbose else _output_to(ctx.run_dir / "log.txt"):
+            result = run.fn(run.args, ctx)
     finally:
         torch.set_num_threads(before)
     seconds = time.perf_counter() - start
@@ -73,6 +102,7 @@ def execute(
     threads: int = 1,
     workers: int = 1,
     resume: bool = False,
+    verbose: bool = False,
 ) -> list[Finished]:
     """Every run's result, in the order of ``runs``."""
     keys = [r.key for r in runs]
@@ -94,11 +124,11 @@ def execute(
         counter.show(f)
     if workers <= 1 or len(todo) <= 1:
         for run, ctx in todo:
-            done[run.key] = Finished(run, *_execute(run, ctx))
+            done[run.key] = Finished(run, *_execute(run, ctx, verbose))
             counter.show(done[run.key])
     else:
         with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_execute, run, ctx): run for run, ctx in todo}
+            futures = {pool.submit(_execute, run, ctx, verbose): run for run, ctx in todo}
             try:
                 for future in as_completed(futures):
                     run = futures[future]
