@@ -100,8 +100,10 @@ def infomax(old_out: Path, new_out: Path) -> tuple[int, list[str]]:
         gaussian = re.search(
             rf"{c['regime']}: Gaussian outputs under augmentation: (\w+ ?\w*)", old_text
         )
-        if c["claim"].startswith("Projector outputs are Gaussian") and gaussian:
-            if (gaussian.group(1) == "holds") != c["holds"]:
+        if c["claim"].startswith("Projector outputs are Gaussian"):
+            if gaussian is None:
+                lines.append(f"no Gaussian verdict for {c['regime']} in the old claims")
+            elif (gaussian.group(1) == "holds") != c["holds"]:
                 lines.append(f"Gaussian verdict moved: {gaussian.group(1)} -> {c['holds']}")
     return n, lines
 
