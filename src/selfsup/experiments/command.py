@@ -84,7 +84,7 @@ def _list() -> int:
     for name in REPRODUCTIONS:
         e = load(name)
         presets = ", ".join(e.presets)
-        print(f"{name:<10} {e.title} ({e.paper}); presets: {presets}")
+        print(f"{name:<10} {e.title}. {e.paper}. Presets: {presets}")
     return 0
 
 
@@ -110,7 +110,7 @@ def parser(experiment: Experiment, prog: str, out: str | None = None) -> argpars
     from selfsup.data.datasets import default_root
 
     p = _Parser(
-        prog=prog, description=f"{experiment.title} ({experiment.paper}).", allow_abbrev=False
+        prog=prog, description=f"{experiment.title}. {experiment.paper}.", allow_abbrev=False
     )
     presets = experiment.presets
     about = "; ".join(f"{k}: {v.about}" for k, v in presets.items())
