@@ -3,7 +3,7 @@
     python benchmarks/dynamics.py [--d 1000] [--h 50] [--points 100] [--target 1e-6]
 
 1. Times ``grassmann_flow`` for the whole trajectory (``--points`` times in [0, 1], one
-   ``eigh`` included), best of ``--repeats``.
+   ``eigh`` included), median of ``--repeats`` after one warm-up (``harness.py``).
 2. Runs ``riemannian_gd`` (QR retraction) to t = 1 at several step sizes, measures its error
    against the closed form at t = 1 (Frobenius norm of the projector difference) and the time
    per step, fits the error's log-log slope in the step size, and extrapolates linearly from the
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import time
 
 import numpy as np
 import torch
+from harness import closing_line, interleaved, machine, median, spread
 
 from selfsup.dynamics import grassmann_flow, loss_matrix, riemannian_gd
 
@@ -62,19 +62,11 @@ def main() -> None:
 
     C, W0 = build_problem(args.d, args.h, args.seed)
     times = torch.linspace(0.0, 1.0, args.points, dtype=torch.float64)
-    print(f"d={args.d} h={args.h} points={args.points} threads={torch.get_num_threads()} "
-          f"loadavg={os.getloadavg()[0]:.2f} torch={torch.__version__}")  # fmt: skip
-
-    closed_times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        trajectory = grassmann_flow(C, W0, times)
-        closed_times.append(time.perf_counter() - start)
-    closed_s = min(closed_times)
-    print(
-        f"closed form, {args.points} points: best {closed_s:.3f} s, all "
-        + ", ".join(f"{t:.3f}" for t in closed_times)
-    )
+    print(f"d={args.d} h={args.h} points={args.points} torch={torch.__version__} {machine()}")
+    seconds, last = interleaved({"closed": lambda: grassmann_flow(C, W0, times)}, args.repeats)
+    closed_s = median(seconds["closed"])
+    print(f"closed form, {args.points} points: {spread(seconds['closed'])}")
+    trajectory = last["closed"]
     reference = trajectory[-1]  # t = 1
 
     errors, per_step = [], []
@@ -102,10 +94,15 @@ def main() -> None:
         f"{lr_needed:.3e} = {steps_needed} steps x {1e3 * step_s:.2f} ms = {gd_s:.1f} s (estimated)"
     )
     print(f"closed form under 1 s: {closed_s < 1.0}; speedup vs GD: {speedup:.0f}x")
-    print(
-        f"closed_form_s={closed_s:.4f} gd_step_s={step_s:.6f} gd_steps_needed={steps_needed} "
-        f"gd_est_s={gd_s:.2f} error_slope={slope:.3f} speedup_vs_gd={speedup:.1f}"
-    )
+    pairs = {
+        "closed_form_s": closed_s,
+        "gd_step_s": step_s,
+        "gd_steps_needed": steps_needed,
+        "gd_est_s": gd_s,
+        "error_slope": slope,
+        "speedup_vs_gd": speedup,
+    }
+    print(closing_line(pairs))
 
 
 if __name__ == "__main__":

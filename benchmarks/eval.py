@@ -1,22 +1,22 @@
 """Our kNN and linear probe against scikit-learn on 60k x 512 features (time and accuracy).
 
-Run: python benchmarks/eval.py [--n 60000] [--dim 512] [--repeats 2] [--skip-logreg]
+Run: python benchmarks/eval.py [--n 60000] [--dim 512] [--repeats 3] [--warmup 0] [--skip-logreg]
 Features: a 10-class Gaussian mixture (class means on a random 32-d subspace plus isotropic
 noise), 60k train / 10k test, float32. kNN: k=20, votes weighted by exp(cos / 0.07), the same
 rule in scikit-learn (``metric="cosine"``, ``weights=exp((1 - d) / 0.07)``, brute force).
 Linear: L2-regularised multinomial logistic regression on standardised features,
 ``LinearProbe(weight_decay=wd)`` vs ``LogisticRegression(C=1 / (n * wd), lbfgs)``.
-Timings interleaved, best of N. Last line: name=value.
+Timings interleaved, median of N after ``--warmup`` uncounted rounds (``harness.py``).
+Last line: name=value.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import time
 
 import numpy as np
 import torch
+from harness import closing_line, interleaved, machine, medians, ratio
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
@@ -40,7 +40,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=60_000)
     ap.add_argument("--dim", type=int, default=512)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=0, help="uncounted rounds first (slow here)")
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument("--skip-logreg", action="store_true")
     args = ap.parse_args()
@@ -73,33 +74,26 @@ def main() -> None:
     cases = {"ours_knn": ours_knn, "sklearn_knn": sk_knn, "similarity_matmul": similarity_only}
     if not args.skip_logreg:
         cases |= {"ours_linear": ours_linear, "sklearn_linear": sk_linear}
-    best = dict.fromkeys(cases, float("inf"))
-    preds = {}
-    for _ in range(args.repeats):
-        for name, fn in cases.items():
-            t = time.perf_counter()
-            preds[name] = fn()
-            best[name] = min(best[name], time.perf_counter() - t)
+    seconds, preds = interleaved(cases, args.repeats, warmup=args.warmup)
     acc = {n: float((p == yte).mean()) for n, p in preds.items() if p is not None}
-    print(f"train {args.n} x {args.dim}, test 10000, threads={torch.get_num_threads()}")
-    for name in cases:
+    print(f"train {args.n} x {args.dim}, test 10000, median of {args.repeats}; {machine()}")
+    for name, s in medians(seconds).items():
         top1 = f"  top-1 {acc[name]:.4f}" if name in acc else ""
-        print(f"{name:>17s} {best[name]:8.2f} s{top1}")
+        print(f"{name:>17s} {s:8.2f} s{top1}")
     agree = float((preds["ours_knn"] == preds["sklearn_knn"]).mean())
     print(f"kNN predictions identical on {agree:.4%} of test points")
-    print(f"load average {os.getloadavg()} (2-core machine shared with other jobs)")
     out = {
-        "knn_speedup": best["sklearn_knn"] / best["ours_knn"],
+        "knn_speedup": ratio(seconds, "sklearn_knn", "ours_knn"),
         "knn_acc_delta": acc["ours_knn"] - acc["sklearn_knn"],
         "knn_agreement": agree,
-        "knn_over_matmul": best["ours_knn"] / best["similarity_matmul"],
+        "knn_over_matmul": ratio(seconds, "ours_knn", "similarity_matmul"),
     }
     if not args.skip_logreg:
         out |= {
-            "linear_speedup": best["sklearn_linear"] / best["ours_linear"],
+            "linear_speedup": ratio(seconds, "sklearn_linear", "ours_linear"),
             "linear_acc_delta": acc["ours_linear"] - acc["sklearn_linear"],
         }
-    print(" ".join(f"{k}={v:.4f}" for k, v in out.items()))
+    print(closing_line(out))
 
 
 if __name__ == "__main__":

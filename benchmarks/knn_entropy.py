@@ -1,6 +1,7 @@
 """Time selfsup.info.knn_entropy on 20000 x 32 against a scipy cKDTree Kozachenko-Leonenko.
 
 Run: python benchmarks/knn_entropy.py [--n 20000] [--d 32] [--k 3]
+Both timed interleaved, median of ``--repeats`` (``harness.py``).
 Last line: name=value pairs (ours_s, scipy_s, speedup, abs_diff_nats, ...).
 """
 
@@ -8,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import time
 
 import numpy as np
 import torch
+from harness import closing_line, interleaved, machine, median, ratio, spread
 from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln
 
@@ -38,33 +38,33 @@ def main() -> None:
     z = torch.randn(args.n, args.d, generator=g)
     truth = 0.5 * args.d * math.log(2 * math.pi * math.e)
 
-    knn_entropy(z[:1000], args.k)  # warm-up (thread pool, allocator)
-    ours_times = []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        ours = knn_entropy(z, args.k).item()
-        ours_times.append(time.perf_counter() - t0)
-    ours_s = min(ours_times)
+    knn_entropy(z[:1000], args.k)  # warm-up (thread pool, allocator) on a small slice
+    z64 = z.double().numpy()
+    cases = {
+        "ours": lambda: knn_entropy(z, args.k).item(),
+        "scipy": lambda: scipy_kl_entropy(z64, args.k),
+    }
+    seconds, last = interleaved(cases, args.repeats, warmup=0)
+    ours, ref = last["ours"], last["scipy"]
+    ours_s, scipy_s = median(seconds["ours"]), median(seconds["scipy"])
 
-    t0 = time.perf_counter()
-    ref = scipy_kl_entropy(z.double().numpy(), args.k)
-    scipy_s = time.perf_counter() - t0
-
-    print(
-        f"N={args.n} d={args.d} k={args.k} torch_threads={torch.get_num_threads()} "
-        f"cpus={os.cpu_count()} loadavg_1min={os.getloadavg()[0]:.2f}"
-    )
+    print(f"N={args.n} d={args.d} k={args.k} {machine()}")
     print(
         f"ours  (chunked matmul + topk, float32 search, float64 refine): {ours:.6f} nats, "
-        f"best of {args.repeats}: {ours_s:.3f} s (all: {', '.join(f'{t:.3f}' for t in ours_times)})"
+        f"{spread(seconds['ours'])}"
     )
-    print(f"scipy (cKDTree, exact, workers=-1): {ref:.6f} nats, {scipy_s:.3f} s")
+    print(f"scipy (cKDTree, exact, workers=-1): {ref:.6f} nats, {spread(seconds['scipy'])}")
     print(f"true Gaussian entropy: {truth:.6f} nats (bias at this N, d: {ours - truth:+.3f})")
-    print(
-        f"ours_s={ours_s:.3f} scipy_s={scipy_s:.3f} speedup={scipy_s / ours_s:.2f} "
-        f"abs_diff_nats={abs(ours - ref):.2e} ours_nats={ours:.4f} scipy_nats={ref:.4f} "
-        f"true_nats={truth:.4f}"
-    )
+    pairs = {
+        "ours_s": ours_s,
+        "scipy_s": scipy_s,
+        "speedup": ratio(seconds, "scipy", "ours"),
+        "abs_diff_nats": abs(ours - ref),
+        "ours_nats": ours,
+        "scipy_nats": ref,
+        "true_nats": truth,
+    }
+    print(closing_line(pairs, digits=6))
 
 
 if __name__ == "__main__":

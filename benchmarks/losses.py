@@ -1,7 +1,8 @@
 """Time each loss's forward + backward against the matrix products the issue calls unavoidable.
 
 Run: python benchmarks/losses.py [--batch 256] [--dim 8192] [--repeats 5]
-Reference products (float32, measured in the same run, interleaved, best of N):
+Reference products (float32, measured in the same run, interleaved, median of N after a
+warm-up round; ``harness.py``):
   VICReg: z^T z per branch (forward) and one (B x D)(D x D) product per branch (backward);
   InfoNCE: the (2B x D)(D x 2B) similarity and one (2B x 2B)(2B x D) product for its gradient;
   Barlow Twins: z_a^T z_b (forward) and its two gradient products (backward).
@@ -13,10 +14,9 @@ are timed too, for comparison. Last line: name=value ratios.
 from __future__ import annotations
 
 import argparse
-import os
-import time
 
 import torch
+from harness import closing_line, interleaved, machine, ratio, spread
 
 from selfsup.losses import barlow_twins_loss, info_nce_loss, vicreg_loss
 from selfsup.losses.textbook import textbook_barlow_twins, textbook_vicreg
@@ -64,24 +64,18 @@ def main() -> None:
         "barlow_textbook": fwd_bwd(textbook_barlow_twins, a, b),
         "barlow_matmul": barlow_products,
     }
-    best = dict.fromkeys(cases, float("inf"))
-    for _ in range(args.repeats):  # interleaved, so load changes hit every case alike
-        for name, run in cases.items():
-            t = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - t)
-    print(f"B={B} D={D} float32, threads={torch.get_num_threads()}, best of {args.repeats}")
-    for name, s in best.items():
-        print(f"{name:>20s} {s * 1e3:9.1f} ms")
-    print(f"load average {os.getloadavg()} (2-core machine shared with other jobs)")
-    ratios = {
-        "vicreg_over_matmul": best["vicreg_loss"] / best["vicreg_matmul"],
-        "vicreg_textbook_over_matmul": best["vicreg_textbook"] / best["vicreg_matmul"],
-        "info_nce_over_matmul": best["info_nce_loss"] / best["info_nce_matmul"],
-        "barlow_twins_over_matmul": best["barlow_twins_loss"] / best["barlow_matmul"],
-        "barlow_textbook_over_matmul": best["barlow_textbook"] / best["barlow_matmul"],
+    seconds, _ = interleaved(cases, args.repeats)
+    print(f"B={B} D={D} float32, median of {args.repeats} interleaved rounds; {machine()}")
+    for name, times in seconds.items():
+        print(f"{name:>20s} {spread(times)}")
+    pairs = {
+        "vicreg_over_matmul": ratio(seconds, "vicreg_loss", "vicreg_matmul"),
+        "vicreg_textbook_over_matmul": ratio(seconds, "vicreg_textbook", "vicreg_matmul"),
+        "info_nce_over_matmul": ratio(seconds, "info_nce_loss", "info_nce_matmul"),
+        "barlow_twins_over_matmul": ratio(seconds, "barlow_twins_loss", "barlow_matmul"),
+        "barlow_textbook_over_matmul": ratio(seconds, "barlow_textbook", "barlow_matmul"),
     }
-    print(" ".join(f"{k}={v:.3f}" for k, v in ratios.items()))
+    print(closing_line(pairs))
 
 
 if __name__ == "__main__":

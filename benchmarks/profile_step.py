@@ -3,8 +3,8 @@
 Run: python benchmarks/profile_step.py [--steps 20] [--threads 2] [--by-shape]
     [--channels-first] [--default-allocator] [--steady SECONDS]
 Prints the torch.profiler table of the top operators (``--by-shape``: per input shape, i.e.
-per layer), then a per-phase timing (best of N). ``--steady S`` adds whole steps timed
-back to back for S seconds (mean and percentiles: what a training loop sees).
+per layer), then a per-phase timing (median of N, ``harness.py``). ``--steady S`` adds whole
+steps timed back to back for S seconds (mean and percentiles: what a training loop sees).
 Last line: name=value seconds per phase.
 ``--epochs-memory 3``: instead, ``selfsup train`` for 3 short epochs, RSS after each.
 """
@@ -17,6 +17,7 @@ import statistics
 import time
 
 import torch
+from harness import closing_line, machine, medians
 from torch.profiler import ProfilerActivity, profile
 
 from selfsup.allocator import reuse_freed_memory
@@ -165,18 +166,19 @@ def main() -> None:
             step(method, optimiser, images)
     table = prof.key_averages(group_by_input_shape=args.by_shape)
     print(table.table(sort_by="self_cpu_time_total", row_limit=40 if args.by_shape else 25))
-    best: dict[str, float] = {}
+    rounds: dict[str, list[float]] = {}
     for _ in range(args.steps):
         for k, v in phases(method, optimiser, images).items():
-            best[k] = min(best.get(k, float("inf")), v)
+            rounds.setdefault(k, []).append(v)
     if args.steady:
         steady(method, optimiser, images, args.steady)
-    total = sum(best.values())
-    for k, v in best.items():
+    per_phase = medians(rounds)
+    total = sum(per_phase.values())
+    for k, v in per_phase.items():
         print(f"{k:>14s} {v * 1e3:8.1f} ms  {v / total:5.1%}")
     rate = args.batch / total
-    print(f"load average {os.getloadavg()}; step {total * 1e3:.1f} ms = {rate:.0f} pairs/s")
-    print(" ".join(f"{k}={v:.4f}" for k, v in best.items()) + f" step={total:.4f}")
+    print(f"{machine()}; step {total * 1e3:.1f} ms = {rate:.0f} pairs/s (median per phase)")
+    print(closing_line(per_phase | {"step": total}))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from harness import closing_line, machine  # noqa: E402
 from torch import nn  # noqa: E402
 
 from selfsup.info import local_affine, region_stability  # noqa: E402
@@ -57,6 +58,7 @@ def main() -> None:
     ap.add_argument("--views", type=int, default=64)
     args = ap.parse_args()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    summary: dict[str, float] = {}
     for name, (model, shape) in make_models().items():
         model.eval()
         g = torch.Generator().manual_seed(1)
@@ -78,6 +80,11 @@ def main() -> None:
                 f"median_rel_affine_err={err[-1]:.2e}",
                 flush=True,
             )
+        key = name.split()[0].lower()
+        summary |= {
+            f"{key}_stability_at_{NOISE[-1]:g}": stab[-1],
+            f"{key}_affine_err_at_{NOISE[0]:g}": err[0],
+        }
         axes[0].plot(NOISE, stab, "-o", label=name, ms=4)
         axes[1].plot(NOISE, err, "-o", label=name, ms=4)
     axes[0].set_ylabel("fraction of views in the input's linear region")
@@ -92,7 +99,8 @@ def main() -> None:
     )
     fig.tight_layout()
     fig.savefig(args.out, dpi=80)
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out}; {machine()}")
+    print(closing_line(summary))
 
 
 if __name__ == "__main__":

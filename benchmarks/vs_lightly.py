@@ -15,9 +15,10 @@ Both sides: ConvNet 32-64-128 backbone (``selfsup.nets.ConvNet``), 128-512-512-5
       views, ``selfsup.losses.vicreg_terms`` (the ``vicreg_mnist`` config's method).
 Each side runs in its own process (own allocator state, own peak RSS); the parent alternates
 their training rounds (same load), each getting the same wall-clock budget; images/s =
-2 x pairs/s over that budget. Ours raises glibc's mmap threshold as ``selfsup train`` does
-(``selfsup.allocator``); lightly's runs as its users run it. ``--allocator both-default`` or
-``both-tuned`` gives both sides the same allocator, to tell the pipelines apart from it.
+2 x pairs/s, the median over rounds (``harness.py``). Ours raises glibc's mmap threshold as
+``selfsup train`` does (``selfsup.allocator``); lightly's runs as its users run it.
+``--allocator both-default`` or ``both-tuned`` gives both sides the same allocator, to tell
+the pipelines apart from it.
 Then kNN top-1 (k=20, our evaluator for both) on the MNIST test set. Peak memory: each
 training process's peak RSS plus its DataLoader workers', taken before the kNN evaluation.
 Last line: ``throughput_ratio=<ours/lightly> knn_delta=<ours-lightly>``.
@@ -35,6 +36,7 @@ import time
 from pathlib import Path
 
 import torch
+from harness import closing_line, machine, median
 from torch import nn
 
 BATCH = 256
@@ -306,12 +308,14 @@ def main() -> None:
         )
     )
     steps, spent = dict.fromkeys(sides, 0), dict.fromkeys(sides, 0.0)
+    rates: dict[str, list[float]] = {name: [] for name in sides}  # pairs/s of each round
     loads = []
     for r in range(rounds):
         for name, side in sides.items():
             done = side.ask(f"train {seconds / rounds}")
             steps[name] += done["steps"]
             spent[name] += done["seconds"]
+            rates[name].append(done["steps"] * BATCH / done["seconds"])
         loads.append(os.getloadavg()[0])
         print(f"round {r + 1}/{rounds}: " + ", ".join(f"{n} {steps[n]} steps" for n in sides))
     results = {}
@@ -319,25 +323,24 @@ def main() -> None:
         mem = side.ask("memory")
         knn = side.ask(f"knn {bank}")
         side.close()
-        pairs = steps[name] * BATCH / spent[name]
+        pairs = median(rates[name])
         results[name] = dict(pairs_s=pairs, knn=knn["knn"])
         results[name]["peak_rss_mb"] = mem["main_mb"] + mem["workers_mb"]
         print(
-            f"{name:>8s}: {steps[name]} steps in {spent[name]:.0f} s = {pairs:.0f} pairs/s "
+            f"{name:>8s}: {steps[name]} steps in {spent[name]:.0f} s, median round "
+            f"{pairs:.0f} pairs/s "
             f"({2 * pairs:.0f} images/s); kNN top-1 {knn['knn']:.4f} (bank {bank}, "
             f"eval {knn['seconds']:.0f} s); peak RSS while training {mem['main_mb']:.0f} MB "
             f"main + {mem['workers_mb']:.0f} MB DataLoader workers"
         )
-    print(
-        f"load average during rounds {[round(x, 2) for x in loads]}, now {os.getloadavg()} "
-        f"(2-core machine)"
-    )
+    print(f"load average during rounds {[round(x, 2) for x in loads]}; now {machine()}")
     ours, theirs = results["ours"], results["lightly"]
-    print(
-        f"throughput_ratio={ours['pairs_s'] / theirs['pairs_s']:.3f} "
-        f"knn_delta={ours['knn'] - theirs['knn']:+.4f} "
-        f"peak_rss_ratio={ours['peak_rss_mb'] / theirs['peak_rss_mb']:.3f}"
-    )
+    pairs = {
+        "throughput_ratio": ours["pairs_s"] / theirs["pairs_s"],
+        "knn_delta": ours["knn"] - theirs["knn"],
+        "peak_rss_ratio": ours["peak_rss_mb"] / theirs["peak_rss_mb"],
+    }
+    print(closing_line(pairs))
 
 
 if __name__ == "__main__":
