@@ -3,6 +3,7 @@
     python -m tests.experiments.before_after dynamics OLD_OUT NEW_OUT
     python -m tests.experiments.before_after infomax OLD_OUT NEW_OUT
     python -m tests.experiments.before_after simvae OLD_OUT NEW_OUT
+    python -m tests.experiments.before_after simvae-runs OLD_OUT NEW_OUT   (finished runs only)
 
 ``OLD_OUT`` / ``NEW_OUT`` are the ``--out`` folders of the same ``--quick`` command (same seeds)
 run on each commit. Every number is compared except timings and metadata; the claims are
@@ -143,11 +144,31 @@ def simvae(old_out: Path, new_out: Path) -> tuple[int, list[str]]:
     return n, lines
 
 
+def simvae_runs(old_out: Path, new_out: Path) -> tuple[int, list[str]]:
+    """Run by run, for the runs the new ``OUT/runs`` holds so far (a command still going, or
+    stopped): each against the old ``results_detail.json`` entry of its dataset, method, seed."""
+    detail = load(old_out / "results_detail.json")
+    n, lines, finished = 0, [], 0
+    for path in sorted((new_out / "runs").glob("*/result.json")):
+        record = load(path)
+        args = record["args"]
+        old_runs = detail[args["dataset"]][args["method"]]["runs"]
+        k, d = diff(old_runs[args["seed"]], record["result"], record["key"])
+        n, lines, finished = n + k, lines + d, finished + 1
+    if not finished:
+        lines.append(f"no finished run under {new_out / 'runs'}")
+    print(f"simvae-runs: {finished} finished runs compared")
+    return n, lines
+
+
 def main(argv: list[str]) -> int:
     name, old_out, new_out = argv[0], Path(argv[1]), Path(argv[2])
-    compared, lines = {"dynamics": dynamics, "infomax": infomax, "simvae": simvae}[name](
-        old_out, new_out
-    )
+    compared, lines = {
+        "dynamics": dynamics,
+        "infomax": infomax,
+        "simvae": simvae,
+        "simvae-runs": simvae_runs,
+    }[name](old_out, new_out)
     for line in lines:
         print(line)
     print(f"{name}: {compared} values compared, {len(lines)} differences")
