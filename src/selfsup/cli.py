@@ -10,8 +10,6 @@ from pathlib import Path
 
 from selfsup.errors import SelfsupError
 
-REPRODUCTIONS = ("infomax", "simvae", "dynamics")
-
 
 def _train(args: argparse.Namespace) -> int:
     from selfsup.config import load_config
@@ -72,8 +70,8 @@ def _forwarded(argv: list[str]) -> tuple[str, str, list[str]] | None:
     """``(module, function, words)`` for sub-commands whose parsing lives with the experiment."""
     if argv[0] in ("analyze", "dynamics"):
         return f"selfsup.experiments.{argv[0]}", "main", argv[1:]
-    if argv[0] == "reproduce" and len(argv) > 1 and argv[1] in REPRODUCTIONS:
-        return f"selfsup.experiments.{argv[1]}", "reproduce", argv[2:]
+    if argv[0] == "reproduce":  # selfsup.experiments.command: --list, --help, NAME ...
+        return "selfsup.experiments.command", "main", argv[1:]
     return None
 
 
@@ -92,12 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     for name, helptext in (
         ("analyze", "information-theory lens on an encoder"),
         ("dynamics", "learning-dynamics experiments"),
+        ("reproduce", "reproduce a paper's experiments (selfsup reproduce --list)"),
     ):
         p = sub.add_parser(name, help=helptext, add_help=False)
         p.add_argument("rest", nargs=argparse.REMAINDER)
-    r = sub.add_parser("reproduce", help="reproduce a paper's experiments", add_help=False)
-    r.add_argument("paper", nargs="?", choices=REPRODUCTIONS)
-    r.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -120,8 +116,6 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "eval":
             return _eval(args)
-        if args.command == "reproduce":
-            raise SelfsupError(f"name what to reproduce: {', '.join(REPRODUCTIONS)}")
     except SelfsupError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
