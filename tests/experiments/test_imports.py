@@ -16,11 +16,13 @@ SRC = Path(selfsup.__file__).resolve().parent.parent
 #: top-level part of selfsup -> layer; a module may import its own layer and those below
 LAYERS = {
     "errors": 0,
+    "validation": 0,  # argument checks shared by every loss and estimator
     "info": 1,
     "dynamics": 1,
     "losses": 2,  # the info-theoretic VICReg losses use selfsup.info
     "config": 3,
     "allocator": 3,
+    "hardware": 3,
     "optim": 3,
     "data": 3,
     "nets": 3,

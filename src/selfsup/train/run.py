@@ -68,15 +68,6 @@ def load_data(config: DictConfig) -> DataSplits:
     return data
 
 
-def __getattr__(name: str):
-    # load_method moved to train/trained.py (it imports this module); old imports still work
-    if name == "load_method":
-        from selfsup.train.trained import load_method
-
-        return load_method
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def last_checkpoint(run_dir: Path) -> Path | None:
     """The checkpoint with the run's newest state (see ``checkpoints.newest_checkpoint``)."""
     return newest_checkpoint(run_dir)
