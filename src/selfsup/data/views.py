@@ -7,6 +7,7 @@ per-image pipeline would, but in one batched call. Inputs are float images in [0
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import kornia.augmentation as K
@@ -129,6 +130,19 @@ def make_views(preset: str, image_size: int, n_views: int = 2) -> MultiView:
     while len(views) < n_views:  # extra views (J > 2) reuse the recipe of the second
         views.append(PRESETS[preset](image_size)[1])
     return MultiView(views[:n_views])
+
+
+def with_local_crops(
+    views: MultiView, n: int, size: int | None = None, scale: tuple[float, float] = (0.05, 0.4)
+) -> MultiView:
+    """Multi-crop (DINO): the given (global) views plus ``n`` local ones. A local view is a view
+    of the last recipe, then a random crop of ``scale`` of its area resampled to ``size``
+    pixels (``None``: the input size, for backbones that need one image size)."""
+    local = [
+        nn.Sequential(copy.deepcopy(views.views[-1]), RandomResizedCropAffine(size, scale=scale))
+        for _ in range(n)
+    ]
+    return MultiView([*views.views, *local])
 
 
 class Normalise(nn.Module):
