@@ -62,7 +62,13 @@ def _eval(args: argparse.Namespace) -> int:
             f"the encoder was trained on images of shape {method.image_shape}, but "
             f"'{data.name}' has {tuple(data.image_shape)}; pick a dataset of the same shape"
         )
-    metrics = evaluate_encoder(method, data, config)
+    if args.protocol:  # the protocols beside the default kNN + linear probe
+        from selfsup.evaluate.protocols import parse_protocols, run_protocols
+
+        names, encoder = parse_protocols(args.protocol), (method.backbone, method.normalise)
+        metrics = run_protocols(*encoder, data, names, config.eval, config.seed, args.epochs)
+    else:
+        metrics = evaluate_encoder(method, data, config)
     metrics["dataset"] = data.name
     out = Path(args.path) if Path(args.path).is_dir() else Path(args.path).parent
     name = "metrics.json" if not args.dataset else f"metrics-{data.name}.json"
@@ -100,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("path", help="run directory or checkpoint")
     e.add_argument("--dataset", help="evaluate on another dataset of the same image shape")
     e.add_argument("--data-root", help="where the dataset lives")
+    e.add_argument(
+        "--protocol",
+        help="comma-separated, from knn,linear,linear-sgd,finetune,fewshot (default: knn,linear)",
+    )
+    e.add_argument("--epochs", type=int, default=30, help="epochs of linear-sgd and finetune")
     for name, helptext in (
         ("analyze", "information-theory lens on an encoder"),
         ("dynamics", "learning-dynamics experiments"),

@@ -1,0 +1,106 @@
+"""Backbones from timm and torchvision by name: classifier removed, feature size probed, CIFAR stem
+for small images; a timm ResNet-18 trains on a colour dataset."""
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from selfsup.cli import main as cli_main
+from selfsup.config import load_config
+from selfsup.errors import SelfsupError
+from selfsup.nets import build_backbone
+from selfsup.train import train
+from tests.conftest import TINY
+
+timm = pytest.importorskip("timm")
+
+
+def test_torchvision_resnet_is_torchvisions_without_its_classifier():
+    torch.manual_seed(0)
+    ours = build_backbone("torchvision", (3, 96, 96), model="resnet18")
+    reference = torchvision.models.resnet18()
+    reference.fc = nn.Identity()
+    reference.load_state_dict(ours.net.state_dict())
+    x = torch.rand(2, 3, 96, 96)
+    ours.eval(), reference.eval()
+    assert ours.out_dim == 512
+    assert torch.equal(ours(x), reference(x))
+    assert isinstance(ours.net.maxpool, nn.MaxPool2d)  # 96 px > 64: the ImageNet stem stays
+
+
+@pytest.mark.parametrize("library", ["timm", "torchvision"])
+def test_small_images_get_the_cifar_stem_and_grey_inputs_work(library):
+    net = build_backbone(library, (1, 28, 28), model="resnet18")
+    assert net.net.conv1.kernel_size == (3, 3) and net.net.conv1.stride == (1, 1)
+    assert net.net.conv1.in_channels == 1 and isinstance(net.net.maxpool, nn.Identity)
+    assert net(torch.rand(3, 1, 28, 28)).shape == (3, 512) and net.out_dim == 512
+    plain = build_backbone(library, (1, 28, 28), model="resnet18", small_images=False)
+    assert plain.net.conv1.stride == (2, 2) and plain.net.conv1.in_channels == 1
+
+
+def test_timm_models_of_other_families_probe_their_size():
+    vit = build_backbone("timm", (3, 32, 32), model="vit_tiny_patch16_224", patch_size=4)
+    assert vit.out_dim == vit.net.num_features == 192
+    assert vit(torch.rand(2, 3, 32, 32)).shape == (2, 192)
+    convnext = build_backbone("timm", (3, 32, 32), model="convnext_atto")
+    assert convnext.out_dim == convnext.net.num_features == 320
+    mobile = build_backbone("torchvision", (3, 64, 64), model="mobilenet_v3_small")
+    assert mobile.out_dim == 1024  # the classifier's hidden layer: only its last linear goes
+    assert mobile(torch.rand(2, 3, 64, 64)).shape == (2, 1024)
+
+
+@pytest.mark.parametrize(
+    "library, params, message",
+    [
+        ("timm", {"model": "no_such_net"}, "unknown timm model"),
+        ("torchvision", {"model": "no_such_net"}, "unknown torchvision model"),
+        ("timm", {"model": "vit_tiny_patch16_224", "small_images": True}, "ResNet-style stem"),
+        ("timm", {"model": "resnet18", "no_such_arg": 1}, "could not build"),
+    ],
+)
+def test_bad_backbones_are_named(library, params, message):
+    with pytest.raises(SelfsupError, match=message):
+        build_backbone(library, (3, 32, 32), **params)
+
+
+def test_cli_reports_a_bad_timm_model_in_one_line(tmp_path, capsys):
+    argv = ["train", "--run-dir", str(tmp_path), "backbone.name=timm", "backbone.params.model=nope"]
+    assert cli_main(argv) == 2
+    assert capsys.readouterr().err.startswith("error: unknown timm model 'nope'")
+
+
+def _shapes_config(image_size: int, n_train: int, epochs: int):
+    # the procedural colour `shapes` set stands in for an image folder (not built yet)
+    config = load_config(
+        None,
+        [
+            *TINY,
+            "data.name=shapes",
+            "data.views=shapes",
+            f"data.params={{n_train: {n_train}, n_test: 256, image_size: {image_size}}}",
+            "data.batch_size=64",
+            "backbone.name=timm",
+            f"trainer.max_epochs={epochs}",
+            "eval.linear_probe=false",
+        ],
+    )
+    config.backbone.params = {"model": "resnet18"}  # replaces the MLP's params
+    return config
+
+
+def test_timm_resnet18_trains_on_a_colour_dataset(tmp_path):
+    metrics = train(_shapes_config(8, 128, 1), tmp_path)
+    assert metrics["feature_dim"] == 512 and metrics["global_step"] == 2
+    assert 0 <= metrics["knn_top1"] <= 1
+
+
+@pytest.mark.slow
+def test_timm_resnet18_learns_shapes_at_16px(tmp_path):
+    metrics = train(_shapes_config(16, 512, 3), tmp_path)
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    column = header.index("train/loss_epoch")
+    losses = [float(r.split(",")[column]) for r in rows[1:] if r.split(",")[column]]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert metrics["knn_top1"] > 0.5  # 3 classes
