@@ -142,3 +142,24 @@ def test_bad_method_parameters_are_one_line_errors(override, message, tmp_path, 
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error:") and message in err
     assert "Traceback" not in err
+
+
+NEW_CONFIGS = [f"{m}_{d}" for m in sorted(SMALL) for d in ("digits", "mnist")]
+
+
+@pytest.mark.parametrize("name", NEW_CONFIGS)
+def test_shipped_configs_build_and_take_a_step(name, mnist_root):
+    from selfsup.train.run import load_data
+
+    config = load_config(name, [f"data.root={mnist_root}", "data.train_subset=64"])
+    assert config.method.name == name.rsplit("_", 1)[0]
+    model = build_method(config, load_data(config))
+    images = load_data(config).train.get_batch(torch.arange(8))[0].float() / 255
+    views = [model.normalise(v) for v in model.views(images)]
+    if config.method.name == "dino":  # the MNIST config's local crops are smaller
+        sizes = {v.shape[-1] for v in views[2:]}
+        assert len(views) == 2 + config.method.params.local_crops
+        assert sizes == {config.method.params.get("local_crop_size") or images.shape[-1]}
+    terms, features = model.compute_loss(views)
+    terms.loss.backward()
+    assert torch.isfinite(terms.loss) and features.shape == (8, model.backbone.out_dim)
