@@ -3,35 +3,19 @@ norms to the Chi distribution of a standard Gaussian (KL or Wasserstein-1 form).
 
 from selfsup.errors import SelfsupError
 from selfsup.losses import radial_vicreg_terms
-from selfsup.methods.base import JointEmbedding
+from selfsup.losses.radial_vicreg import RADIAL_FORMS
+from selfsup.methods.vicreg import VICReg
 
 
-class RadialVICReg(JointEmbedding):
-    """Args: ``radial`` (``"kl"`` or ``"w1"``), ``radial_coeff`` and VICReg's coefficients; see
-    :func:`selfsup.losses.radial_vicreg_terms`."""
+class RadialVICReg(VICReg):
+    """Args: ``radial`` (``"kl"`` or ``"w1"``), ``radial_coeff``, and VICReg's coefficients;
+    see :func:`selfsup.losses.radial_vicreg_terms`."""
 
-    def __init__(
-        self,
-        *,
-        radial: str = "kl",
-        radial_coeff: float = 1.0,
-        sim_coeff: float = 25.0,
-        std_coeff: float = 25.0,
-        cov_coeff: float = 1.0,
-        eps: float = 1e-4,
-        **common,
-    ) -> None:
-        super().__init__(**common)
-        if radial not in ("kl", "w1"):
+    def __init__(self, *, radial: str = "kl", radial_coeff: float = 1.0, **vicreg) -> None:
+        super().__init__(**vicreg)
+        if radial not in RADIAL_FORMS:
             raise SelfsupError(f"method.params.radial must be 'kl' or 'w1', got '{radial}'")
-        self.loss_args = dict(
-            radial=radial,
-            radial_coeff=radial_coeff,
-            sim_coeff=sim_coeff,
-            std_coeff=std_coeff,
-            cov_coeff=cov_coeff,
-            eps=eps,
-        )
+        self.loss_args.update(radial=radial, radial_coeff=radial_coeff)
 
     def objective(self, z_a, z_b):
         return radial_vicreg_terms(
