@@ -117,7 +117,7 @@ def radial_vicreg_terms(
         sim_coeff, std_coeff, cov_coeff, eps: VICReg's (25 / 25 / 1).
         gather_distributed: compute every term on the global batch across processes.
     """
-    check_pair(z_a, z_b, "radial_vicreg_loss", min_batch=3)
+    check_pair(z_a, z_b, "radial_vicreg_loss")
     if radial not in RADIAL_FORMS:
         raise ValueError(f"radial must be one of {RADIAL_FORMS}, got '{radial}'")
     if gather_distributed:
