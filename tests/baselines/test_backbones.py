@@ -1,13 +1,18 @@
 """Backbones from timm and torchvision by name: classifier removed, feature size probed, CIFAR stem
-for small images; a timm ResNet-18 trains on a colour dataset."""
+for small images; a timm ResNet-18 trains on an image folder and on a colour dataset."""
 
+import shutil
+
+import numpy as np
 import pytest
 import torch
 import torchvision
+from PIL import Image
 from torch import nn
 
 from selfsup.cli import main as cli_main
 from selfsup.config import load_config
+from selfsup.data import load_dataset
 from selfsup.errors import SelfsupError
 from selfsup.nets import build_backbone
 from selfsup.train import train
@@ -71,7 +76,6 @@ def test_cli_reports_a_bad_timm_model_in_one_line(tmp_path, capsys):
 
 
 def _shapes_config(image_size: int, n_train: int, epochs: int):
-    # the procedural colour `shapes` set stands in for an image folder (not built yet)
     config = load_config(
         None,
         [
@@ -87,6 +91,72 @@ def _shapes_config(image_size: int, n_train: int, epochs: int):
     )
     config.backbone.params = {"model": "resnet18"}  # replaces the MLP's params
     return config
+
+
+def _write_folder(root, per_class: dict[str, int]) -> None:
+    """Three colour classes of images of assorted sizes and formats, ImageFolder layout."""
+    g = np.random.default_rng(0)
+    for split, n in per_class.items():
+        for c, name in enumerate(["red", "green", "blue"]):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                h, w = g.integers(12, 40, size=2)
+                pixels = g.integers(0, 90, size=(h, w, 3), dtype=np.uint8)
+                pixels[..., c] += 160
+                image = Image.fromarray(pixels) if i % 2 else Image.fromarray(pixels).convert("L")
+                image.save(root / split / name / f"{i}.{'png' if i % 3 else 'jpg'}")
+
+
+def test_timm_resnet18_trains_on_an_image_folder(tmp_path):
+    _write_folder(tmp_path / "images", {"train": 16, "val": 4})
+    config = load_config(
+        None,
+        [
+            *TINY,
+            "data.name=image_folder",
+            f"data.root={tmp_path / 'images'}",
+            "data.params={image_size: 16}",
+            "data.views=shapes",
+            "data.batch_size=16",
+            "backbone.name=timm",
+            "trainer.max_epochs=1",
+            "eval.linear_probe=false",
+        ],
+    )
+    config.backbone.params = {"model": "resnet18"}
+    metrics = train(config, tmp_path / "run")
+    assert metrics["feature_dim"] == 512 and metrics["global_step"] == 3  # 48 images / 16
+    assert 0 <= metrics["knn_top1"] <= 1
+
+
+def test_image_folder_reads_rgb_squares_with_labels(tmp_path):
+    _write_folder(tmp_path, {"train": 3, "test": 2})
+    data = load_dataset("image_folder", tmp_path, image_size=10)
+    assert data.num_classes == 3 and data.image_shape == (3, 10, 10)
+    assert data.extras["classes"] == ["blue", "green", "red"]
+    images, labels = data.test.get_batch(torch.arange(6))
+    assert images.dtype == torch.uint8 and images.shape == (6, 3, 10, 10)
+    assert labels.tolist() == [0, 0, 1, 1, 2, 2]
+    # the class's colour dominates its images (grey ones are equal in every channel)
+    rgb = data.train.get_batch(torch.tensor([1, 4, 7]))[0].float().mean((2, 3))
+    assert [int(row.argmax()) for row in rgb] == [2, 1, 0]
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda root: shutil.rmtree(root / "test"), "no 'test' subfolder"),
+        (lambda root: (root / "test" / "red").rename(root / "test" / "pink"), "differ"),
+        (lambda root: (root / "train" / "red" / "1.png").write_bytes(b"not a png"), "cannot read"),
+        (lambda root: None, "download=false"),
+    ],
+)
+def test_image_folder_problems_are_one_line_errors(damage, message, tmp_path):
+    _write_folder(tmp_path, {"train": 2, "test": 1})
+    damage(tmp_path)
+    with pytest.raises(SelfsupError, match=message):
+        data = load_dataset("image_folder", tmp_path, download=message == "download=false")
+        data.train.get_batch(torch.arange(len(data.train)))
 
 
 def test_timm_resnet18_trains_on_a_colour_dataset(tmp_path):

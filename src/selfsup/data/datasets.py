@@ -236,6 +236,12 @@ def _shapes(root: Path, download: bool, **params) -> DataSplits:
     return load_shapes(root, download, **params)
 
 
+def _image_folder(root: Path, download: bool, **params) -> DataSplits:
+    from selfsup.data.folder import load_image_folder  # imported late: folder imports this module
+
+    return load_image_folder(root, download, **params)
+
+
 DATASETS: dict[str, Callable[..., DataSplits]] = {
     "digits": _digits,
     "mnist": _torchvision_train_test("MNIST", "mnist", 10, _grey_split),
@@ -245,6 +251,7 @@ DATASETS: dict[str, Callable[..., DataSplits]] = {
     "stl10": _stl10,
     "celeba": _celeba,
     "shapes": _shapes,
+    "image_folder": _image_folder,
 }
 
 
