@@ -53,7 +53,18 @@ def _print_metrics(metrics: dict, where: Path) -> None:
 def _eval(args: argparse.Namespace) -> int:
     from selfsup.train.trained import evaluate_checkpoint
 
-    metrics, written = evaluate_checkpoint(args.path, args.dataset, args.data_root)
+    evaluate = None
+    if args.protocol:  # the protocols beside the default kNN + linear probe
+        from selfsup.evaluate.protocols import parse_protocols, run_protocols
+
+        names = parse_protocols(args.protocol)
+
+        def evaluate(method, data, config):
+            encoder = (method.backbone, method.normalise)
+            return run_protocols(*encoder, data, names, config.eval, config.seed, args.epochs)
+
+    extra = {"evaluate": evaluate} if evaluate else {}
+    metrics, written = evaluate_checkpoint(args.path, args.dataset, args.data_root, **extra)
     _print_metrics(metrics, written)
     return 0
 
@@ -87,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("path", help="run directory or checkpoint")
     e.add_argument("--dataset", help="evaluate on another dataset of the same image shape")
     e.add_argument("--data-root", help="where the dataset lives")
+    e.add_argument(
+        "--protocol",
+        help="comma-separated, from knn,linear,linear-sgd,finetune,fewshot (default: knn,linear)",
+    )
+    e.add_argument("--epochs", type=int, default=30, help="epochs of linear-sgd and finetune")
     for name, helptext in (
         ("analyze", "information-theory lens on an encoder"),
         ("dynamics", "learning-dynamics experiments"),

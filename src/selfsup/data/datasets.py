@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from selfsup.data.folder import load_image_folder
 from selfsup.data.images import BatchDataset, DataSplits, FileImages, TensorImages
 from selfsup.data.shapes import load_shapes
 from selfsup.errors import SelfsupError
@@ -164,6 +165,7 @@ DATASETS: dict[str, Callable[..., DataSplits]] = {
     "stl10": _stl10,
     "celeba": _celeba,
     "shapes": load_shapes,
+    "image_folder": load_image_folder,
 }
 #: datasets made in code: they need no files and never download
 IN_CODE = frozenset({"digits", "shapes"})

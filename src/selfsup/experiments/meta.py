@@ -11,7 +11,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("torch", "torchvision", "lightning", "numpy", "scipy", "scikit-learn", "kornia")
+PACKAGES = ("torch", "torchvision", "lightning", "numpy", "scipy", "scikit-learn")
 
 
 def git_state(where: Path | None = None) -> dict:
