@@ -43,6 +43,33 @@ def _views(B: int = 3, J: int = 2, L: int = 4) -> tuple[torch.Tensor, ...]:
     return x, logits, mu, logvar, z
 
 
+def _four() -> tuple[torch.Tensor, ...]:
+    """Two predictions and two targets, ``(8, 6)`` each (BYOL, SimSiam)."""
+    a, b = _pair()
+    g = torch.Generator().manual_seed(23)
+    return a, b, b + 0.5 * torch.randn(8, 6, generator=g, dtype=torch.float64), a.flip(0)
+
+
+def _queue() -> tuple[torch.Tensor, ...]:
+    """Query, key and a queue of 10 normalised keys (MoCo)."""
+    a, b = _pair()
+    g = torch.Generator().manual_seed(29)
+    return a, b, torch.nn.functional.normalize(torch.randn(10, 6, generator=g, dtype=torch.float64))
+
+
+def _crops() -> tuple[torch.Tensor, ...]:
+    """DINO: student scores of 4 crops, teacher scores of the 2 global ones, a centre; K = 5."""
+    g = torch.Generator().manual_seed(31)
+    student = torch.randn(4, 3, 5, generator=g, dtype=torch.float64)
+    teacher = student[:2] + 0.3 * torch.randn(2, 3, 5, generator=g, dtype=torch.float64)
+    return student, teacher, 0.1 * torch.randn(5, generator=g, dtype=torch.float64)
+
+
+def _no_grad_output(value: torch.Tensor, *inputs: torch.Tensor) -> torch.Tensor:
+    """A bookkeeping function's output made a graph node (gradient 0), so it pins like a loss."""
+    return value.sum() + 0 * sum(t.sum() for t in inputs)
+
+
 def _flat(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(0, 1)  # (B, J, ...) -> (B * J, ...) for the single-view VAE
 
@@ -90,6 +117,29 @@ CASES: dict[str, tuple[Callable[[], tuple[torch.Tensor, ...]], Callable[..., tor
         lambda x, lg, mu, lv, z: losses.gaussian_kl(mu[:, 0], lv[:, 0], mu[:, 1], lv[:, 1]).sum(),
     ),
     "reconstruction_nll": (_views, lambda x, lg, mu, lv, z: losses.reconstruction_nll(x, lg).sum()),
+    "byol_loss": (_four, losses.byol_loss),
+    "simsiam_loss": (_four, losses.simsiam_loss),
+    "moco_loss": (_queue, losses.moco_loss),
+    "moco_loss_t0.07": (_queue, lambda q, k, n: losses.moco_loss(q, k, n, temperature=0.07)),
+    "enqueue": (
+        _queue,
+        lambda q, k, n: _no_grad_output(losses.enqueue(n.detach().clone(), 7, k)[0], q, k, n),
+    ),
+    "dino_loss": (_crops, losses.dino_loss),
+    "dino_loss_temperatures": (_crops, lambda s, t, c: losses.dino_loss(s, t, c, 0.2, 0.07)),
+    "dino_center": (_crops, lambda s, t, c: _no_grad_output(losses.dino_center(c, t), s, t, c)),
+    "radial_vicreg_loss": (_pair, losses.radial_vicreg_loss),
+    "radial_vicreg_loss_w1": (
+        _pair,
+        lambda a, b: losses.radial_vicreg_loss(a, b, radial="w1", radial_coeff=2.0),
+    ),
+    "radial_kl": (_pair, lambda a, b: losses.radial_kl(a) + losses.radial_kl(b)),
+    "radial_w1": (_pair, lambda a, b: losses.radial_w1(a) + losses.radial_w1(b)),
+    "m_spacing_entropy": (_pair, lambda a, b: losses.m_spacing_entropy(a[:, 2], m=3)),
+    "chi_log_density": (
+        _pair,
+        lambda a, b: losses.chi_log_density(a.norm(dim=1), 6).sum(),
+    ),
 }
 
 # name: (loss, gradient norm over all inputs), float64
@@ -113,6 +163,20 @@ PINNED = {
     "gaussian_kl": (12.220188273162568, 4.866507591871787),
     "gaussian_kl_to_posterior": (11.032239038160897, 8.067700708040979),
     "reconstruction_nll": (45.67559658790603, 8.651560349379606),
+    "byol_loss": (0.9300225217519322, 0.10691365727722152),
+    "simsiam_loss": (-0.5349887391240339, 0.05345682863861076),
+    "moco_loss": (0.28854243334746865, 0.06411292952772953),
+    "moco_loss_t0.07": (0.03372379625581878, 0.05838647982678981),
+    "enqueue": (-8.143057019881306, 0.0),
+    "dino_loss": (13.39421310744085, 13.770937795608026),
+    "dino_loss_temperatures": (6.8273692602206495, 4.248030236513391),
+    "dino_center": (-0.08318552246865066, 0.0),
+    "radial_vicreg_loss": (38.37820837365665, 11.708632514195946),
+    "radial_vicreg_loss_w1": (32.06016650263622, 11.35365148062068),
+    "radial_kl": (17.78806851226873, 2.4135115040613435),
+    "radial_w1": (2.5759923851139455, 0.22360679774997896),
+    "m_spacing_entropy": (2.645735247436279, 0.1396616510224382),
+    "chi_log_density": (-123.4363038609826, 16.838973766561505),
 }
 
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from selfsup.losses._checks import check_pair
+from selfsup.validation import check_finite, check_same_shape, check_samples
 
 
 class PredictionTerms(NamedTuple):
@@ -16,6 +16,25 @@ class PredictionTerms(NamedTuple):
 
     loss: torch.Tensor
     cosine: torch.Tensor
+
+
+def prediction_inputs(
+    p_a: torch.Tensor,
+    p_b: torch.Tensor,
+    t_a: torch.Tensor,
+    t_b: torch.Tensor,
+    fn: str,
+    target_names: tuple[str, str] = ("t_a", "t_b"),
+) -> None:
+    """Predictions and targets: four ``(batch, dim)`` float tensors of one shape, all finite
+    (one finiteness sync for the four)."""
+    names = ("p_a", "p_b", *target_names)
+    tensors = (p_a, p_b, t_a, t_b)
+    for t, name in zip(tensors, names, strict=True):
+        check_samples(t, name, fn)
+    for t, name in zip(tensors[1:], names[1:], strict=True):
+        check_same_shape(p_a, t, ("p_a", name), fn)
+    check_finite(fn, **dict(zip(names, tensors, strict=True)))
 
 
 def cross_view_cosine(
@@ -41,9 +60,7 @@ def byol_terms(
         p_a, p_b: ``(batch, dim)`` predictor outputs of the online network for views a, b.
         t_a, t_b: ``(batch, dim)`` projections of the target (momentum) network; detached.
     """
-    check_pair(p_a, p_b, "byol_loss", min_batch=1)
-    check_pair(t_a, t_b, "byol_loss", min_batch=1)
-    check_pair(p_a, t_a, "byol_loss", min_batch=1)
+    prediction_inputs(p_a, p_b, t_a, t_b, "byol_loss")
     cosine = cross_view_cosine(p_a, p_b, t_a, t_b)
     return PredictionTerms(2 - 2 * cosine, cosine)
 

@@ -10,6 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from selfsup.losses.distributed import is_distributed
+from selfsup.validation import (
+    InputError,
+    check_finite,
+    check_positive,
+    check_samples,
+    check_tensor,
+)
 
 
 class DINOTerms(NamedTuple):
@@ -21,23 +28,30 @@ class DINOTerms(NamedTuple):
     teacher_entropy: torch.Tensor
 
 
-def _check_dino(student: torch.Tensor, teacher: torch.Tensor, center: torch.Tensor) -> None:
+def _check_dino(
+    student: torch.Tensor, teacher: torch.Tensor, center: torch.Tensor, t_s: float, t_t: float
+) -> None:
+    fn = "dino_loss"
+    check_samples(student, "student", fn, batched=True)
+    check_samples(teacher, "teacher", fn, batched=True)
+    check_tensor(center, "center", fn)
     if student.ndim != 3 or teacher.ndim != 3:
-        raise ValueError(
-            f"dino_loss expects (crops, batch, K) student and teacher outputs, got "
+        raise InputError(
+            f"{fn}: student and teacher must be (crops, batch, K), got "
             f"{tuple(student.shape)} and {tuple(teacher.shape)}"
         )
     if student.shape[1:] != teacher.shape[1:]:
-        raise ValueError(
-            f"dino_loss: student {tuple(student.shape)} and teacher {tuple(teacher.shape)} "
+        raise InputError(
+            f"{fn}: student {tuple(student.shape)} and teacher {tuple(teacher.shape)} "
             f"must agree in batch and K"
         )
     if teacher.shape[0] > student.shape[0]:
-        raise ValueError("dino_loss: the student must see at least the teacher's (global) crops")
+        raise InputError(f"{fn}: the student must see at least the teacher's (global) crops")
     if center.shape != (teacher.shape[2],):
-        raise ValueError(
-            f"dino_loss: center must be ({teacher.shape[2]},), got {tuple(center.shape)}"
-        )
+        raise InputError(f"{fn}: center must be ({teacher.shape[2]},), got {tuple(center.shape)}")
+    check_positive(t_s, "student_temperature", fn)
+    check_positive(t_t, "teacher_temperature", fn)
+    check_finite(fn, student=student, teacher=teacher, center=center)
 
 
 def dino_terms(
@@ -57,12 +71,7 @@ def dino_terms(
         center: ``(K,)`` running mean of the teacher's scores.
         student_temperature, teacher_temperature: the paper's 0.1 and 0.04 (after warm-up).
     """
-    _check_dino(student, teacher, center)
-    if not (student_temperature > 0 and teacher_temperature > 0):
-        raise ValueError(
-            f"dino_loss needs positive temperatures, got {student_temperature}, "
-            f"{teacher_temperature}"
-        )
+    _check_dino(student, teacher, center, student_temperature, teacher_temperature)
     targets = F.softmax((teacher.detach() - center) / teacher_temperature, dim=-1)
     log_predictions = F.log_softmax(student / student_temperature, dim=-1)
     # (T, S) matrix of mean cross-entropies; a crop is never its own target
@@ -101,7 +110,7 @@ def dino_center(
         teacher: ``(T, batch, K)`` teacher scores of this process.
     """
     if not 0 <= momentum <= 1:
-        raise ValueError(f"dino_center: momentum must be in [0, 1], got {momentum}")
+        raise InputError(f"dino_center: momentum must be in [0, 1], got {momentum}")
     total = teacher.detach().sum(dim=(0, 1))
     count = torch.tensor(float(teacher.shape[0] * teacher.shape[1]), device=total.device)
     if gather_distributed and is_distributed():

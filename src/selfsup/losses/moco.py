@@ -12,6 +12,14 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from selfsup.validation import (
+    InputError,
+    check_finite,
+    check_positive,
+    check_same_shape,
+    check_samples,
+)
+
 
 class MoCoTerms(NamedTuple):
     """``loss = alignment + uniformity`` as for InfoNCE.
@@ -26,18 +34,17 @@ class MoCoTerms(NamedTuple):
 
 
 def _check_moco(query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor, t: float) -> None:
-    if query.ndim != 2 or query.shape != key.shape:
-        raise ValueError(
-            f"moco_loss expects query and key of the same (batch, dim) shape, got "
-            f"{tuple(query.shape)} and {tuple(key.shape)}"
+    fn = "moco_loss"
+    check_samples(query, "query", fn)
+    check_samples(key, "key", fn)
+    check_same_shape(query, key, ("query", "key"), fn)
+    check_samples(queue, "queue", fn)
+    if queue.shape[1] != query.shape[1]:
+        raise InputError(
+            f"{fn}: queue must be (queue_size, dim={query.shape[1]}), got {tuple(queue.shape)}"
         )
-    if queue.ndim != 2 or queue.shape[1] != query.shape[1]:
-        raise ValueError(
-            f"moco_loss expects a (queue_size, dim={query.shape[1]}) queue, got "
-            f"{tuple(queue.shape)}"
-        )
-    if not t > 0:
-        raise ValueError(f"moco_loss needs a positive temperature, got {t}")
+    check_positive(t, "temperature", fn)
+    check_finite(fn, query=query, key=key, queue=queue)
 
 
 def moco_terms(

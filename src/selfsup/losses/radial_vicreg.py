@@ -25,9 +25,9 @@ from typing import NamedTuple
 
 import torch
 
-from selfsup.losses._checks import check_pair
-from selfsup.losses.distributed import gather_batch
+from selfsup.losses._checks import pair_inputs
 from selfsup.losses.vicreg import vicreg_terms
+from selfsup.validation import check_choice, check_nonnegative
 
 RADIAL_FORMS = ("kl", "w1")
 
@@ -117,11 +117,10 @@ def radial_vicreg_terms(
         sim_coeff, std_coeff, cov_coeff, eps: VICReg's (25 / 25 / 1).
         gather_distributed: compute every term on the global batch across processes.
     """
-    check_pair(z_a, z_b, "radial_vicreg_loss")
-    if radial not in RADIAL_FORMS:
-        raise ValueError(f"radial must be one of {RADIAL_FORMS}, got '{radial}'")
-    if gather_distributed:
-        z_a, z_b = gather_batch(z_a), gather_batch(z_b)
+    fn = "radial_vicreg_loss"
+    check_choice(radial, "radial", fn, RADIAL_FORMS)
+    check_nonnegative(radial_coeff, "radial_coeff", fn)
+    z_a, z_b = pair_inputs(z_a, z_b, fn, gather_distributed)
     base = vicreg_terms(z_a, z_b, sim_coeff, std_coeff, cov_coeff, eps)
     term = radial_kl if radial == "kl" else radial_w1
     radial_value = (term(z_a) + term(z_b)) / 2

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from selfsup.losses._checks import check_pair
-from selfsup.losses.byol import PredictionTerms, cross_view_cosine
+from selfsup.losses.byol import PredictionTerms, cross_view_cosine, prediction_inputs
 
 
 def simsiam_terms(
@@ -20,9 +19,7 @@ def simsiam_terms(
     Returns:
         ``loss`` in ``[-1, 1]`` (-1: predictions aligned with the targets) and ``cosine``.
     """
-    check_pair(p_a, p_b, "simsiam_loss", min_batch=1)
-    check_pair(z_a, z_b, "simsiam_loss", min_batch=1)
-    check_pair(p_a, z_a, "simsiam_loss", min_batch=1)
+    prediction_inputs(p_a, p_b, z_a, z_b, "simsiam_loss", ("z_a", "z_b"))
     cosine = cross_view_cosine(p_a, p_b, z_a, z_b)
     return PredictionTerms(-cosine, cosine)
 

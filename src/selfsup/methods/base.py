@@ -27,6 +27,11 @@ class NonFiniteLossError(RuntimeError):
         self.step, self.epoch, self.value = step, epoch, value
 
 
+def loss_precision(z: torch.Tensor) -> torch.Tensor:
+    """Half and bfloat16 embeddings up to float32 for the loss; float32 and float64 stay."""
+    return z.float() if z.dtype in (torch.float16, torch.bfloat16) else z
+
+
 class SSLMethod(L.LightningModule):
     """Base of all methods.
 
@@ -163,5 +168,5 @@ class JointEmbedding(SSLMethod):
         # variances and covariances in bfloat16's 8-bit mantissa lose what keeps the
         # embedding from collapsing
         with torch.autocast(z_a.device.type, enabled=False):
-            terms = self.objective(z_a.float(), z_b.float())
+            terms = self.objective(loss_precision(z_a), loss_precision(z_b))
         return terms, features[: views[0].shape[0]]
