@@ -32,6 +32,17 @@ PAIR_LOSSES = {
     "clip_loss": (lambda a, b: losses.clip_loss(a, b, 10.0), ("a", "b")),
     "vicreg_logdet_loss": (losses.vicreg_logdet_loss, ("z_a", "z_b")),
     "vicreg_pairdist_loss": (losses.vicreg_pairdist_loss, ("z_a", "z_b")),
+    "radial_vicreg_loss": (losses.radial_vicreg_loss, ("z_a", "z_b")),
+    # the prediction losses, each with its two predictions given the same targets
+    "byol_loss": (lambda a, b: losses.byol_loss(a, b, a.detach(), a.detach()), ("p_a", "p_b")),
+    "simsiam_loss": (
+        lambda a, b: losses.simsiam_loss(a, b, a.detach(), a.detach()),
+        ("p_a", "p_b"),
+    ),
+    "moco_loss": (
+        lambda q, k: losses.moco_loss(q, k, torch.ones(5, q.shape[-1])),
+        ("query", "key"),
+    ),
 }
 
 
@@ -92,9 +103,38 @@ def test_loss_hyperparameters_name_what_is_allowed():
             call()
 
 
+def test_momentum_losses_refuse_bad_queues_crops_and_temperatures():
+    q, k = _pair()
+    cases = [
+        (lambda: losses.moco_loss(q, k, torch.ones(5, 3)), "moco_loss: queue must be"),
+        (lambda: losses.moco_loss(q, k, torch.ones(5, 4) * math.nan), "queue has 20 non-finite"),
+        (lambda: losses.moco_loss(q, k, torch.ones(5, 4), 0.0), "temperature must be a positive"),
+        (lambda: losses.byol_loss(q, k, q[:6], k), r"same shape.*\(8, 4\) and \(6, 4\)"),
+    ]
+    g = torch.Generator().manual_seed(0)
+    student, teacher = torch.randn(4, 3, 5, generator=g), torch.randn(2, 3, 5, generator=g)
+    center = torch.zeros(5)
+    bad = teacher.clone()
+    bad[1, 2, 3] = math.inf
+    cases += [
+        (lambda: losses.dino_loss(student, bad, center), "dino_loss: teacher has 1 non-finite"),
+        (lambda: losses.dino_loss(student[:1], teacher, center), "at least the teacher's"),
+        (lambda: losses.dino_loss(student, teacher, center[:4]), r"center must be \(5,\)"),
+        (lambda: losses.dino_loss(student, teacher, center, 0.0), "student_temperature must"),
+        (lambda: losses.dino_loss(student, teacher.long(), center), "teacher must be a floating"),
+        (lambda: losses.dino_center(center, teacher, momentum=1.5), "momentum must be in"),
+        (lambda: losses.radial_vicreg_loss(q, k, radial="l2"), "unknown radial 'l2'; valid"),
+        (lambda: losses.radial_vicreg_loss(q, k, radial_coeff=-1.0), "radial_coeff must be"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
 def test_batches_too_small_for_the_statistic():
     a, b = _pair(batch=1)
-    for name in ("vicreg_loss", "barlow_twins_loss", "info_nce_loss", "vicreg_logdet_loss"):
+    names = ("vicreg_loss", "barlow_twins_loss", "info_nce_loss", "vicreg_logdet_loss")
+    for name in (*names, "radial_vicreg_loss"):
         with pytest.raises(ValueError, match="at least 2 samples"):
             PAIR_LOSSES[name][0](a, b)
     assert losses.clip_loss(a, b, 10.0).item() == pytest.approx(0.0)  # one pair: defined
