@@ -59,3 +59,21 @@ def test_bad_input_is_one_line(argv, expected, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: selfsup reproduce infomax: "), err
     assert expected in err[0]
+
+
+def test_radial_vicreg_labels_build_both_radial_forms():
+    """Each infomax label trains the method it names: radial_vicreg_w1 is Radial-VICReg with
+    the W1 term, radial_vicreg the KL one (its default), at the same shared settings."""
+    from selfsup.config import load_config
+    from selfsup.data import load_dataset
+    from selfsup.experiments.infomax import PRESETS, overrides
+    from selfsup.methods import build_method
+
+    params, data = PRESETS["tiny"].params, load_dataset("digits")
+    built = {}
+    for label in ("radial_vicreg", "radial_vicreg_w1"):
+        words = overrides(params, "digits", label, seed=0)
+        assert "method.name=radial_vicreg" in words
+        built[label] = build_method(load_config(None, words), data)
+    assert built["radial_vicreg"].loss_args["radial"] == "kl"
+    assert built["radial_vicreg_w1"].loss_args["radial"] == "w1"
