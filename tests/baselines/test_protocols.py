@@ -85,7 +85,9 @@ def test_cli_eval_runs_the_named_protocols(tmp_path, capsys):
     protocols = "knn,linear,linear-sgd,finetune,fewshot"
     assert cli_main(["eval", str(run), "--protocol", protocols, "--epochs", "1"]) == 0
     printed = capsys.readouterr().out
-    metrics = json.loads((run / "metrics.json").read_text())
+    record = json.loads((run / "metrics.json").read_text())
+    metrics = record["eval"]["digits"]  # beside the training record, which stays
+    assert "linear_top1" not in record and record["status"] == "finished"
     for key in ("knn_top1", "linear_top1", "linear_sgd_top1", "finetune_top1"):
         assert 0.1 < metrics[key] <= 1.0 and key in printed
     assert 0 < metrics["fewshot_1pct_top1"] <= metrics["fewshot_10pct_top1"] + 0.1
