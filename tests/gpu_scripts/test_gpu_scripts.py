@@ -149,3 +149,43 @@ def test_vs_lightly_on_cuda_without_cuda_is_one_line():
         "error: --device cuda, but torch sees no CUDA device (torch.cuda.is_available() is "
         "False); run on the GPU box or use --device cpu"
     ]
+
+
+def _benchmarks_module(name: str):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
+def test_gpu_sampler_reads_nvidia_smi(tmp_path, monkeypatch):
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho '57, 1234'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    sampler = _benchmarks_module("gpu_util").GpuSampler()
+    with sampler:
+        time.sleep(1.3)
+    assert len(sampler.util) >= 1 and set(sampler.util) == {57.0}
+    assert set(sampler.memory) == {1234.0}
+    assert sampler.mean_util() == 57.0
+
+
+def test_fp16_stepper_scales_the_loss_and_takes_the_plain_step():
+    """With a gradient scaler the step equals the unscaled one (the scale is a power of 2)."""
+    import torch
+
+    vs = _benchmarks_module("vs_lightly")
+    results = []
+    for precision in ("32", "16-mixed"):
+        w = torch.nn.Parameter(torch.tensor([3.0, -2.0, 1e-3]))
+        opt = torch.optim.SGD([w], lr=0.1)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+        step = vs._Stepper(opt, sched, precision, "cpu")
+        assert (step.scaler is not None) == (precision == "16-mixed")
+        step((w**2).sum())
+        results.append(w.detach().clone())
+    expected = torch.tensor([3.0, -2.0, 1e-3], dtype=torch.float64) * (1 - 2 * 0.1)
+    for got in results:
+        torch.testing.assert_close(got.double(), expected, rtol=1e-6, atol=0)
