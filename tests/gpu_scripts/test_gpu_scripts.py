@@ -15,7 +15,7 @@ from tests.conftest import REPO
 
 SCRIPTS = REPO / "benchmarks" / "gpu"
 TINY_CHUNK = (
-    "backbone.params.hidden=[64,32] method.projector=[64,64] data.batch_size=32 "
+    "backbone.params.hidden=[64,32] method.projector=[64,64] data.batch_size=128 "
     "trainer.max_epochs=10000 trainer.log_every_n_steps=1 trainer.enable_model_summary=false "
     "eval.mlp_probe=false"
 )
