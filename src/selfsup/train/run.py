@@ -16,7 +16,6 @@ import torch
 from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from selfsup.allocator import reuse_freed_memory
@@ -188,30 +187,7 @@ def _checkpointing(config: DictConfig, run_dir: Path) -> list[L.Callback]:
                 train_time_interval=timedelta(minutes=c.every_n_minutes),
             )
         )
-    return [*callbacks, _CheckpointOnSigterm(run_dir)]
-
-
-class _CheckpointOnSigterm(L.Callback):
-    """SIGTERM (a batch scheduler's or ``timeout``'s stop) ends the run after the current step
-    (Lightning raises ``SIGTERMException``); keep that step in ``last.ckpt`` and the logged rows
-    in ``metrics.csv``, so that ``--resume`` loses nothing (chunked runs: benchmarks/gpu)."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-
-    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        if not isinstance(exception, SIGTERMException):
-            return
-        trainer.save_checkpoint(self.run_dir / CHECKPOINTS / LAST)
-        for logger in trainer.loggers:
-            logger.save()
-        if trainer.global_rank == 0:
-            print(
-                f"stopped by SIGTERM at step {trainer.global_step}; saved "
-                f"{self.run_dir / CHECKPOINTS / LAST}; continue with: selfsup train "
-                f"--run-dir {self.run_dir} --resume",
-                flush=True,
-            )
+    return callbacks
 
 
 def _read_rows(path: Path) -> list[dict]:
