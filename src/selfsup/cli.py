@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 import time
 from pathlib import Path
 
 from selfsup.errors import SelfsupError
 
-REPRODUCTIONS = ("infomax", "simvae", "dynamics")
-
 
 def _train(args: argparse.Namespace) -> int:
     from selfsup.config import load_config
     from selfsup.methods import NonFiniteLossError
     from selfsup.train import train
-    from selfsup.train.run import last_checkpoint
+    from selfsup.train.checkpoints import newest_checkpoint
+    from selfsup.train.interrupt import Interrupted
 
     run_dir = Path(args.run_dir) if args.run_dir else None
     config_path = args.config
@@ -34,10 +32,14 @@ def _train(args: argparse.Namespace) -> int:
     try:
         metrics = train(config, run_dir, resume=args.resume)
     except NonFiniteLossError as err:
-        ckpt = last_checkpoint(run_dir)
+        ckpt = newest_checkpoint(run_dir)
         where = f"last good checkpoint: {ckpt} (kept intact)" if ckpt else "no checkpoint yet"
         print(f"error: {err}; training stopped; {where}", file=sys.stderr)
         return 1
+    except Interrupted as stop:
+        if stop.message:
+            print(stop.message, file=sys.stderr)
+        return stop.exit_code
     if metrics is not None:
         _print_metrics(metrics, run_dir)
     return 0
@@ -49,25 +51,21 @@ def _print_metrics(metrics: dict, where: Path) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from selfsup.train.run import evaluate_encoder, load_data, load_method
+    from selfsup.train.trained import evaluate_checkpoint
 
-    method, config = load_method(args.path)
-    if args.dataset:
-        config.data.name = args.dataset
-    if args.data_root:
-        config.data.root = args.data_root
-    data = load_data(config)
-    if tuple(data.image_shape) != method.image_shape:
-        raise SelfsupError(
-            f"the encoder was trained on images of shape {method.image_shape}, but "
-            f"'{data.name}' has {tuple(data.image_shape)}; pick a dataset of the same shape"
-        )
-    metrics = evaluate_encoder(method, data, config)
-    metrics["dataset"] = data.name
-    out = Path(args.path) if Path(args.path).is_dir() else Path(args.path).parent
-    name = "metrics.json" if not args.dataset else f"metrics-{data.name}.json"
-    (out / name).write_text(json.dumps(metrics, indent=2))
-    _print_metrics(metrics, out / name)
+    evaluate = None
+    if args.protocol:  # the protocols beside the default kNN + linear probe
+        from selfsup.evaluate.protocols import parse_protocols, run_protocols
+
+        names = parse_protocols(args.protocol)
+
+        def evaluate(method, data, config):
+            encoder = (method.backbone, method.normalise)
+            return run_protocols(*encoder, data, names, config.eval, config.seed, args.epochs)
+
+    extra = {"evaluate": evaluate} if evaluate else {}
+    metrics, written = evaluate_checkpoint(args.path, args.dataset, args.data_root, **extra)
+    _print_metrics(metrics, written)
     return 0
 
 
@@ -83,8 +81,8 @@ def _forwarded(argv: list[str]) -> tuple[str, str, list[str]] | None:
     """``(module, function, words)`` for sub-commands whose parsing lives with the experiment."""
     if argv[0] in ("analyze", "dynamics"):
         return f"selfsup.experiments.{argv[0]}", "main", argv[1:]
-    if argv[0] == "reproduce" and len(argv) > 1 and argv[1] in REPRODUCTIONS:
-        return f"selfsup.experiments.{argv[1]}", "reproduce", argv[2:]
+    if argv[0] == "reproduce":  # selfsup.experiments.command: --list, --help, NAME ...
+        return "selfsup.experiments.command", "main", argv[1:]
     return None
 
 
@@ -100,15 +98,18 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("path", help="run directory or checkpoint")
     e.add_argument("--dataset", help="evaluate on another dataset of the same image shape")
     e.add_argument("--data-root", help="where the dataset lives")
+    e.add_argument(
+        "--protocol",
+        help="comma-separated, from knn,linear,linear-sgd,finetune,fewshot (default: knn,linear)",
+    )
+    e.add_argument("--epochs", type=int, default=30, help="epochs of linear-sgd and finetune")
     for name, helptext in (
         ("analyze", "information-theory lens on an encoder"),
         ("dynamics", "learning-dynamics experiments"),
+        ("reproduce", "reproduce a paper's experiments (selfsup reproduce --list)"),
     ):
         p = sub.add_parser(name, help=helptext, add_help=False)
         p.add_argument("rest", nargs=argparse.REMAINDER)
-    r = sub.add_parser("reproduce", help="reproduce a paper's experiments", add_help=False)
-    r.add_argument("paper", nargs="?", choices=REPRODUCTIONS)
-    r.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -131,8 +132,6 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "eval":
             return _eval(args)
-        if args.command == "reproduce":
-            raise SelfsupError(f"name what to reproduce: {', '.join(REPRODUCTIONS)}")
     except SelfsupError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -66,6 +66,26 @@ def test_missing_dataset_says_where_it_looked(tmp_path):
         load_dataset("cifar10", root=tmp_path)
 
 
+def test_missing_dataset_message_is_true_to_the_situation(tmp_path, monkeypatch):
+    from selfsup.data.datasets import DatasetNotFoundError, _missing
+
+    # the path as typed (made absolute), not the target of a symlink
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(DatasetNotFoundError, match=f"not found under '{tmp_path / 'link'}'"):
+        load_dataset("mnist", root=tmp_path / "link")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetNotFoundError, match=f"under '{tmp_path / 'rel'}'"):
+        load_dataset("mnist", root="rel")
+    # torchvision's advice names its own argument; a failed download advises no download
+    err = _missing("MNIST", tmp_path, RuntimeError("Dataset not found. You can use download=True"),
+                   download=True)  # fmt: skip
+    assert "download=True" not in str(err) and "data.download=true" not in str(err)
+    assert "the download failed" in str(err)
+    advised = err.advise("pass --data-root DIR")
+    assert advised.endswith("; pass --data-root DIR") and str(tmp_path) in advised
+
+
 def test_mnist_from_shared_data(mnist_root):
     data = load_dataset("mnist", root=mnist_root)
     assert len(data.train) == 60000 and len(data.test) == 10000

@@ -149,3 +149,28 @@ def test_losses_backpropagate_in_float32():
         z_a.grad = None
         fn(z_a, z_b).backward()
         assert torch.isfinite(z_a.grad).all() and z_a.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_inputs_compute_in_float32(dtype):
+    # projections from an autocast forward: the losses run in float32 and say so
+    g = torch.Generator().manual_seed(6)
+    a = torch.randn(32, 16, generator=g)
+    b = a + 0.3 * torch.randn(32, 16, generator=g)
+    for fn in (vicreg_loss, info_nce_loss, lambda x, y: barlow_twins_terms(x, y).loss):
+        half = fn(a.to(dtype), b.to(dtype))
+        full = fn(a.to(dtype).float(), b.to(dtype).float())
+        assert half.dtype == torch.float32
+        torch.testing.assert_close(half, full, rtol=1e-5, atol=1e-5)
+
+
+def test_vicreg_routes_agree_in_float32_on_a_dominant_feature():
+    from selfsup.losses.vicreg import covariance_term
+
+    g = torch.Generator().manual_seed(7)
+    z = torch.randn(16, 200, generator=g)
+    z[:, 3] *= 1e4
+    truth = covariance_term(z.double()).item()
+    err = {r: abs(covariance_term(z, route=r).item() - truth) / truth for r in ("gram", "dxd")}
+    # the D x D route is the plain float32 formula; the float64 Gram route at least as good
+    assert err["dxd"] < 1e-5 and err["gram"] <= max(err["dxd"], 2.4e-7), err

@@ -1,54 +1,76 @@
-"""The experiment entry points: a tiny end-to-end reproduction and the CLI error contract."""
+"""The dynamics reproduction end to end at test size, `selfsup dynamics EXPERIMENT`, and the
+shape of its claims."""
 
 import json
 
 import pytest
 
-from selfsup.experiments.dynamics import main, reproduce
+from selfsup.experiments.command import main as reproduce
+from selfsup.experiments.dynamics import main
 
 
-def test_tiny_reproduction_writes_report_results_and_plots(tmp_path, capsys):
-    assert reproduce(["--tiny", "--out", str(tmp_path), "--data-root", str(tmp_path / "none")]) == 0
+def test_tiny_reproduction_writes_report_results_and_plots(tmp_path):
+    argv = ["dynamics", "--preset", "tiny", "--out", str(tmp_path), "--data-root", str(tmp_path)]
+    assert reproduce(argv) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    for key in ("collapse", "exact", "contrastive", "width", "mnist", "claims", "meta", "timing_s"):
-        assert key in results
-    assert "skipped" in results["mnist"]
-    assert results["exact"]["ode_check"]["cases"]["repeated"]["max_abs_projector_diff"] < 1e-10
-    assert len(results["claims"]) == 4
+    parts = results["summary"]["0"]
+    assert set(parts) == {"collapse", "exact", "contrastive", "width"}
+    assert "mnist" in results["skipped"] and "--data-root" in results["skipped"]["mnist"]
+    assert parts["exact"]["ode_check"]["cases"]["repeated"]["max_abs_projector_diff"] < 1e-10
+    claims = results["claims"]
+    assert len(claims) == 5  # collapse, exact, width in two regimes, contrastive
+    assert [c["regime"] is not None for c in claims] == [False, False, True, True, False]
+    assert claims[1]["holds"] is True  # the closed form matches the ODE at any size
+    for c in claims:
+        assert {"claim", "paper", "ours", "holds", "tolerance", "regime"} <= set(c)
     report = (tmp_path / "report.md").read_text()
-    assert "## Claims" in report and "MNIST not found" in report
-    for png in ("collapse.png", "exact_trajectories.png", "exact_error_vs_lr.png",
-                "contrastive.png", "width.png"):  # fmt: skip
-        assert (tmp_path / png).stat().st_size > 1000
+    assert "## Claims" in report and "- skipped mnist:" in report
+    for png in ("collapse-s0/collapse.png", "exact-s0/exact_trajectories.png",
+                "exact-s0/exact_error_vs_lr.png", "contrastive-s0/contrastive.png",
+                "width-s0/width.png"):  # fmt: skip
+        assert (tmp_path / "runs" / png).stat().st_size > 1000
+        assert f"(runs/{png})" in report
+
+
+def test_two_seeds_merge_claims(tmp_path):
+    argv = ["collapse", "--preset", "tiny", "--seeds", "2", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["summary"]) == {"0", "1"}
+    (claim,) = results["claims"]
+    finals = [results["summary"][s]["collapse"]["h"]["4"]["final_erank_closed"] for s in "01"]
+    assert claim["ours"]["seed 0"]["closed form h=4"] == finals[0]
+    assert claim["ours"]["seed 1"]["closed form h=4"] == finals[1]
+    assert finals[0] != finals[1]
 
 
 @pytest.mark.mnist
 def test_tiny_mnist_experiment(tmp_path, mnist_root):
-    argv = ["mnist", "--tiny", "--out", str(tmp_path), "--data-root", str(mnist_root)]
+    argv = ["mnist", "--preset", "tiny", "--out", str(tmp_path), "--data-root", str(mnist_root)]
     assert main(argv) == 0
-    mnist = json.loads((tmp_path / "results.json").read_text())["mnist"]
+    mnist = json.loads((tmp_path / "results.json").read_text())["summary"]["0"]["mnist"]
     assert set(mnist["views"]) == {"noise", "crop"}
-    assert (tmp_path / "mnist_width.png").exists()
+    assert (tmp_path / "runs/mnist-s0/mnist_width.png").exists()
 
 
 @pytest.mark.parametrize(
-    "argv",
-    [["bogus"], [], ["collapse", "--seed", "x"], ["exact", "--nonsense"]],
+    "argv, expected",
+    [
+        (["bogus"], "unknown experiment 'bogus'"),
+        ([], "name an experiment"),
+        (["collapse", "--seeds", "x"], "argument --seeds: invalid int value: 'x'"),
+        (["exact", "--nonsense"], "unrecognized arguments: --nonsense"),
+    ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(capsys, argv):
+def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, expected):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("selfsup dynamics: error:")
-
-
-def test_reproduce_rejects_unknown_option(capsys):
-    assert reproduce(["--fast"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "unrecognized arguments" in err[0]
+    assert len(err) == 1 and err[0].startswith("error: selfsup dynamics"), err
+    assert expected in err[0]
 
 
 def test_unwritable_output_dir_is_a_usage_error(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert main(["collapse", "--tiny", "--out", str(blocker / "sub")]) == 2
-    assert "cannot create output directory" in capsys.readouterr().err
+    assert main(["collapse", "--preset", "tiny", "--out", str(blocker / "sub")]) == 2
+    assert "cannot create output folder" in capsys.readouterr().err

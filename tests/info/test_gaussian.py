@@ -1,6 +1,8 @@
 """Gaussian entropy, LogDet entropy and Gaussian MI against closed forms and sklearn / scipy."""
 
+import contextlib
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from scipy import stats
 from sklearn.covariance import ledoit_wolf
 
 from selfsup.info import (
+    EstimatorRegimeWarning,
     gaussian_entropy,
     gaussian_entropy_from_samples,
     gaussian_mutual_information,
@@ -131,3 +134,33 @@ def test_gaussian_mi_of_correlated_pairs(rhos):
     assert gaussian_mutual_information(cov, k).item() == pytest.approx(expected, abs=1e-12)
     with pytest.raises(ValueError, match="dim_x"):
         gaussian_mutual_information(cov, 0)
+
+
+@pytest.mark.parametrize("n,d", [(50, 1), (200, 6), (31, 30)])
+def test_entropy_from_samples_is_exactly_half_log_det_of_2_pi_e_cov(n, d):
+    g = torch.Generator().manual_seed(n)
+    z = torch.randn(n, d, generator=g, dtype=torch.float64) @ _random_cov(d, 30.0, seed=d)
+    cov = np.cov(z.numpy(), rowvar=False).reshape(d, d)  # unbiased, as documented
+    sign, logdet = np.linalg.slogdet(2 * np.pi * np.e * cov)
+    assert sign > 0
+    with pytest.warns(EstimatorRegimeWarning) if n < 250 else contextlib.nullcontext():
+        got = gaussian_entropy_from_samples(z).item()
+    assert got == pytest.approx(0.5 * logdet, abs=1e-10)
+    # and the batched form gives each batch's own value
+    batched = gaussian_entropy_from_samples(torch.stack([z, 2 * z]))
+    assert batched[1].item() - batched[0].item() == pytest.approx(d * math.log(2), abs=1e-10)
+
+
+def test_regime_warnings_fire_outside_the_measured_regime_only():
+    g = torch.Generator().manual_seed(0)
+    inside = torch.randn(400, 3, generator=g, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EstimatorRegimeWarning)
+        gaussian_entropy_from_samples(inside)
+        logdet_entropy(inside)
+    with pytest.warns(EstimatorRegimeWarning, match=r"n=400, d=30 .*d <= 100, n >= 250, n >= 1"):
+        gaussian_entropy_from_samples(torch.randn(400, 30, generator=g, dtype=torch.float64))
+    with pytest.warns(EstimatorRegimeWarning, match="Ledoit-Wolf|biased high"):
+        gaussian_entropy_from_samples(inside[:100], "ledoit_wolf")
+    with pytest.warns(EstimatorRegimeWarning, match="fixed shrinkage"):
+        gaussian_entropy_from_samples(inside, 0.3)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-import selfsup.losses.info_vicreg as iv
+import selfsup.losses._checks as pair_checks
 from selfsup.losses.info_vicreg import (
     vicreg_logdet_loss,
     vicreg_logdet_terms,
@@ -119,7 +119,7 @@ def test_gather_distributed_gathers_both_branches(fn, monkeypatch):
 
     z_a, z_b = _pair(16, 8, seed=4)
     plain = fn(z_a, z_b)
-    monkeypatch.setattr(iv, "gather_batch", fake_gather)
+    monkeypatch.setattr(pair_checks, "gather_batch", fake_gather)
     gathered = fn(z_a, z_b, gather_distributed=True)
     assert calls == [z_a.shape, z_b.shape]
     expected = fn(torch.cat([z_a, z_a + 1.0]), torch.cat([z_b, z_b + 1.0]))

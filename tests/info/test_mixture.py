@@ -122,3 +122,59 @@ def test_pairwise_distance_entropy_formula_and_limits(bound, factor):
     assert pairwise_distance_entropy(z, s, bound).item() == pytest.approx(comp - inner, abs=1e-10)
     assert pairwise_distance_entropy(z * 1e4, s, bound).item() == pytest.approx(comp + math.log(12))
     assert pairwise_distance_entropy(z * 0, s, bound).item() == pytest.approx(comp)
+
+
+def _kt_bound(weights, entropies, div) -> float:
+    """Kolchinsky-Tracey: sum_i c_i H_i - sum_i c_i log sum_j c_j exp(-D_ij), by loops."""
+    n = len(weights)
+    inner = [math.log(sum(weights[j] * math.exp(-div[i][j]) for j in range(n))) for i in range(n)]
+    return sum(w * (h - s) for w, h, s in zip(weights, entropies, inner, strict=True))
+
+
+def test_bounds_with_distinct_1d_covariances_match_closed_forms():
+    # two 1-D Gaussians N(m_i, s_i^2): the textbook KL and Bhattacharyya distances
+    m, s2, w = [0.0, 1.3], [0.4, 2.5], [0.3, 0.7]
+
+    def kl(i, j):
+        return 0.5 * (math.log(s2[j] / s2[i]) + (s2[i] + (m[i] - m[j]) ** 2) / s2[j] - 1)
+
+    def bhattacharyya(i, j):
+        avg = (s2[i] + s2[j]) / 2
+        return (m[i] - m[j]) ** 2 / (8 * avg) + 0.5 * math.log(avg / math.sqrt(s2[i] * s2[j]))
+
+    h = [0.5 * math.log(2 * math.pi * math.e * v) for v in s2]
+    lower = _kt_bound(w, h, [[bhattacharyya(i, j) for j in range(2)] for i in range(2)])
+    upper = _kt_bound(w, h, [[kl(i, j) for j in range(2)] for i in range(2)])
+    means = torch.tensor([[m[0]], [m[1]]], dtype=torch.float64)
+    covs = torch.tensor(s2, dtype=torch.float64)[:, None, None]
+    got_lower, got_upper = mixture_entropy_bounds(means, covs, torch.tensor(w, dtype=torch.float64))
+    assert got_lower.item() == pytest.approx(lower, abs=1e-12)
+    assert got_upper.item() == pytest.approx(upper, abs=1e-12)
+
+
+def test_bounds_with_distinct_full_covariances_match_numpy_formulas():
+    g = torch.Generator().manual_seed(4)
+    n, d = 3, 2
+    means = torch.randn(n, d, generator=g, dtype=torch.float64)
+    covs = _random_covs(n, d, g)
+    mu, sig = means.numpy(), covs.numpy()
+
+    def kl(i, j):
+        inv = np.linalg.inv(sig[j])
+        diff = mu[i] - mu[j]
+        return 0.5 * (np.trace(inv @ sig[i]) + diff @ inv @ diff - d
+                      + np.log(np.linalg.det(sig[j]) / np.linalg.det(sig[i])))  # fmt: skip
+
+    def bhattacharyya(i, j):
+        avg = (sig[i] + sig[j]) / 2
+        diff = mu[i] - mu[j]
+        det_ratio = np.linalg.det(avg) / np.sqrt(np.linalg.det(sig[i]) * np.linalg.det(sig[j]))
+        return diff @ np.linalg.solve(avg, diff) / 8 + 0.5 * np.log(det_ratio)
+
+    h = [0.5 * np.log(np.linalg.det(2 * np.pi * np.e * c)) for c in sig]
+    w = [1 / n] * n
+    lower = _kt_bound(w, h, [[bhattacharyya(i, j) for j in range(n)] for i in range(n)])
+    upper = _kt_bound(w, h, [[kl(i, j) for j in range(n)] for i in range(n)])
+    got_lower, got_upper = mixture_entropy_bounds(means, covs, chunk_size=2)
+    assert got_lower.item() == pytest.approx(lower, abs=1e-12)
+    assert got_upper.item() == pytest.approx(upper, abs=1e-12)

@@ -74,3 +74,29 @@ def test_bad_input_is_one_line(argv, expected, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
     assert expected in err[0]
+
+
+def test_dataset_of_another_shape_is_one_line(run_dir, mnist_root, capsys):
+    argv = ["analyze", str(run_dir), "--dataset", "mnist", "--data-root", str(mnist_root)]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trained on images of shape (1, 8, 8)" in err[0]
+    assert "'mnist' has (1, 28, 28)" in err[0]
+
+
+def test_absent_data_advice_names_this_commands_option(run_dir, tmp_path, capsys):
+    argv = ["analyze", str(run_dir), "--dataset", "mnist", "--data-root", str(tmp_path)]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"not found under '{tmp_path}'" in err[0]
+    assert "--data-root" in err[0] and "data.download" not in err[0]
+
+
+def test_encoder_output_goes_under_runs(tmp_path, monkeypatch):
+    (tmp_path / "my_encoders.py").write_text(ENCODER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    argv = ["--encoder", "my_encoders:rgb16", "--dataset", "digits", "--image-size", "16"]
+    assert main([*argv, "--channels", "3", *SMALL]) == 0
+    assert (tmp_path / "runs" / "analysis-rgb16" / "report.md").exists()
+    assert not (tmp_path / "analysis-rgb16").exists()

@@ -1,54 +1,79 @@
-"""A tiny `selfsup reproduce infomax` (hidden size flags) writes its results and report."""
+"""A tiny `selfsup reproduce infomax` (the `tiny` preset) writes its results and report and
+reuses finished runs with --resume."""
 
 import json
 
 import pytest
 
 from selfsup.cli import main as cli_main
-from selfsup.experiments.infomax import RESULT_KEYS, TRACKED, reproduce
+from selfsup.experiments.command import main as reproduce
+from selfsup.experiments.infomax import RESULT_KEYS, TRACKED
 
 
 def test_tiny_reproduction_writes_results(tmp_path):
-    argv = [
-        "--datasets", "digits", "--methods", "vicreg,vicreg_logdet", "--seeds", "0",
-        "--epochs", "1", "--hidden", "32,16", "--projector", "32,32", "--n-views", "20",
-        "--n-gaussianity", "1",
-        "--out", str(tmp_path),
-    ]  # fmt: skip
+    argv = ["infomax", "--preset", "tiny", "--out", str(tmp_path)]
     assert reproduce(argv) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    for key in ("summary", "claims", "runs", "settings", "seeds", "methods", "wall_seconds"):
-        assert key in results
     rows = results["summary"]["digits"]
     assert set(rows) == {"vicreg", "vicreg_logdet"}
+    assert results["seeds"] == [0]
     for row in rows.values():
         for key in RESULT_KEYS:
             assert len(row[key]["values"]) == 1 and 0.0 <= row[key]["mean"] <= 1.0
-            assert row[key]["std"] >= 0.0
+            assert row[key]["std"] == 0.0
         for key in TRACKED:
             assert f"info_last/{key}" in row and f"info_first/{key}" in row
-    assert any("Gaussian outputs under augmentation" in c for c in results["claims"])
-    assert any("variants vs VICReg, linear_top1" in c for c in results["claims"])
+    claims = {c["claim"]: c for c in results["claims"]}
+    gaussian = claims["Projector outputs are Gaussian under augmentation"]
+    assert gaussian["regime"] == "digits" and set(gaussian["ours"]) == set(rows)
+    rejected = {m: row["info_last/gauss_frac_dims_rejected"]["mean"] for m, row in rows.items()}
+    assert gaussian["ours"] == rejected and gaussian["holds"] == all(
+        v <= 0.1 for v in rejected.values()
+    )
+    versus = claims["The information-theoretic variants match or beat VICReg (linear_top1)"]
+    diff = rows["vicreg_logdet"]["linear_top1"]["mean"] - rows["vicreg"]["linear_top1"]["mean"]
+    assert versus["ours"]["vicreg_logdet"] == pytest.approx(100 * diff)
+    assert versus["holds"] == (diff >= 0)  # one seed: no noise, so "match" means >=
     report = (tmp_path / "report.md").read_text()
-    assert "| vicreg_logdet |" in report and "## The paper's claims" in report
+    assert "| vicreg_logdet |" in report and "## Claims" in report
     assert (tmp_path / "accuracy_digits.png").exists() and (tmp_path / "info_digits.png").exists()
-    # finished runs are reused, not retrained
-    before = (tmp_path / "runs" / "digits-vicreg-s0" / "metrics.json").stat().st_mtime
-    assert reproduce(argv) == 0
-    assert (tmp_path / "runs" / "digits-vicreg-s0" / "metrics.json").stat().st_mtime == before
+    # finished runs are reused with --resume, not retrained
+    metrics = tmp_path / "runs" / "digits-vicreg-s0" / "metrics.json"
+    before = metrics.stat().st_mtime
+    assert reproduce([*argv, "--resume"]) == 0
+    assert metrics.stat().st_mtime == before
 
 
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["--methods", "byol"], "unknown method(s) ['byol']"),
-        (["--seeds", "a,b"], "--seeds must be comma-separated integers"),
+        (["--methods", "byol"], "--methods: unknown ['byol']"),
+        (["--seeds", "a"], "argument --seeds: invalid int value: 'a'"),
         (["--datasets", "mnist", "--data-root", "/nonexistent"], "not found under"),
         (["--frobnicate"], "unrecognized arguments"),
+        (["--n-views", "5"], "--n-views must be >= 20, got 5"),
     ],
 )
 def test_bad_input_is_one_line(argv, expected, capsys):
     assert cli_main(["reproduce", "infomax", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert len(err) == 1 and err[0].startswith("error: selfsup reproduce infomax: "), err
     assert expected in err[0]
+
+
+def test_radial_vicreg_labels_build_both_radial_forms():
+    """Each infomax label trains the method it names: radial_vicreg_w1 is Radial-VICReg with
+    the W1 term, radial_vicreg the KL one (its default), at the same shared settings."""
+    from selfsup.config import load_config
+    from selfsup.data import load_dataset
+    from selfsup.experiments.infomax import PRESETS, overrides
+    from selfsup.methods import build_method
+
+    params, data = PRESETS["tiny"].params, load_dataset("digits")
+    built = {}
+    for label in ("radial_vicreg", "radial_vicreg_w1"):
+        words = overrides(params, "digits", label, seed=0)
+        assert "method.name=radial_vicreg" in words
+        built[label] = build_method(load_config(None, words), data)
+    assert built["radial_vicreg"].loss_args["radial"] == "kl"
+    assert built["radial_vicreg_w1"].loss_args["radial"] == "w1"

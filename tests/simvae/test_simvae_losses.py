@@ -121,3 +121,39 @@ def test_bad_shapes_name_the_shapes():
         simvae_elbo(x, logits[..., :1], mu, logvar, z)
     with pytest.raises(ValueError, match="hyperprior"):
         simvae_elbo(x, logits, mu, logvar, z, hyperprior="laplace")
+
+
+def _full_objective(elbo: str, hyperprior: str, likelihood: str):
+    """The whole objective as a function of every tensor it is differentiated through."""
+    if elbo == "simvae":
+        return lambda x, lg, mu, lv, z: (
+            simvae_elbo(x, lg, mu, lv, z, 0.15, likelihood, -1.0, hyperprior).loss
+        )
+    if elbo == "vae":
+        return lambda x, lg, mu, lv, z: vae_elbo(
+            x.flatten(0, 1), lg.flatten(0, 1), mu.flatten(0, 1), lv.flatten(0, 1), 2.0,
+            likelihood, -1.0,
+        ).loss  # fmt: skip
+    return lambda x, lg, mu, lv, z: cr_vae_elbo(x, lg, mu, lv, 1.5, 0.7, likelihood, -1.0).loss
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+@pytest.mark.parametrize(
+    "elbo, hyperprior",
+    [("simvae", "normal"), ("simvae", "uniform"), ("vae", None), ("cr_vae", None)],
+)
+def test_gradcheck_of_the_full_objectives(elbo, hyperprior, likelihood):
+    # every input at once, float64: a detached cluster mean (the hyperprior's gradient through
+    # zbar), a dropped chain-rule factor or a wrong sign in any term fails here
+    x, logits, mu, logvar, z = _batch(B=2, J=2, L=3, H=2, W=2, seed=3)
+    inputs = tuple(t.clone().requires_grad_(True) for t in (x, logits, mu, logvar, z))
+    assert torch.autograd.gradcheck(_full_objective(elbo, hyperprior, likelihood), inputs)
+
+
+def test_hyperprior_gradient_reaches_every_view():
+    # d/dz_ij of 1/2 ||zbar_i||^2 = zbar_i / J for every view j: the hyperprior's own term
+    x, logits, mu, logvar, z = _batch(B=2, J=3, L=2)
+    z = z.clone().requires_grad_(True)
+    simvae_elbo(x, logits, mu, logvar, z, hyperprior="normal").hyperprior.backward()
+    zbar = z.detach().mean(1, keepdim=True)
+    torch.testing.assert_close(z.grad, (zbar / 3).expand_as(z) / 2)  # mean over B = 2

@@ -7,7 +7,8 @@ import torch
 
 from selfsup.config import load_config
 from selfsup.data import load_dataset
-from selfsup.experiments.simvae import reproduce
+from selfsup.experiments.command import main as reproduce
+from selfsup.experiments.simvae import RESULT_KEYS
 from selfsup.methods import SimVAE, build_method
 from selfsup.train import load_method, train
 
@@ -64,43 +65,22 @@ def test_official_defaults_stay_finite_on_mnist(mnist_root):
 
 def test_reproduce_smoke(tmp_path, capsys):
     out = tmp_path / "rep"
-    code = reproduce(
-        [
-            "--quick",
-            "--out",
-            str(out),
-            "--seeds",
-            "1",
-            "--steps",
-            "3",
-            "--batch-size",
-            "16",
-            "--datasets",
-            "shapes",
-            "--methods",
-            "simvae,vicreg",
-            "--workers",
-            "1",
-            "--widths",
-            "8,16",
-            "--shapes-size",
-            "64,40",
-        ]
-    )
-    assert code == 0
+    assert reproduce(["simvae", "--preset", "tiny", "--workers", "1", "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert set(results["shapes"]) == {"simvae", "vicreg"}
-    assert set(results["shapes"]["simvae"]) == {
-        "content_linear_top1",
-        "content_knn_top1",
-        "gmm_accuracy",
-        "nmi",
-        "ari",
-        "style_score",
-    }
-    assert 0 <= results["shapes"]["simvae"]["content_linear_top1"] <= 1
+    shapes = results["summary"]["shapes"]
+    assert set(shapes) == {"simvae", "vicreg"}
+    assert set(RESULT_KEYS) <= set(shapes["simvae"]["mean"])
+    assert 0 <= shapes["simvae"]["mean"]["content_linear_top1"] <= 1
+    (run,) = shapes["simvae"]["runs"]
+    assert run["content_linear_top1"] == shapes["simvae"]["mean"]["content_linear_top1"]
+    claims = {c["claim"]: c for c in results["claims"]}
+    style = claims["SimVAE's representation keeps more style (style_score) than vicreg's"]
+    ours = (shapes["simvae"]["mean"]["style_score"], shapes["vicreg"]["mean"]["style_score"])
+    assert style["ours"] == {"simvae": ours[0], "vicreg": ours[1]}
+    assert style["holds"] == (ours[0] > ours[1]) and style["regime"].startswith("shapes, 3 steps")
     report = (out / "report.md").read_text()
-    assert "## shapes" in report and "style_score" in report and "Claims checked" in report
-    assert (out / "img" / "shapes-simvae-recon.png").exists()
-    assert reproduce(["--out", str(out), "--methods", "nope"]) == 2
+    assert "## shapes" in report and "style_score" in report and "## Claims" in report
+    assert (out / "runs" / "shapes-simvae-s0" / "recon.png").exists()
+    assert "(runs/shapes-simvae-s0/recon.png)" in report
+    assert reproduce(["simvae", "--out", str(out), "--methods", "nope"]) == 2
     assert "nope" in capsys.readouterr().err

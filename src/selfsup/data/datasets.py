@@ -2,149 +2,75 @@
 
 Small datasets (digits, MNIST, CIFAR, STL-10) are held in memory as one ``(N, C, H, W)``
 uint8 tensor so batches are plain index operations; CelebA is decoded from files per batch.
-torchvision does the downloading and file parsing; scikit-learn ships the digits.
+torchvision does the downloading and file parsing; scikit-learn ships the digits; ``shapes``
+is rendered in code. This registry imports the loaders and generators, never the reverse.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
+from selfsup.data.folder import load_image_folder
+from selfsup.data.images import BatchDataset, DataSplits, FileImages, TensorImages
+from selfsup.data.shapes import load_shapes
 from selfsup.errors import SelfsupError
 
-
-class BatchDataset(Dataset):
-    """A dataset indexed by a list of indices, returning a whole batch ``(images, labels)``.
-
-    Used with ``DataLoader(batch_size=None, sampler=<batch sampler>)`` so no per-sample Python
-    work or collation happens; ``images`` is uint8 ``(n, C, H, W)``, ``labels`` int64 ``(n,)``.
-    """
-
-    num_classes: int
-    image_shape: tuple[int, int, int]
-
-    def get_batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
-
-    def __getitem__(self, indices):  # type: ignore[override]
-        return self.get_batch(torch.as_tensor(indices, dtype=torch.long))
-
-
-class TensorImages(BatchDataset):
-    """Images held in memory: ``images`` uint8 ``(N, C, H, W)``, ``labels`` int64 ``(N,)``."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:
-        if images.dtype != torch.uint8 or images.ndim != 4:
-            raise ValueError(
-                f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}"
-            )
-        if labels.shape != (images.shape[0],):
-            raise ValueError(
-                f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}"
-            )
-        self.images = images.contiguous()
-        self.labels = labels.long()
-        self.num_classes = num_classes
-        self.image_shape = tuple(images.shape[1:])
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def get_batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.images[indices], self.labels[indices]
-
-
-class FileImages(BatchDataset):
-    """Images decoded from a torchvision dataset per batch (for sets too large for memory).
-
-    Args:
-        base: a torchvision dataset returning ``(PIL image, target)``.
-        transform: deterministic PIL -> uint8 ``(C, H, W)`` tensor (resize / crop only; the
-            random views are made later, on the training device).
-        label: maps the dataset's target to a class index.
-    """
-
-    def __init__(
-        self,
-        base: Dataset,
-        transform: Callable,
-        label: Callable,
-        num_classes: int,
-        image_shape: tuple[int, int, int],
-    ) -> None:
-        self.base, self.transform, self.label = base, transform, label
-        self.num_classes = num_classes
-        self.image_shape = image_shape
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def get_batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        items = [self.base[int(i)] for i in indices]
-        images = torch.stack([self.transform(image) for image, _ in items])
-        labels = torch.tensor([int(self.label(target)) for _, target in items])
-        return images, labels
-
-
-@dataclass
-class DataSplits:
-    """``ssl_train`` is what SSL trains on; ``train`` / ``test`` are the labelled eval sets."""
-
-    name: str
-    train: BatchDataset
-    test: BatchDataset
-    ssl_train: BatchDataset | None = None
-    extras: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.ssl_train is None:
-            self.ssl_train = self.train
-
-    def subset(self, n_train: int = 0, n_test: int = 0, seed: int = 0) -> DataSplits:
-        """Fixed random subsets of the in-memory splits (0 keeps a split whole).
-
-        ``ssl_train`` follows ``train`` when they were the same set. Style factors or other
-        per-image ``extras`` are not cut, so this is for datasets without them.
-        """
-
-        def cut(split: BatchDataset, n: int, offset: int) -> BatchDataset:
-            if not n or n >= len(split):
-                return split
-            if not isinstance(split, TensorImages):
-                raise SelfsupError(f"data subsets need an in-memory dataset; '{self.name}' is not")
-            g = torch.Generator().manual_seed(seed * 1_000_003 + offset)
-            idx = torch.randperm(len(split), generator=g)[:n]
-            return TensorImages(split.images[idx], split.labels[idx], split.num_classes)
-
-        train = cut(self.train, n_train, 0)
-        ssl_train = train if self.ssl_train is self.train else cut(self.ssl_train, n_train, 2)
-        return DataSplits(self.name, train, cut(self.test, n_test, 1), ssl_train, self.extras)
-
-    @property
-    def num_classes(self) -> int:
-        return self.train.num_classes
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return self.train.image_shape
+__all__ = [
+    "DATASETS",
+    "IN_CODE",
+    "BatchDataset",
+    "DataSplits",
+    "DatasetNotFoundError",
+    "FileImages",
+    "TensorImages",
+    "default_root",
+    "load_dataset",
+]
 
 
 def default_root() -> Path:
-    """``$SELFSUP_DATA`` if set, else ``./data``."""
+    """Where datasets live unless a command is told: ``$SELFSUP_DATA`` if set, else ``./data``."""
     return Path(os.environ.get("SELFSUP_DATA", "data"))
 
 
-def _missing(name: str, root: Path, err: Exception) -> SelfsupError:
-    return SelfsupError(
-        f"dataset '{name}' not found under '{root.resolve()}' ({err}); set data.download=true "
-        f"to fetch it with torchvision, or point data.root (or $SELFSUP_DATA) at its folder"
-    )
+class DatasetNotFoundError(SelfsupError):
+    """A dataset's files are not under ``root``.
+
+    The message's advice suits the config-driven commands (``data.download``, ``data.root``);
+    a command with other options re-words it with :meth:`advise`.
+    """
+
+    def __init__(self, name: str, root: Path, reason: str, download: bool) -> None:
+        self.name, self.root, self.reason = name, root, reason
+        if download:
+            advice = (
+                "the download failed: check the network, or put the files there yourself "
+                "and point data.root (or $SELFSUP_DATA) at them"
+            )
+        else:
+            advice = (
+                "set data.download=true to fetch it with torchvision, or point data.root "
+                "(or $SELFSUP_DATA) at its folder"
+            )
+        super().__init__(self.advise(advice))
+
+    def advise(self, advice: str) -> str:
+        """The one-line message with ``advice`` on how to fix it."""
+        # the path as typed, made absolute, not the target of a symlink
+        where = os.path.abspath(self.root)
+        return f"dataset '{self.name}' not found under '{where}' ({self.reason}); {advice}"
+
+
+def _missing(name: str, root: Path, err: Exception, download: bool) -> DatasetNotFoundError:
+    reason = str(err)
+    if "download=True" in reason:  # torchvision's own advice names its argument, not ours
+        reason = "no dataset files there"
+    return DatasetNotFoundError(name, root, reason, download)
 
 
 def _digits(root: Path, download: bool, **_) -> DataSplits:
@@ -182,7 +108,7 @@ def _torchvision_train_test(cls_name: str, name: str, num_classes: int, to_tenso
         try:
             splits = [cls(str(root), train=t, download=download) for t in (True, False)]
         except RuntimeError as err:
-            raise _missing(cls_name, root, err) from None
+            raise _missing(cls_name, root, err, download) from None
         train, test = (to_tensors(s, num_classes) for s in splits)
         return DataSplits(name, train, test)
 
@@ -196,7 +122,7 @@ def _stl10(root: Path, download: bool, unlabeled: bool = True, **_) -> DataSplit
         try:
             s = tvd.STL10(str(root), split=name, download=download)
         except RuntimeError as err:
-            raise _missing("STL10", root, err) from None
+            raise _missing("STL10", root, err, download) from None
         return TensorImages(torch.from_numpy(s.data), torch.from_numpy(s.labels).long(), 10)
 
     train, test = split("train"), split("test")
@@ -219,7 +145,7 @@ def _celeba(
             for s in ("train", "test")
         }
     except RuntimeError as err:
-        raise _missing("CelebA", root, err) from None
+        raise _missing("CelebA", root, err, download) from None
     names = splits["train"].attr_names
     if attribute not in names:
         valid = ", ".join(names[:40])
@@ -230,12 +156,6 @@ def _celeba(
     return DataSplits("celeba", train, test, extras={"attribute": attribute})
 
 
-def _shapes(root: Path, download: bool, **params) -> DataSplits:
-    from selfsup.data.shapes import load_shapes  # imported late: shapes imports this module
-
-    return load_shapes(root, download, **params)
-
-
 DATASETS: dict[str, Callable[..., DataSplits]] = {
     "digits": _digits,
     "mnist": _torchvision_train_test("MNIST", "mnist", 10, _grey_split),
@@ -244,8 +164,11 @@ DATASETS: dict[str, Callable[..., DataSplits]] = {
     "cifar100": _torchvision_train_test("CIFAR100", "cifar100", 100, _colour_split),
     "stl10": _stl10,
     "celeba": _celeba,
-    "shapes": _shapes,
+    "shapes": load_shapes,
+    "image_folder": load_image_folder,
 }
+#: datasets made in code: they need no files and never download
+IN_CODE = frozenset({"digits", "shapes"})
 
 
 def load_dataset(

@@ -17,7 +17,7 @@ import math
 import numpy as np
 import torch
 
-from selfsup.data.datasets import DataSplits, TensorImages
+from selfsup.data.images import DataSplits, TensorImages
 
 KINDS = ("square", "triangle", "ellipse", "cross")
 COLOURS = np.array(  # saturated hues, RGB in [0, 1]

@@ -87,6 +87,18 @@ def make_views(preset: str, image_size: int, n_views: int = 2) -> MultiView:
     return MultiView([View(s, max(1, round(image_size * s.relative_size))) for s in specs])
 
 
+def with_local_crops(
+    views: MultiView, n: int, size: int | None = None, scale: tuple[float, float] = (0.05, 0.4)
+) -> MultiView:
+    """Multi-crop (DINO): the given (global) views plus ``n`` local ones. A local view follows
+    the last view's recipe with its crop area drawn from ``scale`` (as DINO's local
+    RandomResizedCrop), resampled to ``size`` pixels (``None``: the last view's size, for
+    backbones that need one image size)."""
+    last = views.views[-1]
+    spec = replace(last.spec, crop=True, scale=scale)
+    return MultiView([*views.views, *[View(spec, size or last.size) for _ in range(n)]])
+
+
 class Normalise(nn.Module):
     """uint8 or [0, 1] images -> standardised floats with per-channel mean and std."""
 

@@ -15,7 +15,8 @@ when ``--channels 3`` is asked of a grey dataset). The current directory is impo
 
 Writes ``report.md`` (entropy / MI estimates, the affine and Gaussianity checks, separation of
 per-sample output clusters vs their spread) and PNG plots to ``--out`` (default
-``RUN_DIR/analysis``, or ``analysis-<callable>`` for ``--encoder``).
+``RUN_DIR/analysis`` also for a checkpoint inside it, ``<stem>-analysis`` beside a checkpoint
+outside any run, or ``runs/analysis-<callable>`` for ``--encoder``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from selfsup.errors import SelfsupError
+from selfsup.experiments.meta import git_state, versions
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
@@ -79,8 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", nargs="?", help="a selfsup run directory or checkpoint")
     p.add_argument("--encoder", help="module:callable returning an nn.Module (instead of a run)")
     p.add_argument("--dataset", help="dataset name (default for a run: its own)")
-    p.add_argument("--data-root", help="dataset folder (default: $SELFSUP_DATA or ./data)")
-    p.add_argument("--out", help="output folder")
+    p.add_argument(
+        "--data-root", help="dataset folder (default: the run's data.root, $SELFSUP_DATA, ./data)"
+    )
+    p.add_argument(
+        "--out", help="output folder (default: RUN_DIR/analysis, or runs/analysis-CALLABLE)"
+    )
     p.add_argument("--views", help="augmentation preset (default: the run's, or the dataset's)")
     p.add_argument("--n-samples", type=int, default=1024, help="test images for entropies")
     p.add_argument("--n-gaussianity", type=int, default=8, help="images for Gaussianity checks")
@@ -146,6 +152,7 @@ def load_encoder(spec: str) -> nn.Module:
 
 def _main(args: argparse.Namespace) -> int:
     from selfsup.data import load_dataset, make_views, normaliser
+    from selfsup.data.datasets import DatasetNotFoundError
 
     if (args.run_dir is None) == (args.encoder is None):
         raise SelfsupError("give either RUN_DIR or --encoder module:callable (exactly one)")
@@ -156,6 +163,7 @@ def _main(args: argparse.Namespace) -> int:
     spaces: dict[str, nn.Module] = {}
     if args.run_dir is not None:
         from selfsup.train import load_method
+        from selfsup.train.trained import run_dir_of
 
         run = Path(args.run_dir)
         method, config = load_method(run)
@@ -168,7 +176,10 @@ def _main(args: argparse.Namespace) -> int:
                 method.normalise, method.backbone, Flatten(method.projector)
             )
         title = str(run)
-        out = Path(args.out) if args.out else (run if run.is_dir() else run.parent) / "analysis"
+        # never inside checkpoints/: RUN/analysis, or <stem>-analysis beside a loose file
+        home = run_dir_of(run)
+        default = home / "analysis" if home else run.with_name(f"{run.stem}-analysis")
+        out = Path(args.out) if args.out else default
     else:
         if args.dataset is None:
             raise SelfsupError("--encoder needs --dataset NAME")
@@ -177,8 +188,16 @@ def _main(args: argparse.Namespace) -> int:
             dataset, "none"
         )
         title = args.encoder
-        out = Path(args.out or f"analysis-{args.encoder.split(':')[-1]}")
-    data = load_dataset(dataset, root)
+        out = Path(args.out or f"runs/analysis-{args.encoder.split(':')[-1]}")
+    try:
+        data = load_dataset(dataset, root)
+    except DatasetNotFoundError as err:
+        raise SelfsupError(err.advise("point --data-root (or $SELFSUP_DATA) at it")) from None
+    if args.run_dir is not None and tuple(data.image_shape) != tuple(method.image_shape):
+        raise SelfsupError(
+            f"the encoder was trained on images of shape {tuple(method.image_shape)}, but "
+            f"'{dataset}' has {tuple(data.image_shape)}; pick a dataset of the same shape"
+        )
     if args.encoder is not None:
         channels = data.image_shape[0]
         default = normaliser(dataset, channels)
@@ -201,11 +220,14 @@ def _main(args: argparse.Namespace) -> int:
         n_views=args.n_views,
         seed=args.seed,
     )
+    git = git_state()
     header = [
         f"# Information-theory analysis of `{title}`",
         "",
         f"Dataset `{dataset}` (test split), augmentation preset `{preset}`, seed {args.seed}. "
-        f"Command: `selfsup analyze {' '.join(_quoted(argv_of(args)))}`",
+        f"Command: `selfsup analyze {' '.join(_quoted(argv_of(args)))}`  ",
+        f"Code {git['commit'] or 'unknown'}{' (uncommitted changes)' if git['dirty'] else ''}; "
+        f"torch {versions()['torch']}.",
         "",
     ]
     (out / "report.md").write_text("\n".join(header) + "\n" + report)

@@ -2,7 +2,10 @@
 Gaussianity analyses of networks. Pure tensor maths; imports nothing else from selfsup.
 
 Units: every entropy and mutual information is in nats (divide by ``math.log(2)`` for bits).
-See docs/info.md for each estimator's assumptions and measured bias.
+See docs/info.md for each estimator's assumptions and measured bias; a call outside the regime
+where the bias was measured emits an ``EstimatorRegimeWarning``. Bad arguments (wrong shapes or
+dtypes, NaN / inf, repeated points for the kNN estimators) raise ``ValueError``
+(``selfsup.validation``).
 """
 
 from selfsup.info.affine import (
@@ -33,8 +36,10 @@ from selfsup.info.mixture import (
     mixture_log_density,
     pairwise_distance_entropy,
 )
+from selfsup.info.regimes import EstimatorRegimeWarning
 
 __all__ = [
+    "EstimatorRegimeWarning",
     "ActivationPatternRecorder",
     "GaussianityResult",
     "MardiaResult",

@@ -18,6 +18,7 @@ from scipy import stats
 from torch import nn
 
 from selfsup.info.affine import activation_patterns, eval_mode, local_affine, region_stability
+from selfsup.validation import InputError, NonFiniteInputError
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,20 @@ def mardia_test(x: np.ndarray) -> MardiaResult:
     Args:
         x: ``(n, p)`` observations, ``n > p``.
     """
-    x = np.asarray(x, dtype=np.float64)
+    fn = "mardia_test"
+    x = np.asarray(x)
+    if x.ndim != 2 or x.dtype.kind not in "fiu":
+        raise InputError(f"{fn}: x must be a real (n, p) array, got {x.dtype} of shape {x.shape}")
+    x = x.astype(np.float64)
     n, p = x.shape
-    if n <= p:
-        raise ValueError(
-            f"Mardia's test needs more observations than dimensions, got x of shape {x.shape}"
+    if n <= p or p < 1:
+        raise InputError(
+            f"{fn}: needs more observations than dimensions (n > p >= 1), got x of shape {x.shape}"
+        )
+    if not np.isfinite(x).all():
+        raise NonFiniteInputError(
+            f"{fn}: x has {int((~np.isfinite(x)).sum())} non-finite value(s) (NaN or inf); only "
+            "finite values are allowed"
         )
     xc = x - x.mean(0)
     s = xc.T @ xc / n

@@ -6,7 +6,9 @@ the global batch across processes (see ``selfsup.losses.distributed``).
 """
 
 from selfsup.losses.barlow_twins import BarlowTwinsTerms, barlow_twins_loss, barlow_twins_terms
+from selfsup.losses.byol import PredictionTerms, byol_loss, byol_terms
 from selfsup.losses.clip import CLIPTerms, clip_loss, clip_terms
+from selfsup.losses.dino import DINOTerms, dino_center, dino_loss, dino_terms
 from selfsup.losses.info_nce import InfoNCETerms, info_nce_loss, info_nce_terms
 from selfsup.losses.info_vicreg import (
     InfoVICRegTerms,
@@ -15,6 +17,17 @@ from selfsup.losses.info_vicreg import (
     vicreg_pairdist_loss,
     vicreg_pairdist_terms,
 )
+from selfsup.losses.moco import MoCoTerms, enqueue, moco_loss, moco_terms
+from selfsup.losses.radial_vicreg import (
+    RadialVICRegTerms,
+    chi_log_density,
+    m_spacing_entropy,
+    radial_kl,
+    radial_vicreg_loss,
+    radial_vicreg_terms,
+    radial_w1,
+)
+from selfsup.losses.simsiam import simsiam_loss, simsiam_terms
 from selfsup.losses.simvae import SimVAETerms, simvae_elbo, simvae_loss
 from selfsup.losses.vae import (
     CRVAETerms,
@@ -28,22 +41,42 @@ from selfsup.losses.vicreg import VICRegTerms, vicreg_loss, vicreg_terms
 
 __all__ = [
     "BarlowTwinsTerms",
-    "CRVAETerms",
     "CLIPTerms",
+    "CRVAETerms",
+    "DINOTerms",
     "InfoNCETerms",
     "InfoVICRegTerms",
+    "MoCoTerms",
+    "PredictionTerms",
+    "RadialVICRegTerms",
     "SimVAETerms",
     "VAETerms",
     "VICRegTerms",
     "barlow_twins_loss",
     "barlow_twins_terms",
+    "byol_loss",
+    "byol_terms",
+    "chi_log_density",
     "clip_loss",
     "clip_terms",
     "cr_vae_elbo",
+    "dino_center",
+    "dino_loss",
+    "dino_terms",
+    "enqueue",
     "gaussian_kl",
     "info_nce_loss",
     "info_nce_terms",
+    "m_spacing_entropy",
+    "moco_loss",
+    "moco_terms",
+    "radial_kl",
+    "radial_vicreg_loss",
+    "radial_vicreg_terms",
+    "radial_w1",
     "reconstruction_nll",
+    "simsiam_loss",
+    "simsiam_terms",
     "simvae_elbo",
     "simvae_loss",
     "vae_elbo",

@@ -6,8 +6,9 @@ from typing import NamedTuple
 
 import torch
 
-from selfsup.losses._checks import check_pair
-from selfsup.losses.distributed import gather_batch
+from selfsup.losses._checks import pair_inputs
+from selfsup.losses._offdiag import compute_dtype, cross_offdiag_squares
+from selfsup.validation import check_nonnegative, check_positive
 
 
 class BarlowTwinsTerms(NamedTuple):
@@ -23,19 +24,6 @@ def _standardise(z: torch.Tensor, eps: float) -> torch.Tensor:
     mean = z.mean(dim=0)
     var = z.var(dim=0, unbiased=False)
     return (z - mean) / torch.sqrt(var + eps)
-
-
-def _cross_frobenius_sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``||a^T b||_F^2`` for ``a, b`` of shape ``(n, d)``.
-
-    For ``n < d`` it is ``sum((a a^T) * (b b^T))`` (the trace identity
-    ``tr(b^T a a^T b) = tr(a a^T b b^T)``): two ``(n x n)`` Grams, O(n^2 d) work instead of
-    the O(n d^2) of the ``(d x d)`` cross-correlation, and the same value.
-    """
-    if a.shape[0] < a.shape[1]:
-        return ((a @ a.T) * (b @ b.T)).sum()
-    c = (a.T @ b).reshape(-1)
-    return torch.dot(c, c)
 
 
 def barlow_twins_terms(
@@ -57,14 +45,18 @@ def barlow_twins_terms(
         ``C = z_a_n^T z_b_n / B``; ``on_diagonal = sum((diag(C) - 1)^2)``,
         ``off_diagonal = sum(offdiag(C)^2)``.
     """
-    check_pair(z_a, z_b, "barlow_twins_loss")
-    if gather_distributed:
-        z_a, z_b = gather_batch(z_a), gather_batch(z_b)
-    batch = z_a.shape[0]
-    a, b = _standardise(z_a, eps), _standardise(z_b, eps)
-    diagonal = (a * b).sum(dim=0) / batch  # diag(C) without forming C
-    on_diagonal = (diagonal - 1).pow(2).sum()
-    off_diagonal = _cross_frobenius_sq(a, b) / batch**2 - diagonal.pow(2).sum()
+    fn = "barlow_twins_loss"
+    check_nonnegative(lambd, "lambd", fn, " (the paper's 5.1e-3)")
+    check_positive(eps, "eps", fn, " (BatchNorm's 1e-5)")
+    z_a, z_b = pair_inputs(z_a, z_b, fn, gather_distributed)
+    batch, dtype = z_a.shape[0], compute_dtype(z_a)
+    a, b = _standardise(z_a.to(dtype), eps), _standardise(z_b.to(dtype), eps)
+    # diag(C) without forming C; summed in float64 (a B x D pass) as (d - 1)^2 amplifies
+    # its rounding near d = 1
+    diagonal = (a.to(torch.float64) * b.to(torch.float64)).sum(dim=0) / batch
+    on_diagonal = (diagonal - 1).pow(2).sum().to(dtype)
+    # the off-diagonal squares without cancellation (selfsup.losses._offdiag)
+    off_diagonal = (cross_offdiag_squares(a, b) / batch**2).to(dtype)
     return BarlowTwinsTerms(on_diagonal + lambd * off_diagonal, on_diagonal, off_diagonal)
 
 

@@ -7,12 +7,14 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from selfsup.losses._checks import check_pair
-from selfsup.losses.distributed import gather_batch
+from selfsup.losses._checks import pair_inputs
+from selfsup.losses._offdiag import compute_dtype, gram
+from selfsup.validation import check_positive
 
 
 class InfoNCETerms(NamedTuple):
-    """NT-Xent and its alignment / uniformity split: ``loss = alignment + uniformity``.
+    """NT-Xent and its alignment / uniformity split: ``loss = alignment + uniformity`` (up to
+    rounding: the loss is computed per anchor, the two parts as separate means).
 
     ``alignment`` is the mean of ``-cos(z_i, z_i+) / temperature`` (the invariance part);
     ``uniformity`` is the mean log-sum-exp over the 2B - 1 candidates, a kernel estimate of
@@ -22,22 +24,6 @@ class InfoNCETerms(NamedTuple):
     loss: torch.Tensor
     alignment: torch.Tensor
     uniformity: torch.Tensor
-
-
-class _SymmetricGram(torch.autograd.Function):
-    """``z z^T`` whose backward is one product, ``(G + G^T) z``, where autograd's generic
-    matmul rule does two (``G z`` and ``G^T z``) because it does not know both factors are
-    the same tensor. Written with differentiable ops, so double backward still works."""
-
-    @staticmethod
-    def forward(ctx, z: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(z)
-        return z @ z.T
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (z,) = ctx.saved_tensors
-        return (grad + grad.T) @ z
 
 
 def info_nce_terms(
@@ -54,23 +40,34 @@ def info_nce_terms(
 
     Args:
         z_a, z_b: ``(batch, dim)`` embeddings of two views (normalised here).
-        temperature: divides the cosine similarities.
+        temperature: divides the cosine similarities (positive).
         gather_distributed: use the global batch across processes as negatives.
+
+    Needs a (global) batch of at least 2: with one sample each anchor has no negative and
+    the loss is identically 0 (SimCLR's code returns that 0; we refuse the batch instead,
+    see docs/losses.md). Conventions against SimCLR's ``add_contrastive_loss``: theirs is
+    ``loss_a + loss_b``, twice ours (ours is the mean over all 2B anchors).
     """
-    check_pair(z_a, z_b, "info_nce_loss")
-    if gather_distributed:
-        z_a, z_b = gather_batch(z_a), gather_batch(z_b)
+    fn = "info_nce_loss"
+    check_positive(temperature, "temperature", fn, " (SimCLR uses 0.1 - 0.5)")
+    z_a, z_b = pair_inputs(z_a, z_b, fn, gather_distributed)
     batch = z_a.shape[0]
-    z = F.normalize(torch.cat([z_a, z_b], dim=0), dim=1)
-    logits = _SymmetricGram.apply(z) / temperature
+    z = torch.cat([z_a, z_b], dim=0)
+    z = F.normalize(z.to(compute_dtype(z)), dim=1)
+    # one-product backward: both factors of z z^T are the same tensor
+    logits = gram(z) / temperature
     self_mask = torch.eye(2 * batch, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
     positive_index = torch.arange(2 * batch, device=z.device).roll(batch)
     positive = logits[torch.arange(2 * batch, device=z.device), positive_index]
     log_partition = torch.logsumexp(logits, dim=1)
+    # the loss as one cross-entropy per anchor (lse - positive, fused): the two means below
+    # are each ~1/temperature and their difference can be far smaller (near-identical
+    # embeddings), so subtracting them would lose digits
+    loss = F.cross_entropy(logits, positive_index)
     alignment = -positive.mean()
     uniformity = log_partition.mean()
-    return InfoNCETerms(alignment + uniformity, alignment, uniformity)
+    return InfoNCETerms(loss, alignment, uniformity)
 
 
 def info_nce_loss(

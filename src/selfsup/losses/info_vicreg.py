@@ -30,10 +30,17 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from selfsup.info.gaussian import logdet_entropy
-from selfsup.info.mixture import pairwise_distance_entropy
-from selfsup.losses._checks import check_pair
-from selfsup.losses.distributed import gather_batch
+from selfsup.info.gaussian import _logdet_entropy
+from selfsup.info.mixture import _pairwise_distance_entropy, check_pairwise_args
+from selfsup.losses._checks import pair_inputs
+from selfsup.losses._offdiag import compute_dtype
+from selfsup.validation import check_nonnegative, check_positive
+
+
+def _mse(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+    # half precision inputs: the mean of squares in float32, like the entropies
+    dtype = compute_dtype(z_a)
+    return F.mse_loss(z_a.to(dtype), z_b.to(dtype))
 
 
 class InfoVICRegTerms(NamedTuple):
@@ -71,15 +78,16 @@ def vicreg_logdet_terms(
         :class:`InfoVICRegTerms`; ``log det`` is computed through the
         smaller of the ``dim x dim`` and ``batch x batch`` Gram matrices in float64.
     """
-    check_pair(z_a, z_b, "vicreg_logdet_loss")
+    fn = "vicreg_logdet_loss"
+    check_nonnegative(sim_coeff, "sim_coeff", fn)
+    check_nonnegative(logdet_coeff, "logdet_coeff", fn)
     if beta is None:
-        if eps <= 0:
-            raise ValueError(f"eps must be positive, got {eps}")
+        check_positive(eps, "eps", fn)
         beta = 1.0 / eps**2
-    if gather_distributed:
-        z_a, z_b = gather_batch(z_a), gather_batch(z_b)
-    invariance = F.mse_loss(z_a, z_b)
-    entropy = 0.5 * (logdet_entropy(z_a, beta) + logdet_entropy(z_b, beta))
+    check_positive(beta, "beta", fn)
+    z_a, z_b = pair_inputs(z_a, z_b, fn, gather_distributed)
+    invariance = _mse(z_a, z_b)
+    entropy = 0.5 * (_logdet_entropy(z_a, float(beta)) + _logdet_entropy(z_b, float(beta)))
     return InfoVICRegTerms(sim_coeff * invariance - logdet_coeff * entropy, invariance, entropy)
 
 
@@ -125,12 +133,16 @@ def vicreg_pairdist_terms(
     Returns:
         :class:`InfoVICRegTerms`.
     """
-    check_pair(z_a, z_b, "vicreg_pairdist_loss")
-    if gather_distributed:
-        z_a, z_b = gather_batch(z_a), gather_batch(z_b)
-    invariance = F.mse_loss(z_a, z_b)
+    fn = "vicreg_pairdist_loss"
+    check_nonnegative(sim_coeff, "sim_coeff", fn)
+    check_nonnegative(entropy_coeff, "entropy_coeff", fn)
+    check_pairwise_args(sigma, bound, fn)
+    z_a, z_b = pair_inputs(z_a, z_b, fn, gather_distributed)
+    invariance = _mse(z_a, z_b)
+    sigma = float(sigma)
     entropy = 0.5 * (
-        pairwise_distance_entropy(z_a, sigma, bound) + pairwise_distance_entropy(z_b, sigma, bound)
+        _pairwise_distance_entropy(z_a, sigma, bound)
+        + _pairwise_distance_entropy(z_b, sigma, bound)
     )
     return InfoVICRegTerms(sim_coeff * invariance - entropy_coeff * entropy, invariance, entropy)
 

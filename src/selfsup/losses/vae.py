@@ -14,16 +14,58 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from selfsup.validation import (
+    InputError,
+    check_choice,
+    check_finite,
+    check_nonnegative,
+    check_same_shape,
+    check_tensor,
+)
+
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-def check_posterior(mu: torch.Tensor, logvar: torch.Tensor, loss: str) -> None:
-    """Raise ``ValueError`` unless ``mu`` and ``logvar`` have the same shape."""
-    if mu.shape != logvar.shape:
-        raise ValueError(
-            f"{loss}: mu and logvar must have the same shape, got {tuple(mu.shape)} and "
-            f"{tuple(logvar.shape)}"
-        )
+def check_images(x: torch.Tensor, x_logits: torch.Tensor, fn: str, likelihood: str) -> None:
+    """Targets and decoder outputs: floats of the same shape ``(..., C, H, W)``."""
+    check_tensor(x, "x", fn)
+    check_tensor(x_logits, "x_logits", fn)
+    check_same_shape(x, x_logits, ("x", "x_logits"), fn)
+    if x.ndim < 3 or x.numel() == 0:
+        raise InputError(f"{fn}: x must be non-empty images (..., C, H, W), got {tuple(x.shape)}")
+    check_choice(likelihood, "likelihood", fn, LIKELIHOODS)
+
+
+def check_posterior(mu: torch.Tensor, logvar: torch.Tensor, fn: str) -> None:
+    """``mu`` and ``logvar``: floats of the same shape with a latent dimension ``>= 1``."""
+    check_tensor(mu, "mu", fn)
+    check_tensor(logvar, "logvar", fn)
+    check_same_shape(mu, logvar, ("mu", "logvar"), fn)
+    if mu.ndim < 1 or mu.shape[-1] < 1:
+        raise InputError(f"{fn}: mu must have a latent dimension L >= 1, got {tuple(mu.shape)}")
+
+
+def check_finite_elbo(fn: str, likelihood: str, **tensors: torch.Tensor) -> None:
+    """Every tensor finite and, for the Bernoulli likelihood, the targets ``x`` in [0, 1]; one
+    host-device sync."""
+    x = tensors["x"]
+    conditions = {}
+    if likelihood == "bernoulli":
+        conditions[
+            "x must lie in [0, 1] for the Bernoulli likelihood (images scaled to [0, 1], "
+            "not normalised)"
+        ] = ((x >= 0) & (x <= 1)).all()
+    check_finite(fn, conditions=conditions, **tensors)
+
+
+def _reconstruction_nll(
+    x: torch.Tensor, x_logits: torch.Tensor, likelihood: str, log_sigma_x2: float
+) -> torch.Tensor:
+    if likelihood == "bernoulli":
+        per_pixel = F.binary_cross_entropy_with_logits(x_logits, x, reduction="none")
+    else:
+        per_pixel = (x - torch.sigmoid(x_logits)).pow(2) / (2 * math.exp(log_sigma_x2))
+    return per_pixel.flatten(-3).sum(-1)
 
 
 def reconstruction_nll(
@@ -38,7 +80,7 @@ def reconstruction_nll(
     (``x_logits``) so the Bernoulli term can use the numerically stable logits form.
 
     Args:
-        x: targets in [0, 1], ``(..., C, H, W)`` (or any trailing pixel dims).
+        x: targets, ``(..., C, H, W)`` (or any trailing pixel dims); in [0, 1] for Bernoulli.
         x_logits: decoder output before the sigmoid, same shape as ``x``.
         likelihood: ``"bernoulli"``: binary cross-entropy ``-[x log p + (1-x) log(1-p)]`` with
             ``p = sigmoid(x_logits)``; ``"gaussian"``: ``||x - sigmoid(x_logits)||^2 /
@@ -48,20 +90,32 @@ def reconstruction_nll(
     Returns:
         ``(...)``: one value per image (the last three dims are summed).
     """
-    if x.shape != x_logits.shape:
-        raise ValueError(
-            f"reconstruction_nll: x and x_logits must have the same shape, got "
-            f"{tuple(x.shape)} and {tuple(x_logits.shape)}"
-        )
-    if x.ndim < 3:
-        raise ValueError(f"reconstruction_nll expects images (..., C, H, W), got {tuple(x.shape)}")
-    if likelihood == "bernoulli":
-        per_pixel = F.binary_cross_entropy_with_logits(x_logits, x, reduction="none")
-    elif likelihood == "gaussian":
-        per_pixel = (x - torch.sigmoid(x_logits)).pow(2) / (2 * math.exp(log_sigma_x2))
+    fn = "reconstruction_nll"
+    check_images(x, x_logits, fn, likelihood)
+    _check_log_sigma(log_sigma_x2, fn)
+    check_finite_elbo(fn, likelihood, x=x, x_logits=x_logits)
+    return _reconstruction_nll(x, x_logits, likelihood, log_sigma_x2)
+
+
+def _check_log_sigma(log_sigma_x2: float, fn: str) -> None:
+    if not isinstance(log_sigma_x2, int | float) or not math.isfinite(log_sigma_x2):
+        raise InputError(f"{fn}: log_sigma_x2 must be a finite number, got {log_sigma_x2!r}")
+
+
+def _gaussian_kl(
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    mu_p: torch.Tensor | None = None,
+    logvar_p: torch.Tensor | None = None,
+) -> torch.Tensor:
+    if mu_p is None:
+        diff = logvar
+        quad = mu.pow(2)
     else:
-        raise ValueError(f"unknown likelihood '{likelihood}'; valid: {', '.join(LIKELIHOODS)}")
-    return per_pixel.flatten(-3).sum(-1)
+        diff = logvar - logvar_p
+        quad = (mu - mu_p).pow(2) * torch.exp(-logvar_p)
+    # exp(d) - 1 - d through expm1: the plain form loses every digit for |d| << 1
+    return 0.5 * (torch.expm1(diff) - diff + quad).sum(-1)
 
 
 def gaussian_kl(
@@ -72,16 +126,19 @@ def gaussian_kl(
 ) -> torch.Tensor:
     """``KL(N(mu, diag e^logvar) || N(mu_p, diag e^logvar_p))`` summed over the last dim.
 
-    The prior defaults to ``N(0, I)``. Shapes ``(..., L)`` -> ``(...)``.
+    The prior defaults to ``N(0, I)``. Shapes ``(..., L)`` -> ``(...)``. The
+    ``exp(d) - 1 - d`` part (``d`` the log-variance difference) is computed as
+    ``expm1(d) - d``, accurate when the two variances are close.
     """
-    if mu_p is None:
-        mu_p = torch.zeros_like(mu)
-    if logvar_p is None:
-        logvar_p = torch.zeros_like(logvar)
-    ratio = torch.exp(logvar - logvar_p)
-    return 0.5 * (ratio + (mu - mu_p).pow(2) / torch.exp(logvar_p) - 1 - (logvar - logvar_p)).sum(
-        -1
-    )
+    fn = "gaussian_kl"
+    check_posterior(mu, logvar, fn)
+    if (mu_p is None) != (logvar_p is None):
+        raise InputError(f"{fn}: pass both mu_p and logvar_p, or neither (the N(0, I) prior)")
+    if mu_p is not None:
+        check_posterior(mu_p, logvar_p, fn)
+        check_same_shape(mu, mu_p, ("mu", "mu_p"), fn)
+    check_finite(fn, mu=mu, logvar=logvar, mu_p=mu_p, logvar_p=logvar_p)
+    return _gaussian_kl(mu, logvar, mu_p, logvar_p)
 
 
 class VAETerms(NamedTuple):
@@ -113,13 +170,18 @@ def vae_elbo(
     Returns:
         ``VAETerms`` averaged over the N images.
     """
-    check_posterior(mu, logvar, "vae_elbo")
+    fn = "vae_elbo"
+    check_images(x, x_logits, fn, likelihood)
+    check_posterior(mu, logvar, fn)
     if mu.ndim != 2 or mu.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"vae_elbo: mu must be (N, L) with N = {x.shape[0]} images, got {tuple(mu.shape)}"
+        raise InputError(
+            f"{fn}: mu must be (N, L) with N = {x.shape[0]} images, got {tuple(mu.shape)}"
         )
-    rec = reconstruction_nll(x, x_logits, likelihood, log_sigma_x2).mean()
-    kl = gaussian_kl(mu, logvar).mean()
+    check_nonnegative(beta, "beta", fn)
+    _check_log_sigma(log_sigma_x2, fn)
+    check_finite_elbo(fn, likelihood, x=x, x_logits=x_logits, mu=mu, logvar=logvar)
+    rec = _reconstruction_nll(x, x_logits, likelihood, log_sigma_x2).mean()
+    kl = _gaussian_kl(mu, logvar).mean()
     return VAETerms(rec + beta * kl, rec, kl)
 
 
@@ -152,13 +214,19 @@ def cr_vae_elbo(
         mu, logvar: ``(B, 2, L)``.
         beta: weight of the KL to ``N(0, I)``; gamma: weight of the consistency term.
     """
-    check_posterior(mu, logvar, "cr_vae_elbo")
+    fn = "cr_vae_elbo"
+    check_images(x, x_logits, fn, likelihood)
+    check_posterior(mu, logvar, fn)
     if x.ndim != 5 or x.shape[1] != 2 or mu.ndim != 3 or mu.shape[:2] != x.shape[:2]:
-        raise ValueError(
-            f"cr_vae_elbo expects x (B, 2, C, H, W) and mu (B, 2, L), got {tuple(x.shape)} "
+        raise InputError(
+            f"{fn} expects x (B, 2, C, H, W) and mu (B, 2, L), got {tuple(x.shape)} "
             f"and {tuple(mu.shape)}"
         )
-    rec = reconstruction_nll(x, x_logits, likelihood, log_sigma_x2).mean()
-    kl = gaussian_kl(mu, logvar).mean()
-    consistency = gaussian_kl(mu[:, 1], logvar[:, 1], mu[:, 0], logvar[:, 0]).mean()
+    check_nonnegative(beta, "beta", fn)
+    check_nonnegative(gamma, "gamma", fn)
+    _check_log_sigma(log_sigma_x2, fn)
+    check_finite_elbo(fn, likelihood, x=x, x_logits=x_logits, mu=mu, logvar=logvar)
+    rec = _reconstruction_nll(x, x_logits, likelihood, log_sigma_x2).mean()
+    kl = _gaussian_kl(mu, logvar).mean()
+    consistency = _gaussian_kl(mu[:, 1], logvar[:, 1], mu[:, 0], logvar[:, 0]).mean()
     return CRVAETerms(rec + beta * kl + gamma * consistency, rec, kl, consistency)

@@ -7,8 +7,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from selfsup.losses._checks import check_pair
-from selfsup.losses.distributed import gather_batch
+from selfsup.losses._checks import pair_inputs
+from selfsup.losses._offdiag import centred_offdiag_squares, compute_dtype
+from selfsup.validation import check_nonnegative, check_positive
 
 
 class VICRegTerms(NamedTuple):
@@ -30,29 +31,21 @@ def variance_term(z: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
     return F.relu(1.0 - std).mean()
 
 
-def covariance_term(z: torch.Tensor) -> torch.Tensor:
+def covariance_term(z: torch.Tensor, route: str = "auto") -> torch.Tensor:
     """Sum of squared off-diagonal covariances (``1/(B-1)`` normalisation) divided by ``dim``.
+
+    Exact in float32 on every batch: through the ``B x B`` Grams in float64, the most spread
+    features apart, when ``dim >= 16 B``, else through the ``dim x dim`` covariance with its
+    diagonal zeroed (``selfsup.losses._offdiag``). Returned in ``z``'s dtype (float32 for
+    half precision input).
 
     Args:
         z: ``(batch, dim)``.
+        route: ``"auto"``; ``"gram"`` / ``"dxd"`` force a route (tests, benchmarks).
     """
     batch, dim = z.shape
-    z = z - z.mean(dim=0)
-    # sum of off-diagonal squares = ||C||_F^2 - sum(diag(C)^2), C = z^T z / (B - 1). The
-    # Frobenius norm is computed through the smaller Gram matrix: ||z^T z||_F = ||z z^T||_F,
-    # so for B < dim the (dim x dim) covariance is never formed, O(B^2 dim) work not
-    # O(B dim^2) (32x fewer multiply-adds at B=256, dim=8192); the value is the same.
-    total = _gram_frobenius_sq(z) / (batch - 1) ** 2
-    diagonal = z.pow(2).sum(dim=0) / (batch - 1)
-    return (total - diagonal.pow(2).sum()) / dim
-
-
-def _gram_frobenius_sq(z: torch.Tensor) -> torch.Tensor:
-    """``||z^T z||_F^2`` for ``z`` of shape ``(n, d)``, through the smaller of the two Grams."""
-    gram = z @ z.T if z.shape[0] < z.shape[1] else z.T @ z
-    # a dot product of the flattened matrix with itself: no squared temporary of its size
-    flat = gram.reshape(-1)
-    return torch.dot(flat, flat)
+    squares = centred_offdiag_squares(z, route)
+    return (squares / ((batch - 1) ** 2 * dim)).to(compute_dtype(z))
 
 
 def vicreg_terms(
@@ -79,9 +72,13 @@ def vicreg_terms(
         ``VICRegTerms``: ``loss = sim * invariance + std * variance + cov * covariance`` where
         variance and covariance are each the mean of the two branches' terms.
     """
-    check_pair(z_a, z_b, "vicreg_loss")
-    if gather_distributed:
-        z_a, z_b = gather_batch(z_a), gather_batch(z_b)
+    fn = "vicreg_loss"
+    check_nonnegative(sim_coeff, "sim_coeff", fn)
+    check_nonnegative(std_coeff, "std_coeff", fn)
+    check_nonnegative(cov_coeff, "cov_coeff", fn)
+    check_positive(eps, "eps", fn, " (the paper's 1e-4)")
+    z_a, z_b = pair_inputs(z_a, z_b, fn, gather_distributed)
+    z_a, z_b = z_a.to(compute_dtype(z_a)), z_b.to(compute_dtype(z_b))  # half -> float32
     invariance = F.mse_loss(z_a, z_b)
     variance = (variance_term(z_a, eps) + variance_term(z_b, eps)) / 2
     covariance = covariance_term(z_a) + covariance_term(z_b)

@@ -11,7 +11,13 @@ from selfsup.data import DataSplits, make_views, normaliser
 from selfsup.errors import SelfsupError
 from selfsup.methods.barlow_twins import BarlowTwins
 from selfsup.methods.base import JointEmbedding, NonFiniteLossError, SSLMethod
+from selfsup.methods.byol import BYOL
+from selfsup.methods.dino import DINO
+from selfsup.methods.moco import MoCo
+from selfsup.methods.momentum import MomentumMethod
+from selfsup.methods.radial_vicreg import RadialVICReg
 from selfsup.methods.simclr import SimCLR
+from selfsup.methods.simsiam import SimSiam
 from selfsup.methods.simvae import SimVAE
 from selfsup.methods.vae import CRVAE, VAE, BetaVAE, GenerativeMethod
 from selfsup.methods.vicreg import VICReg
@@ -29,6 +35,11 @@ METHODS: dict[str, type[SSLMethod]] = {
     "cr_vae": CRVAE,
     "vicreg_logdet": VICRegLogDet,
     "vicreg_pairdist": VICRegPairDist,
+    "moco": MoCo,
+    "byol": BYOL,
+    "dino": DINO,
+    "simsiam": SimSiam,
+    "radial_vicreg": RadialVICReg,
 }
 
 
@@ -75,15 +86,21 @@ def build_method(config: DictConfig, data: DataSplits) -> SSLMethod:
 
 
 __all__ = [
+    "BYOL",
+    "DINO",
     "METHODS",
     "BarlowTwins",
     "BetaVAE",
     "CRVAE",
     "GenerativeMethod",
     "JointEmbedding",
+    "MoCo",
+    "MomentumMethod",
     "NonFiniteLossError",
+    "RadialVICReg",
     "SSLMethod",
     "SimCLR",
+    "SimSiam",
     "SimVAE",
     "VAE",
     "VICReg",

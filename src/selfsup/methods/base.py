@@ -6,6 +6,7 @@ embeddings, subclasses ``JointEmbedding`` and implements ``objective``).
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import lightning as L
@@ -15,6 +16,7 @@ from torch import nn
 from selfsup.data.views import MultiView, Normalise, to_unit_float
 from selfsup.nets.mlp import projector
 from selfsup.optim import build_optimizer, parameter_groups, warmup_cosine
+from selfsup.validation import NonFiniteInputError
 
 
 class NonFiniteLossError(RuntimeError):
@@ -23,6 +25,11 @@ class NonFiniteLossError(RuntimeError):
     def __init__(self, step: int, epoch: int, value: float) -> None:
         super().__init__(f"loss became {value} at step {step} (epoch {epoch})")
         self.step, self.epoch, self.value = step, epoch, value
+
+
+def loss_precision(z: torch.Tensor) -> torch.Tensor:
+    """Half and bfloat16 embeddings up to float32 for the loss; float32 and float64 stay."""
+    return z.float() if z.dtype in (torch.float16, torch.bfloat16) else z
 
 
 class SSLMethod(L.LightningModule):
@@ -83,7 +90,10 @@ class SSLMethod(L.LightningModule):
     def training_step(self, batch, batch_idx: int):
         images, labels = batch
         views = [self.normalise(v) for v in self.views(to_unit_float(images))]
-        terms, features = self.compute_loss(views)
+        try:
+            terms, features = self.compute_loss(views)
+        except NonFiniteInputError as err:  # the network's outputs went NaN / inf
+            raise NonFiniteLossError(self.global_step, self.current_epoch, math.nan) from err
         loss = terms[0]
         if not torch.isfinite(loss):
             raise NonFiniteLossError(self.global_step, self.current_epoch, loss.item())
@@ -158,5 +168,5 @@ class JointEmbedding(SSLMethod):
         # variances and covariances in bfloat16's 8-bit mantissa lose what keeps the
         # embedding from collapsing
         with torch.autocast(z_a.device.type, enabled=False):
-            terms = self.objective(z_a.float(), z_b.float())
+            terms = self.objective(loss_precision(z_a), loss_precision(z_b))
         return terms, features[: views[0].shape[0]]

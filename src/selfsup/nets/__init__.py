@@ -9,6 +9,7 @@ from torch import nn
 
 from selfsup.errors import SelfsupError
 from selfsup.nets.convnet import ConvNet
+from selfsup.nets.external import TimmBackbone, TorchvisionBackbone
 from selfsup.nets.mlp import MLPBackbone, mlp, projector
 from selfsup.nets.resnet import ResNet
 from selfsup.nets.vae import ConvDecoder, ConvVAEEncoder, MLPDecoder, MLPVAEEncoder
@@ -19,12 +20,18 @@ BACKBONES: dict[str, type[nn.Module]] = {
     "resnet": ResNet,
     "mlp_vae": MLPVAEEncoder,
     "conv_vae": ConvVAEEncoder,
+    "timm": TimmBackbone,
+    "torchvision": TorchvisionBackbone,
 }
 
 
 def check_params(kind: str, name: str, fn, params: dict) -> None:
-    """Raise a ``SelfsupError`` naming any key of ``params`` that ``fn`` does not accept."""
-    accepted = [p for p in inspect.signature(fn).parameters if p not in ("self", "in_shape")]
+    """Raise a ``SelfsupError`` naming any key of ``params`` that ``fn`` does not accept
+    (nothing to check when ``fn`` takes ``**kwargs``: it passes them on and reports itself)."""
+    signature = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values()):
+        return
+    accepted = [p for p in signature if p not in ("self", "in_shape")]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise SelfsupError(
@@ -50,6 +57,8 @@ __all__ = [
     "MLPBackbone",
     "MLPVAEEncoder",
     "ResNet",
+    "TimmBackbone",
+    "TorchvisionBackbone",
     "build_backbone",
     "check_params",
     "mlp",

@@ -2,7 +2,8 @@
 
 from selfsup.train.callbacks import OnlineLinearProbe
 from selfsup.train.datamodule import ImageDataModule
-from selfsup.train.run import evaluate_encoder, last_checkpoint, load_method, train
+from selfsup.train.run import evaluate_encoder, last_checkpoint, train
+from selfsup.train.trained import load_method
 
 __all__ = [
     "ImageDataModule",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from selfsup.train.atomic import atomic_file
+
 #: (panel title, [(history key, legend label), ...]); panels whose keys are absent are skipped
 PANELS: list[tuple[str, list[tuple[str, str]]]] = [
     (
@@ -75,6 +77,7 @@ def plot_info_tracking(history: Sequence[dict], out_path: Path) -> Path | None:
     fig.tight_layout()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=90)
+    with atomic_file(out_path) as f:
+        fig.savefig(f, format="png", dpi=90)
     plt.close(fig)
     return out_path

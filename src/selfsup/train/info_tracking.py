@@ -44,6 +44,7 @@ from selfsup.info import (
     logdet_entropy,
     pairwise_distance_entropy,
 )
+from selfsup.train.atomic import atomic_write_text
 
 
 def effective_rank(z: torch.Tensor) -> float:
@@ -149,7 +150,7 @@ class InfoTracking(L.Callback):
         if not trainer.is_global_zero or not self.history:
             return
         out = Path(trainer.default_root_dir)
-        (out / "info_tracking.json").write_text(json.dumps(self.history, indent=1))
+        atomic_write_text(out / "info_tracking.json", json.dumps(self.history, indent=1))
         if self.plot:
             from selfsup.train.info_report import plot_info_tracking
 

@@ -6,6 +6,8 @@ import csv
 import math
 from pathlib import Path
 
+from selfsup.train.atomic import atomic_file
+
 
 def read_metrics_csv(path: Path) -> dict[str, list[tuple[float, float]]]:
     """``{metric: [(step, value), ...]}`` from Lightning's CSV log (empty cells skipped)."""
@@ -44,6 +46,7 @@ def plot_training_curves(csv_path: Path, out_path: Path) -> Path | None:
     for ax in axes.flat[len(names) :]:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(out_path, dpi=90)
+    with atomic_file(out_path) as f:
+        fig.savefig(f, format="png", dpi=90)
     plt.close(fig)
     return out_path

@@ -1,39 +1,63 @@
-"""A training run: config in, a run directory with checkpoints, logs, metrics and plots out."""
+"""A training run: config in, a run directory with checkpoints, logs, metrics and plots out.
+
+The run directory is a small transactional store (``run_dir.py`` lists its files): process 0
+holds its lock for the whole attempt (``run_lock.py``), writes every file atomically
+(``atomic.py``), resumes from and evaluates the newest checkpoint (``checkpoints.py``), and a
+Ctrl-C or SIGTERM saves a checkpoint and tells how to continue (``interrupt.py``).
+"""
 
 from __future__ import annotations
 
-import csv
-import json
-import time
+import contextlib
+import os
+import signal
 import warnings
 from collections.abc import Sequence
-from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
-import torch
 from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from selfsup.allocator import reuse_freed_memory
-from selfsup.config import Config, save_config, to_dict
+from selfsup.config import Config, to_dict
 from selfsup.data import DataSplits, load_dataset
 from selfsup.errors import SelfsupError
 from selfsup.evaluate import LinearProbe, MLPProbe, extract_features, knn_accuracy
 from selfsup.methods import SSLMethod, build_method
+from selfsup.train.atomic import remove_temp_files
+from selfsup.train.bookkeeping import Attempt, Bookkeeping
 from selfsup.train.callbacks import OnlineLinearProbe, build_callback
-from selfsup.train.datamodule import ImageDataModule
+from selfsup.train.checkpoints import (
+    CHECKPOINTS,
+    LAST,
+    RunCheckpointIO,
+    first_sentence,
+    load_selfsup_checkpoint,
+    newest_checkpoint,
+)
+from selfsup.train.csv_log import METRICS_CSV, RunCSVLogger, earlier_rows
+from selfsup.train.datamodule import ImageDataModule, loader_position
+from selfsup.train.interrupt import Interrupted, SignalGuard, StopOnSignal
 from selfsup.train.report import plot_training_curves
+from selfsup.train.run_dir import METRICS, check_writable, resume_command
+from selfsup.train.run_lock import RunLock
 
-CHECKPOINTS = "checkpoints"
-EARLIER_LOG = "metrics.before-resume.csv"
+TENSORBOARD = "tensorboard"
 
-# the run dir holds config.yaml before the CSV logger starts; that is expected
-warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
-LAST = "last.ckpt"
+# Lightning's notes about a run directory selfsup manages itself: the folder is not empty on a
+# resume, and a copied run's ModelCheckpoint state names the original folder (selfsup keeps
+# no state there that matters: the newest file and `keep` are decided from the files)
+for _note in (
+    "Experiment logs directory .* exists and is not empty",
+    "Checkpoint directory .* exists and is not empty",
+    "The dirpath has changed from",
+):
+    warnings.filterwarnings("ignore", message=_note)
 
 
 def load_data(config: DictConfig) -> DataSplits:
@@ -45,8 +69,8 @@ def load_data(config: DictConfig) -> DataSplits:
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
-    path = Path(run_dir) / CHECKPOINTS / LAST
-    return path if path.exists() else None
+    """The checkpoint with the run's newest state (see ``checkpoints.newest_checkpoint``)."""
+    return newest_checkpoint(run_dir)
 
 
 def evaluate_encoder(method: SSLMethod, data: DataSplits, config: DictConfig) -> dict[str, float]:
@@ -77,35 +101,187 @@ def train(
     Args:
         config: a resolved config (see ``selfsup.config.load_config``).
         run_dir: where everything is written.
-        resume: continue from ``run_dir/checkpoints/last.ckpt``.
+        resume: continue from the newest checkpoint in ``run_dir/checkpoints``.
         extra_callbacks: more Lightning callbacks (e.g. information tracking).
 
     Returns:
-        The final metrics on process 0; ``None`` on other processes or when interrupted.
+        The final metrics on process 0; ``None`` on other processes.
+
+    Raises:
+        SelfsupError: the directory is in use, unwritable or full; nothing to resume (or a
+            run to overwrite); the checkpoint is unsafe, corrupt or does not fit the config.
+        Interrupted: Ctrl-C / SIGTERM; ``.checkpoint`` is what was saved, ``.message`` says
+            how to continue (process 0), ``.exit_code`` is 130 / 143.
     """
     run_dir = Path(run_dir)
-    ckpt = last_checkpoint(run_dir) if resume else None
-    if resume and ckpt is None:
+    lead = _is_lead_process()
+    lock = RunLock(run_dir, "train")
+    with SignalGuard() as guard:
+        try:
+            # what can be refused without touching the directory is refused first (and a
+            # config that fails to build leaves no empty run directory behind), except that a
+            # process working in the directory is the news that matters most
+            try:
+                _checkpoint_to_resume(run_dir, resume, config)
+            except SelfsupError:
+                if lead:
+                    lock.check_free()
+                raise
+            L.seed_everything(config.seed, workers=True, verbose=False)
+            data = load_data(config)
+            method = build_method(config, data)
+            with lock if lead else contextlib.nullcontext():
+                return _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard)
+        except Interrupted as stop:
+            stop.message = _interrupted_message(stop, run_dir) if lead else ""
+            raise
+
+
+def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) -> dict | None:
+    # again, now that nobody else writes here
+    ckpt, start = _checkpoint_to_resume(run_dir, resume, config)
+    if lock.held:
+        remove_temp_files(run_dir)
+        remove_temp_files(run_dir / CHECKPOINTS)
+        check_writable(run_dir, needed_bytes=2 * _checkpoint_bytes(method))
+        if not resume:  # no checkpoint: whatever record is here describes nothing loadable
+            (run_dir / METRICS).unlink(missing_ok=True)
+    attempt = Attempt(run_dir, config, data.name, resume) if lock.held else None
+    bookkeeping = Bookkeeping(attempt)
+    trainer = _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra_callbacks)
+    if (trainer.global_rank == 0) != lock.held:
         raise SelfsupError(
-            f"--resume: no checkpoint at {run_dir / CHECKPOINTS / LAST}; start "
-            f"the run without --resume"
+            f"process rank {trainer.global_rank} disagrees with the launch environment about "
+            f"which process leads; launch with torchrun, SLURM or Lightning's own launcher"
         )
-    if not resume and last_checkpoint(run_dir) is not None:
+    datamodule = ImageDataModule(
+        data,
+        config.data.batch_size,
+        config.seed,
+        config.data.num_workers,
+        start=start,
+    )
+    streams = set((run_dir / TENSORBOARD).glob("events.out.tfevents.*"))
+    try:
+        # the allocator setting pays only where the step's activations are host memory (CPU
+        # training); on an accelerator they are device memory (docs/benchmarks.md)
+        on_cpu = isinstance(trainer.accelerator, CPUAccelerator)
+        with reuse_freed_memory() if on_cpu else contextlib.nullcontext():
+            trainer.fit(method, datamodule=datamodule, ckpt_path=ckpt)
+    except (Interrupted, SelfsupError) as err:
+        if bookkeeping.started and attempt:
+            if isinstance(err, Interrupted):
+                attempt.record(trainer, "interrupted", quiet=True)
+            else:
+                attempt.record(trainer, "failed", {"error": str(err)}, quiet=True)
+        raise
+    except Exception as err:
+        if not bookkeeping.started and ckpt is not None:
+            # the checkpoint and this config do not fit: leave the run as it was (Lightning
+            # opened a TensorBoard stream while setting up)
+            for stream in set((run_dir / TENSORBOARD).glob("events.out.tfevents.*")) - streams:
+                stream.unlink(missing_ok=True)
+            raise SelfsupError(
+                f"--resume: {ckpt} does not fit this config ({first_sentence(err)}); resume with "
+                f"the run's own config.yaml (no overrides that change the model or optimiser)"
+            ) from None
+        if attempt:
+            attempt.record(trainer, "failed", {"error": first_sentence(err)}, quiet=True)
+        raise
+    bookkeeping.write_config()  # a finished run resumed: fit had nothing to train
+    if guard.pending:  # the stop came on the final step: all is saved, evaluation skipped
+        if attempt:
+            attempt.record(trainer, "interrupted")
+        raise Interrupted(guard.pending, newest_checkpoint(run_dir))
+    if attempt is None:
+        return None
+    attempt.stop_clock()
+    method = method.to(trainer.strategy.root_device)
+    try:
+        metrics = evaluate_encoder(method, data, config)
+    except Interrupted as stop:
+        attempt.record(trainer, "interrupted")
+        raise Interrupted(stop.signum, newest_checkpoint(run_dir)) from None
+    online = trainer.callback_metrics.get("val/online_probe_top1")
+    if online is not None:
+        metrics["online_probe_top1"] = float(online)
+    metrics["evaluated_at_step"] = trainer.global_step
+    record = attempt.record(trainer, "finished", metrics)
+    plot_training_curves(run_dir / METRICS_CSV, run_dir / "training_curves.png")
+    return {k: v for k, v in record.items() if k != "eval"}
+
+
+def _checkpoint_to_resume(
+    run_dir: Path, resume: bool, config: DictConfig
+) -> tuple[Path | None, tuple[int, int] | None]:
+    """The checkpoint to resume from, and the ``(epoch, batch)`` its next batch is."""
+    if not resume:
+        if any((run_dir / CHECKPOINTS).glob("*.ckpt")):
+            raise SelfsupError(
+                f"{run_dir} already holds a run; pass --resume to continue it or "
+                f"choose another --run-dir"
+            )
+        return None, None
+    ckpt = newest_checkpoint(run_dir)
+    if ckpt is None:
         raise SelfsupError(
-            f"{run_dir} already holds a run; pass --resume to continue it or "
-            f"choose another --run-dir"
+            f"--resume: no checkpoint in {run_dir / CHECKPOINTS}; start the run without --resume"
         )
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    data = load_data(config)
-    method = build_method(config, data)
-    datamodule = ImageDataModule(data, config.data.batch_size, config.seed, config.data.num_workers)
+    # an unsafe or foreign file is refused here, before anything else happens
+    state = load_selfsup_checkpoint(ckpt, mmap=True)
+    _check_resumable(state["selfsup_config"], config, ckpt)
+    return ckpt, loader_position(state)
+
+
+#: what a resume may change (keys, or sections ending in "."): how long and where to train,
+#: how to evaluate and checkpoint, the optimiser's settings (not which optimiser); the rest
+#: defines the trained state and how it continues exactly
+RESUMABLE = ("trainer.", "checkpoint.", "eval.", "callbacks.", "optim.")
+RESUMABLE_KEYS = {"data.root", "data.download", "data.num_workers"}
+
+
+def _check_resumable(stored: dict, config: DictConfig, ckpt: Path) -> None:
+    try:  # keys added to the schema since the checkpoint was written take their defaults
+        old = _flatten(to_dict(OmegaConf.merge(OmegaConf.structured(Config), stored)))
+    except OmegaConfBaseException as err:
+        raise SelfsupError(f"{ckpt}: its stored config is invalid ({err.msg})") from None
+    new = _flatten(to_dict(config))
+
+    def fixed(key: str) -> bool:
+        return key == "optim.name" or not (key.startswith(RESUMABLE) or key in RESUMABLE_KEYS)
+
+    changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k) and fixed(k)]
+    if changed:
+        shown = ", ".join(f"{k} ({old.get(k)!r} -> {new.get(k)!r})" for k in changed[:3])
+        raise SelfsupError(
+            f"--resume cannot change {shown}: {ckpt} was trained with the former; resume "
+            f"without such overrides, or start a new run"
+        )
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (empty sections vanish)."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -> L.Trainer:
     callbacks: list[L.Callback] = [
+        bookkeeping,
         *_checkpointing(config, run_dir),
         *(build_callback(name, to_dict(args) or {}) for name, args in config.callbacks.items()),
-        *extra_callbacks,
+        *extra,
     ]
     if config.eval.online_probe:
         callbacks.append(OnlineLinearProbe(data.num_classes, method.backbone.out_dim))
+    # last, so that every other callback has finished the step it saves (the online probe
+    # has taken its own step on the batch); Lightning runs ModelCheckpoint after it anyway
+    callbacks.append(StopOnSignal(guard, run_dir / CHECKPOINTS / LAST))
     trainer_args = {
         "check_val_every_n_epoch": config.eval.every_n_epochs,
         "log_every_n_steps": 10,
@@ -113,143 +289,69 @@ def train(
     }
     if not config.eval.online_probe:
         trainer_args.setdefault("limit_val_batches", 0)
-    trainer = L.Trainer(
+    plugins = trainer_args.pop("plugins", None) or []
+    plugins = plugins if isinstance(plugins, list) else [plugins]
+    earlier = earlier_rows(run_dir) if resume and _is_lead_process() else []
+    return L.Trainer(
         default_root_dir=run_dir,
         logger=[
-            CSVLogger(run_dir, name="", version=""),
-            TensorBoardLogger(run_dir, name="tensorboard", version=""),
+            RunCSVLogger(run_dir, earlier),
+            TensorBoardLogger(run_dir, name=TENSORBOARD, version=""),
         ],
         callbacks=callbacks,
+        plugins=[RunCheckpointIO(config.checkpoint.keep), *plugins],
         use_distributed_sampler=False,  # ImageDataModule shards batches itself
         **trainer_args,
     )
-    if trainer.global_rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, run_dir / "config.yaml")
-    start = time.time()
-    earlier_log = _stash_earlier_rows(run_dir) if resume and trainer.global_rank == 0 else []
-    # the allocator setting pays only where the step's activations are host memory (CPU
-    # training); on an accelerator they are device memory (docs/benchmarks.md)
-    on_cpu = isinstance(trainer.accelerator, CPUAccelerator)
-    try:
-        with reuse_freed_memory() if on_cpu else nullcontext():
-            trainer.fit(method, datamodule=datamodule, ckpt_path=ckpt)
-    finally:
-        if earlier_log:
-            _restore_earlier_rows(run_dir, earlier_log)
-    if trainer.interrupted:
-        print(f"interrupted; continue with: selfsup train --run-dir {run_dir} --resume")
-        return None
-    if trainer.global_rank != 0:
-        return None
-    train_seconds = time.time() - start
-    method = method.to(trainer.strategy.root_device)
-    metrics = evaluate_encoder(method, data, config)
-    metrics.update(
-        train_seconds=round(train_seconds, 1),
-        epochs=trainer.current_epoch,
-        global_step=trainer.global_step,
-        dataset=data.name,
-        method=config.method.name,
-    )
-    online = trainer.callback_metrics.get("val/online_probe_top1")
-    if online is not None:
-        metrics["online_probe_top1"] = float(online)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    plot_training_curves(run_dir / "metrics.csv", run_dir / "training_curves.png")
-    return metrics
 
 
 def _checkpointing(config: DictConfig, run_dir: Path) -> list[L.Callback]:
     c = config.checkpoint
-    # without a monitored metric Lightning keeps all or one; monitoring the step keeps the newest
-    keep = (
-        dict(save_top_k=-1) if c.keep < 0 else dict(save_top_k=c.keep, monitor="step", mode="max")
-    )
+    # no version counter: a resumed (or copied) run replaces last.ckpt instead of writing
+    # last-v1.ckpt beside it; RunCheckpointIO keeps the `keep` newest epoch files
+    common = dict(dirpath=run_dir / CHECKPOINTS, save_last=True, enable_version_counter=False)
     callbacks: list[L.Callback] = [
         ModelCheckpoint(
-            dirpath=run_dir / CHECKPOINTS,
             filename="epoch={epoch:03d}",
             auto_insert_metric_name=False,
             every_n_epochs=c.every_n_epochs,
-            save_last=True,
-            **keep,
+            save_top_k=0 if c.keep == 0 else -1,
+            **common,
         )
     ]
     if c.every_n_minutes > 0:
         # a crash mid-epoch loses at most this much work; only last.ckpt is rewritten
         callbacks.append(
             ModelCheckpoint(
-                dirpath=run_dir / CHECKPOINTS,
                 save_top_k=0,
-                save_last=True,
                 save_on_train_epoch_end=False,
                 train_time_interval=timedelta(minutes=c.every_n_minutes),
+                **common,
             )
         )
     return callbacks
 
 
-def _read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+def _checkpoint_bytes(method: SSLMethod) -> int:
+    # weights + buffers, and up to two optimiser moments per weight (Adam), plus some slack
+    weights = sum(p.numel() * p.element_size() for p in method.parameters())
+    buffers = sum(b.numel() * b.element_size() for b in method.buffers())
+    return 3 * weights + buffers + 2**20
 
 
-def _merge_rows(earlier: list[dict], later: list[dict]) -> list[dict]:
-    # steps logged after the checkpoint a resume started from are logged again: keep the later
-    first_new_step = min((float(r["step"]) for r in later if r.get("step")), default=float("inf"))
-    return [r for r in earlier if float(r.get("step") or 0) < first_new_step] + later
+def _is_lead_process() -> bool:
+    """Whether this process is rank 0 of its job, from the launchers' environment variables
+    (before the Trainer exists; ``_train`` checks that the Trainer agrees)."""
+    for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "NODE_RANK", "GROUP_RANK"):
+        if int(os.environ.get(name, "0") or 0) != 0:
+            return False
+    return True
 
 
-def _write_rows(path: Path, rows: list[dict]) -> None:
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
-
-
-def _stash_earlier_rows(run_dir: Path) -> list[dict]:
-    """Before a resume: the rows of every earlier attempt, also kept on disk in
-    ``EARLIER_LOG`` (Lightning's CSV logger starts a fresh ``metrics.csv``), so that a resumed
-    run that dies too hard for ``finally`` (SIGKILL, power loss) loses no earlier rows."""
-    rows = _merge_rows(_read_rows(run_dir / EARLIER_LOG), _read_rows(run_dir / "metrics.csv"))
-    if rows:
-        _write_rows(run_dir / EARLIER_LOG, rows)
-    return rows
-
-
-def _restore_earlier_rows(run_dir: Path, earlier: list[dict]) -> None:
-    """After a resumed attempt: its rows behind the earlier ones in ``metrics.csv``."""
-    path = run_dir / "metrics.csv"
-    _write_rows(path, _merge_rows(earlier, _read_rows(path)))
-    (run_dir / EARLIER_LOG).unlink(missing_ok=True)
-
-
-def load_method(path: str | Path) -> tuple[SSLMethod, DictConfig]:
-    """A trained method from a run directory (its last checkpoint) or a checkpoint file."""
-    path = Path(path)
-    if path.is_dir():
-        ckpt = last_checkpoint(path)
-        if ckpt is None:
-            raise SelfsupError(f"no checkpoint in {path / CHECKPOINTS}; is it a selfsup run dir?")
-    elif path.is_file():
-        ckpt = path
-    else:
-        raise SelfsupError(f"'{path}' is neither a run directory nor a checkpoint file")
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
-    if "selfsup_config" not in state or state["selfsup_config"] is None:
-        raise SelfsupError(f"{ckpt} was not written by selfsup (no selfsup_config inside)")
-    config = OmegaConf.merge(OmegaConf.structured(Config), state["selfsup_config"])
-    return _restore(state, config), config
-
-
-def _restore(state: dict, config: DictConfig) -> SSLMethod:
-    data = load_data(config)
-    method = build_method(config, data)
-    method.load_state_dict(state["state_dict"])
-    return method.eval()
+def _interrupted_message(stop: Interrupted, run_dir: Path) -> str:
+    how = "Ctrl-C" if stop.signum == signal.SIGINT else str(stop)
+    if stop.checkpoint is not None:
+        return f"{how}: newest state in {stop.checkpoint}; continue with: {resume_command(run_dir)}"
+    if any((run_dir / CHECKPOINTS).glob("*.ckpt")):
+        return f"{how}: stopped without saving; continue with: {resume_command(run_dir)}"
+    return f"{how}: stopped before the first checkpoint; nothing to resume, start the run again"

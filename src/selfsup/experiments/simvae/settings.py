@@ -1,0 +1,139 @@
+"""Parameters of the SimVAE reproduction: per-dataset settings (encoder, views, budget) of the
+``quick`` and ``full`` presets, and the command-line options that change them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from selfsup.experiments.experiment import Preset, option
+
+GENERATIVE = ("simvae", "vae", "beta_vae", "cr_vae")
+DISCRIMINATIVE = ("simclr", "vicreg")
+ALL_METHODS = (*GENERATIVE, *DISCRIMINATIVE)
+ALL_DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba", "shapes")
+RESULT_KEYS = (
+    "content_linear_top1",
+    "content_knn_top1",
+    "gmm_accuracy",
+    "nmi",
+    "ari",
+    "style_score",
+)
+KNN_KS = (1, 5, 10, 20)
+
+
+@dataclass
+class Setting:
+    """One dataset's shared encoder, views and budget."""
+
+    backbone: str
+    backbone_params: dict
+    views: str
+    likelihood: str
+    binarise_targets: float | None
+    steps: int
+    batch_size: int
+    lr: float
+    data_params: dict = field(default_factory=dict)
+    projector: list[int] = field(default_factory=lambda: [512, 512])
+    eval_train: int = 0  # 0: the whole train split for probes
+
+
+def quick_settings() -> dict[str, Setting]:
+    """Narrower nets, a larger lr and few steps: a budget that runs on 2 CPU cores."""
+    mlp = dict(latent_dim=10, hidden=[512, 256])
+    conv = dict(latent_dim=64, widths=[16, 32, 64], residual=False)
+    grey = Setting("mlp_vae", mlp, "simvae_grey_fast", "bernoulli", 0.5, 800, 64, 1e-3)
+    grey.projector, grey.eval_train = [256, 256], 10000  # probes fit on 10k train images
+    shapes = Setting(
+        "conv_vae", conv, "shapes", "gaussian", None, 400, 32, 1e-3,
+        data_params=dict(n_train=10000, n_test=2000),
+    )  # fmt: skip
+    shapes.projector = [256, 256]
+    return {
+        "mnist": grey,
+        "fashion_mnist": replace(grey, binarise_targets=None),
+        "shapes": shapes,
+    }
+
+
+def full_settings() -> dict[str, Setting]:
+    """The official sizes: MLP 2000-500-500 / residual conv encoders, 30,000 steps, lr 8e-5."""
+    mlp = dict(latent_dim=10, hidden=[2000, 500, 500])
+    conv = dict(latent_dim=64, widths=[32, 64, 128, 256], residual=True)
+    grey = Setting("mlp_vae", mlp, "simvae_grey_fast", "bernoulli", 0.5, 30000, 64, 8e-5)
+    colour = Setting("conv_vae", conv, "simvae_colour", "gaussian", None, 30000, 64, 8e-5)
+    return {
+        "mnist": grey,
+        "fashion_mnist": replace(grey, binarise_targets=None),
+        "cifar10": colour,
+        "celeba": replace(colour, data_params=dict(image_size=64), eval_train=20000),
+        "shapes": replace(colour, views="shapes", data_params=dict(n_train=20000, n_test=5000)),
+    }
+
+
+@dataclass(frozen=True)
+class Params:
+    methods: tuple[str, ...] = option(ALL_METHODS, "methods to compare", choices=ALL_METHODS)
+    datasets: tuple[str, ...] = option(
+        ALL_DATASETS,
+        "datasets; absent ones, and ones the preset has no settings for, are skipped",
+        choices=ALL_DATASETS,
+    )
+    steps: int | None = option(None, "training steps per run", minimum=1)
+    batch_size: int | None = option(None, "images per step, x 2 views", minimum=1)
+    lr: float | None = option(None, "Adam learning rate", minimum=0.0)
+    hidden: tuple[int, ...] | None = option(
+        None, "MLP encoder widths of the grey datasets, e.g. 512,256", minimum=1
+    )
+    widths: tuple[int, ...] | None = option(
+        None, "conv encoder widths of the colour datasets, e.g. 16,32,64", minimum=1
+    )
+    shapes_size: tuple[int, ...] | None = option(
+        None, "shapes images to render for training and test", minimum=1, metavar="N_TRAIN,N_TEST"
+    )
+    eval_train: int | None = option(None, "train images the probes fit on (0: all)", minimum=0)
+    mlp_probe: bool = option(False, "also an MLP probe (slower)")
+    settings: dict[str, Setting] = field(default_factory=full_settings)  # preset-only
+
+
+def setting_for(p: Params, dataset: str) -> Setting | None:
+    """``dataset``'s setting with the command line's changes; ``None`` if the preset lacks it."""
+    s = p.settings.get(dataset)
+    if s is None:
+        return None
+    changes: dict = {}
+    for name in ("steps", "batch_size", "lr", "eval_train"):
+        if getattr(p, name) is not None:
+            changes[name] = getattr(p, name)
+    if p.hidden is not None and s.backbone == "mlp_vae":
+        changes["backbone_params"] = {**s.backbone_params, "hidden": list(p.hidden)}
+    if p.widths is not None and s.backbone == "conv_vae":
+        changes["backbone_params"] = {**s.backbone_params, "widths": list(p.widths)}
+    if p.shapes_size is not None and dataset == "shapes":
+        n_train, n_test = p.shapes_size
+        changes["data_params"] = {**s.data_params, "n_train": n_train, "n_test": n_test}
+    return replace(s, **changes)
+
+
+PRESETS = {
+    "full": Preset(Params(), "official sizes, 30,000 steps per run (hours per run on a CPU)", 3),
+    "quick": Preset(
+        Params(settings=quick_settings(), datasets=("mnist", "fashion_mnist", "shapes")),
+        "MNIST MLP 800 steps, shapes conv 400 steps (about 9 min on 2 cores)",
+        3,
+    ),
+    "tiny": Preset(
+        Params(
+            settings=quick_settings(),
+            datasets=("shapes",),
+            methods=("simvae", "vicreg"),
+            steps=3,
+            batch_size=16,
+            widths=(8, 16),
+            shapes_size=(64, 40),
+        ),
+        "shapes, two methods, 3 steps (the test suite)",
+        1,
+    ),
+}

@@ -1,0 +1,70 @@
+"""BYOL's normalised MSE (Grill et al., NeurIPS 2020): a prediction of one view regresses the
+momentum network's projection of the other."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from selfsup.validation import check_finite, check_same_shape, check_samples
+
+
+class PredictionTerms(NamedTuple):
+    """The symmetrised loss and its mean cosine similarity between predictions and targets."""
+
+    loss: torch.Tensor
+    cosine: torch.Tensor
+
+
+def prediction_inputs(
+    p_a: torch.Tensor,
+    p_b: torch.Tensor,
+    t_a: torch.Tensor,
+    t_b: torch.Tensor,
+    fn: str,
+    target_names: tuple[str, str] = ("t_a", "t_b"),
+) -> None:
+    """Predictions and targets: four ``(batch, dim)`` float tensors of one shape, all finite
+    (one finiteness sync for the four)."""
+    names = ("p_a", "p_b", *target_names)
+    tensors = (p_a, p_b, t_a, t_b)
+    for t, name in zip(tensors, names, strict=True):
+        check_samples(t, name, fn)
+    for t, name in zip(tensors[1:], names[1:], strict=True):
+        check_same_shape(p_a, t, ("p_a", name), fn)
+    check_finite(fn, **dict(zip(names, tensors, strict=True)))
+
+
+def cross_view_cosine(
+    p_a: torch.Tensor, p_b: torch.Tensor, t_a: torch.Tensor, t_b: torch.Tensor
+) -> torch.Tensor:
+    """Mean of ``cos(p_a, t_b)`` and ``cos(p_b, t_a)`` over the batch, targets detached
+    (each prediction regresses the *other* view's target). All four are ``(batch, dim)``."""
+    cos_ab = F.cosine_similarity(p_a, t_b.detach(), dim=1)
+    cos_ba = F.cosine_similarity(p_b, t_a.detach(), dim=1)
+    return (cos_ab.mean() + cos_ba.mean()) / 2
+
+
+def byol_terms(
+    p_a: torch.Tensor, p_b: torch.Tensor, t_a: torch.Tensor, t_b: torch.Tensor
+) -> PredictionTerms:
+    """BYOL loss, symmetrised over the two views.
+
+    ``loss = (||p̄_a - t̄_b||^2 + ||p̄_b - t̄_a||^2) / 2`` averaged over the batch, with
+    ``x̄ = x / ||x||``; each squared distance equals ``2 - 2 cos``. The paper sums the two
+    directions (``L + L~``); we average them, so the scale is that of one direction.
+
+    Args:
+        p_a, p_b: ``(batch, dim)`` predictor outputs of the online network for views a, b.
+        t_a, t_b: ``(batch, dim)`` projections of the target (momentum) network; detached.
+    """
+    prediction_inputs(p_a, p_b, t_a, t_b, "byol_loss")
+    cosine = cross_view_cosine(p_a, p_b, t_a, t_b)
+    return PredictionTerms(2 - 2 * cosine, cosine)
+
+
+def byol_loss(p_a, p_b, t_a, t_b) -> torch.Tensor:
+    """BYOL loss, a scalar; see ``byol_terms``."""
+    return byol_terms(p_a, p_b, t_a, t_b).loss

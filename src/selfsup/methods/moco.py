@@ -1,0 +1,101 @@
+"""MoCo v2 (Chen, Fan, Girshick & He, 2020): queries of the online encoder against the momentum
+encoder's key of the other view and a queue of earlier keys (InfoNCE, temperature 0.2).
+
+Under DDP every process enqueues the keys of the *global* batch, gathered in rank order, so the
+queue is the same on every process and equals a single process's queue with the whole batch.
+With ``shuffle_bn`` the key encoder sees a seeded permutation of the global batch spread over
+the processes (MoCo's shuffling BN: BatchNorm statistics of a key then do not come from the
+process that holds its query); on one process BatchNorm sees the whole batch and shuffling
+changes nothing, so it is skipped.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from selfsup.errors import SelfsupError
+from selfsup.losses import MoCoTerms, enqueue, moco_terms
+from selfsup.losses.distributed import is_distributed
+from selfsup.methods.momentum import MomentumMethod, encode_views
+
+
+def _all_gather(x: torch.Tensor) -> torch.Tensor:
+    """Rows of every process in rank order (no gradient: keys never need one)."""
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts)
+
+
+class MoCo(MomentumMethod):
+    """MoCo v2; ``symmetric`` adds the loss with the views swapped (and enqueues both keys).
+
+    Args:
+        temperature: InfoNCE temperature (0.2).
+        queue_size: number of negatives K (65,536 in the paper; keep it below the number of
+            training images, or the queue holds many stale copies of each).
+        base_momentum, final_momentum: MoCo's constant 0.999 by default; set
+            ``final_momentum: 1.0`` for the cosine schedule.
+        symmetric: the symmetrised loss most reimplementations use; the paper's is one-sided.
+        shuffle_bn: shuffle the key encoder's batch across processes (DDP only).
+    """
+
+    def __init__(
+        self,
+        *,
+        temperature: float = 0.2,
+        queue_size: int = 65536,
+        base_momentum: float = 0.999,
+        final_momentum: float = 0.999,
+        symmetric: bool = False,
+        shuffle_bn: bool = True,
+        **common,
+    ) -> None:
+        super().__init__(base_momentum=base_momentum, final_momentum=final_momentum, **common)
+        if queue_size < 1:
+            raise SelfsupError(f"method.params.queue_size must be >= 1, got {queue_size}")
+        self.temperature, self.symmetric, self.shuffle_bn = temperature, symmetric, shuffle_bn
+        self.make_teacher("backbone", "projector")
+        dim = self.projector[-1].out_features
+        self.register_buffer("queue", F.normalize(torch.randn(queue_size, dim), dim=1))
+        self.register_buffer("queue_pointer", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def keys(self, views: list[torch.Tensor]) -> torch.Tensor:
+        """Normalised momentum-encoder embeddings of the views, ``(len(views) * B, dim)``."""
+        images = torch.cat(views)
+        shuffle = self.shuffle_bn and self.gather_distributed and is_distributed()
+        if shuffle:
+            everyone = _all_gather(images)
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.global_step)
+            order = torch.randperm(everyone.shape[0], generator=g).to(images.device)
+            images = everyone[order].chunk(dist.get_world_size())[dist.get_rank()]
+        k = self.teacher["projector"](
+            encode_views(self.teacher["backbone"], [images], self.channels_last)
+        )
+        if shuffle:
+            shuffled = _all_gather(k)
+            k = torch.empty_like(shuffled)
+            k[order] = shuffled
+            k = k.chunk(dist.get_world_size())[dist.get_rank()]
+        return F.normalize(k, dim=1)
+
+    def compute_loss(self, views):
+        x_a, x_b = views[0], views[1]
+        features = encode_views(self.backbone, [x_a, x_b], self.channels_last)
+        q_a, q_b = self.projector(features).chunk(2)
+        k_a, k_b = self.keys([x_a, x_b]).chunk(2)
+        terms = moco_terms(q_a, k_b, self.queue, self.temperature)
+        new_keys = [k_b]
+        if self.symmetric:
+            other = moco_terms(q_b, k_a, self.queue, self.temperature)
+            terms = MoCoTerms(*((x + y) / 2 for x, y in zip(terms, other, strict=True)))
+            new_keys.append(k_a)
+        if self.gather_distributed and is_distributed():
+            new_keys = [_all_gather(k) for k in new_keys]
+        # out of place: the loss's graph still holds the old queue for its backward pass
+        queue, pointer = enqueue(self.queue.clone(), int(self.queue_pointer), torch.cat(new_keys))
+        self.queue = queue
+        self.queue_pointer.fill_(pointer)
+        return terms, features[: x_a.shape[0]]
