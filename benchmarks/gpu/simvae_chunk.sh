@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One resumable chunk of SimVAE at the official defaults (configs/simvae_mnist.yaml: 400 epochs,
-# ~375k steps) on the GPU: train until LIMIT seconds, stop with SIGTERM (selfsup train then saves
-# last.ckpt at the current step and exits), copy the log, metrics and (if small enough) the run
+# ~375k steps) on the GPU: train until LIMIT seconds, stop with SIGTERM (selfsup train then
+# finishes the step, saves last.ckpt and exits with 143: selfsup/train/interrupt.py), copy the log, metrics and (if small enough) the run
 # dir to $OUT, and print steps reached, whether any logged value is non-finite, and the online
 # probe curve. Run it again to continue.
 #   RUN_DIR  the run (default runs/gpu/simvae_mnist: git-ignored, so on a still-warm machine
@@ -43,7 +43,7 @@ set +e
 timeout -s TERM -k 120 "$LIMIT" "$PY" -m selfsup.cli "${CMD[@]}" 2>&1 | tee "$OUT/simvae_train.log"
 status=${PIPESTATUS[0]}
 set -e
-if grep -q "stopped by SIGTERM at step" "$OUT/simvae_train.log"; then
+if grep -q "^SIGTERM: newest state in" "$OUT/simvae_train.log"; then
   status=0
   echo "chunk: stopped by SIGTERM (time limit or a scheduler); last.ckpt holds the last step"
 elif [ "$status" -eq 0 ]; then
@@ -75,7 +75,7 @@ else
 fi
 rm -f "$PACK"
 {
-  grep -h "stopped by SIGTERM at step" "$OUT/simvae_train.log" || true
+  grep -h "^SIGTERM: " "$OUT/simvae_train.log" || true
   "$PY" "$REPO/benchmarks/gpu/chunk_summary.py" "$RUN_DIR"
 } | tee "$OUT/simvae_summary.txt"
 exit "$status"

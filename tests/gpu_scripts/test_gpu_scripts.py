@@ -79,7 +79,7 @@ def test_chunks_resume_across_fresh_machines(tmp_path):
     """Chunk 1 on one 'machine', its pieces carried to a fresh one, chunk 2 continues there."""
     first = _chunk(tmp_path / "out1", tmp_path / "machine1" / "run")
     assert "stopped by SIGTERM (time limit or a scheduler)" in first
-    assert "stopped by SIGTERM at step" in first
+    assert "SIGTERM: newest state in" in first
     one = _last_line(first)
     assert int(one["steps"]) > 0 and one["nonfinite"] == "0"
     pieces = sorted((tmp_path / "out1").glob("simvae_run.tar.gz.part-*"))
