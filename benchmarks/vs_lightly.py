@@ -2,7 +2,7 @@
 
 Run: python benchmarks/vs_lightly.py [--recipe mnist|cifar] [--quick] [--root ../shared/data]
     [--allocator ...] [--precision 32|bf16-mixed] [--lightly-precision 32|bf16-mixed]
-    [--lightly-channels-last]
+    [--lightly-channels-last] [--device cpu|cuda] [--workers N]
 Needs the ``bench`` extra (``pip install -e .[bench]`` or ``pip install lightly``).
 
 Both sides: ConvNet 32-64-128 backbone (``selfsup.nets.ConvNet``; a CIFAR-stem ResNet-18 is
@@ -35,6 +35,13 @@ Then kNN top-1 (k=20, our evaluator for both) on the test split. Peak memory: ea
 training process's peak RSS plus its DataLoader workers', taken before the kNN evaluation.
 Last line: ``throughput_ratio=<ours/lightly> knn_delta=<ours-lightly> ...``.
 
+``--device cuda`` (the GPU box: ``benchmarks/gpu/throughput.sh``): both sides train on the GPU
+(models and batches moved there; ours makes its views there, lightly's stay in its DataLoader
+workers, ``--workers N``, default 2; give it all the box's cores), autocast on CUDA for the
+mixed precisions, ``16-mixed`` with a gradient scaler; each side's GPU utilisation is sampled
+every 0.5 s (``nvidia-smi``) during its rounds and the last line gains
+``gpu_util_ours=... gpu_util_lightly=...`` (mean %) and each side's peak GPU memory.
+
 ``--equal-steps N [--knn-every K]``: instead, both sides train the same N steps and are
 evaluated every K steps (is a step of ours worth a step of theirs?); last line
 ``knn_delta_at_N=...``.
@@ -54,6 +61,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gpu_util import GpuSampler
 from harness import LoadLog, final_line
 from torch import nn
 
@@ -85,10 +93,31 @@ def _optimiser(modules: list[nn.Module]) -> tuple[torch.optim.Optimizer, object]
     return opt, sched
 
 
-def _autocast(precision: str):
+def _autocast(precision: str, device: str = "cpu"):
     if precision == "bf16-mixed":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(device, dtype=torch.bfloat16)
+    if precision == "16-mixed":
+        return torch.autocast(device, dtype=torch.float16)
     return contextlib.nullcontext()
+
+
+class _Stepper:
+    """backward + optimiser step, through a gradient scaler under ``16-mixed``."""
+
+    def __init__(self, opt, sched, precision: str, device: str) -> None:
+        self.opt, self.sched = opt, sched
+        self.scaler = torch.amp.GradScaler(device) if precision == "16-mixed" else None
+
+    def __call__(self, loss: torch.Tensor) -> None:
+        self.opt.zero_grad()
+        if self.scaler is None:
+            loss.backward()
+            self.opt.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        self.sched.step()
 
 
 def lightly_views(recipe: str, stats):
@@ -121,7 +150,15 @@ def lightly_views(recipe: str, stats):
 class Lightly:
     """lightly's documented VICReg recipe on a per-image torchvision pipeline."""
 
-    def __init__(self, data, recipe: str, precision: str, channels_last: bool) -> None:
+    def __init__(
+        self,
+        data,
+        recipe: str,
+        precision: str,
+        channels_last: bool,
+        device: str = "cpu",
+        workers: int = 2,
+    ) -> None:
         from lightly.loss import VICRegLoss
         from lightly.models.modules.heads import VICRegProjectionHead
 
@@ -130,7 +167,7 @@ class Lightly:
 
         torch.manual_seed(0)
         norm = normaliser(data.name, data.image_shape[0])
-        self.normalise = norm
+        self.normalise = norm.to(device)
         stats = (tuple(norm.mean.flatten().tolist()), tuple(norm.std.flatten().tolist()))
         self.dataset = _PILDataset(data.ssl_train, lightly_views(recipe, stats))
         self.loader = torch.utils.data.DataLoader(
@@ -138,17 +175,20 @@ class Lightly:
             batch_size=BATCH,
             shuffle=True,
             drop_last=True,
-            num_workers=2,
+            num_workers=workers,
             persistent_workers=True,
+            pin_memory=device == "cuda",
         )
-        self.backbone = ConvNet(data.image_shape)
+        self.device = device
+        self.backbone = ConvNet(data.image_shape).to(device)
         self.channels_last = channels_last
         if channels_last:
             self.backbone.to(memory_format=torch.channels_last)
-        self.head = VICRegProjectionHead(128, 512, 512, num_layers=3)
+        self.head = VICRegProjectionHead(128, 512, 512, num_layers=3).to(device)
         self.criterion = VICRegLoss()
         self.precision = precision
         self.opt, self.sched = _optimiser([self.backbone, self.head])
+        self.update = _Stepper(self.opt, self.sched, precision, device)
         self.it = iter(self.loader)
         self.steps = 0
 
@@ -158,17 +198,15 @@ class Lightly:
         except StopIteration:
             self.it = iter(self.loader)
             (x0, x1), _ = next(self.it)
+        x0 = x0.to(self.device, non_blocking=True)
+        x1 = x1.to(self.device, non_blocking=True)
         if self.channels_last:
             x0 = x0.contiguous(memory_format=torch.channels_last)
             x1 = x1.contiguous(memory_format=torch.channels_last)
-        with _autocast(self.precision):
+        with _autocast(self.precision, self.device):
             z0 = self.head(self.backbone(x0))
             z1 = self.head(self.backbone(x1))
-        loss = self.criterion(z0.float(), z1.float())
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        self.sched.step()
+        self.update(self.criterion(z0.float(), z1.float()))
         self.steps += 1
 
     def encoder(self) -> tuple[nn.Module, nn.Module]:
@@ -193,16 +231,19 @@ class _PILDataset(torch.utils.data.Dataset):
 class Ours:
     """The ``vicreg`` method's training step, as ``SSLMethod.training_step`` runs it."""
 
-    def __init__(self, data, recipe: str, precision: str) -> None:
+    def __init__(self, data, recipe: str, precision: str, device: str = "cpu") -> None:
         from selfsup.config import load_config
         from selfsup.data import batch_loader
         from selfsup.methods import build_method
 
         torch.manual_seed(0)
         overrides = ["data.name=shapes", "data.views=cifar"] if recipe == "cifar" else []
-        self.method = build_method(load_config("vicreg_mnist", overrides), data).train()
+        method = build_method(load_config("vicreg_mnist", overrides), data)
+        self.method = method.to(device).train()
+        self.device = device
         self.loader = batch_loader(data.ssl_train, BATCH, shuffle=True, drop_last=True, seed=0)
         self.opt, self.sched = _optimiser([self.method.backbone, self.method.projector])
+        self.update = _Stepper(self.opt, self.sched, precision, device)
         self.precision = precision
         self.epoch, self.steps = 0, 0
         self.it = iter(self.loader)
@@ -217,15 +258,13 @@ class Ours:
             self.loader.sampler.set_epoch(self.epoch)
             self.it = iter(self.loader)
             images, _ = next(self.it)
+        images = images.to(self.device, non_blocking=True)
         m = self.method
         torch.manual_seed(m.seed * 1_000_003 + self.steps)  # as on_train_batch_start
         views = [m.normalise(v) for v in m.views(to_unit_float(images))]
-        with _autocast(self.precision):
+        with _autocast(self.precision, self.device):
             terms, _ = m.compute_loss(views)
-        self.opt.zero_grad()
-        terms.loss.backward()
-        self.opt.step()
-        self.sched.step()
+        self.update(terms.loss)
         self.steps += 1
 
     def encoder(self) -> tuple[nn.Module, nn.Module]:
@@ -293,12 +332,22 @@ def serve(args: argparse.Namespace) -> None:
     allocator = reuse_freed_memory() if args.tune_allocator else contextlib.nullcontext(False)
     tuned = allocator.__enter__()  # left, as ``selfsup train`` leaves it, before evaluating
     data = _load(args.recipe, args.root, args.data_file)
+    device = args.device
     if args.serve == "ours":
-        trainer = Ours(data, args.recipe, args.precision)
+        trainer = Ours(data, args.recipe, args.precision, device)
     else:
-        trainer = Lightly(data, args.recipe, args.lightly_precision, args.lightly_channels_last)
-    for _ in range(3):  # warm-up (worker start, oneDNN kernels), not timed
+        trainer = Lightly(
+            data,
+            args.recipe,
+            args.lightly_precision,
+            args.lightly_channels_last,
+            device,
+            args.workers,
+        )
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    for _ in range(3):  # warm-up (worker start, oneDNN / cuDNN kernels), not timed
         trainer.step()
+    sync()
     trainer.steps = 0
     _reply({"ready": True, "allocator_tuned": tuned})
     for line in sys.stdin:
@@ -306,16 +355,21 @@ def serve(args: argparse.Namespace) -> None:
         if command == "steps":
             for _ in range(int(arg[0])):
                 trainer.step()
+            sync()
             _reply({"steps": trainer.steps})
         elif command == "train":
             start = time.perf_counter()
             steps = trainer.steps
             while time.perf_counter() - start < float(arg[0]):
                 trainer.step()
+            sync()
             _reply({"steps": trainer.steps - steps, "seconds": time.perf_counter() - start})
         elif command == "memory":
             workers = sum(_peak_rss_mb(pid) for pid in _children())
-            _reply({"main_mb": _peak_rss_mb(), "workers_mb": workers})
+            reply = {"main_mb": _peak_rss_mb(), "workers_mb": workers}
+            if device == "cuda":
+                reply["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+            _reply(reply)
         elif command == "knn":
             allocator.__exit__(None, None, None)
             start = time.perf_counter()
@@ -366,8 +420,13 @@ def _parser() -> argparse.ArgumentParser:
         "(selfsup.allocator), lightly with glibc's default; both-default / both-tuned: "
         "the same for both sides, to separate the pipelines from the allocator",
     )
-    ap.add_argument("--precision", choices=["32", "bf16-mixed"], default="32")
-    ap.add_argument("--lightly-precision", choices=["32", "bf16-mixed"], default="32")
+    precisions = ["32", "bf16-mixed", "16-mixed"]
+    ap.add_argument("--precision", choices=precisions, default="32")
+    ap.add_argument("--lightly-precision", choices=precisions, default="32")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument(
+        "--workers", type=int, default=2, help="lightly's DataLoader workers (GPU box: all cores)"
+    )
     ap.add_argument("--lightly-channels-last", action="store_true")
     ap.add_argument("--equal-steps", type=int, default=0, help="train N steps each instead")
     ap.add_argument("--knn-every", type=int, default=0, help="with --equal-steps (default N)")
@@ -379,6 +438,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = _parser().parse_args()
+    problem = _device_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
     if args.recipe == "mnist" and not (Path(args.root) / "MNIST" / "raw").is_dir():
         print(f"MNIST not found under {Path(args.root).resolve()}/MNIST/raw; skipping")
         return
@@ -397,9 +460,21 @@ def main() -> None:
         args.child_args = [
             *("--recipe", args.recipe, "--root", args.root, "--data-file", str(data_file)),
             *("--precision", args.precision, "--lightly-precision", args.lightly_precision),
+            *("--device", args.device, "--workers", str(args.workers)),
             *(["--lightly-channels-last"] if args.lightly_channels_last else []),
         ]
         equal_steps(args) if args.equal_steps else compare(args)
+
+
+def _device_problem(args: argparse.Namespace) -> str | None:
+    if args.device == "cuda" and not torch.cuda.is_available():
+        return (
+            "--device cuda, but torch sees no CUDA device (torch.cuda.is_available() is False); "
+            "run on the GPU box or use --device cpu"
+        )
+    if args.device == "cpu" and "16-mixed" in (args.precision, args.lightly_precision):
+        return "16-mixed needs --device cuda (on a CPU use bf16-mixed)"
+    return None
 
 
 def equal_steps(args: argparse.Namespace) -> None:
@@ -453,9 +528,12 @@ def compare(args: argparse.Namespace) -> None:
     )
     steps, spent = dict.fromkeys(sides, 0), dict.fromkeys(sides, 0.0)
     per_round: dict[str, list[int]] = {name: [] for name in sides}
+    on_gpu = args.device == "cuda"
+    samplers = {name: GpuSampler() for name in sides}
     for r in range(rounds):
         for name, side in sides.items():
-            done = side.ask(f"train {seconds / rounds}")
+            with samplers[name] if on_gpu else contextlib.nullcontext():
+                done = side.ask(f"train {seconds / rounds}")
             steps[name] += done["steps"]
             spent[name] += done["seconds"]
             per_round[name].append(done["steps"])
@@ -469,6 +547,14 @@ def compare(args: argparse.Namespace) -> None:
         pairs = steps[name] * BATCH / spent[name]
         results[name] = dict(pairs_s=pairs, knn=knn["knn"])
         results[name]["peak_rss_mb"] = mem["main_mb"] + mem["workers_mb"]
+        if on_gpu:
+            results[name]["gpu_util"] = samplers[name].mean_util()
+            results[name]["gpu_peak_mb"] = mem["gpu_peak_mb"]
+            print(
+                f"{name:>8s} on the GPU: utilisation {samplers[name].mean_util():.1f}% (mean of "
+                f"{len(samplers[name].util)} samples, 0.5 s apart, while it trained), peak "
+                f"memory allocated {mem['gpu_peak_mb']:.0f} MB"
+            )
         print(
             f"{name:>8s}: {steps[name]} steps in {spent[name]:.0f} s = {pairs:.0f} pairs/s "
             f"({2 * pairs:.0f} images/s; steps per round {per_round[name]}); kNN top-1 "
@@ -478,10 +564,21 @@ def compare(args: argparse.Namespace) -> None:
         )
     print(load)
     ours, theirs = results["ours"], results["lightly"]
+    gpu = {}
+    if on_gpu:
+        gpu = dict(
+            images_s_ours=2 * ours["pairs_s"],
+            images_s_lightly=2 * theirs["pairs_s"],
+            gpu_util_ours=ours["gpu_util"],
+            gpu_util_lightly=theirs["gpu_util"],
+            gpu_peak_mb_ours=ours["gpu_peak_mb"],
+            gpu_peak_mb_lightly=theirs["gpu_peak_mb"],
+        )
     final_line(
         throughput_ratio=ours["pairs_s"] / theirs["pairs_s"],
         knn_delta=f"{ours['knn'] - theirs['knn']:+.4f}",
         peak_rss_ratio=ours["peak_rss_mb"] / theirs["peak_rss_mb"],
+        **gpu,
     )
 
 
