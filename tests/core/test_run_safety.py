@@ -353,10 +353,8 @@ def test_eval_keeps_the_training_metrics(trained, tmp_path, capsys):
 
 
 def test_eval_takes_another_evaluation_and_still_merges(trained, tmp_path):
-    from selfsup.train.run import load_method as moved  # the old import path still works
     from selfsup.train.trained import evaluate_checkpoint
 
-    assert moved is load_method
     run = _copy(trained, tmp_path)
     seen = []
 
