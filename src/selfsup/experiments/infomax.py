@@ -422,7 +422,7 @@ def _figures(dataset: str, rows: dict, histories: dict, out: Path) -> list[Path]
 
 EXPERIMENT = Experiment(
     name="infomax",
-    title="VICReg from information theory: VICReg vs VICReg-LogDet / PairDist vs SimCLR; Radial-VICReg",
+    title="VICReg from information theory: VICReg vs LogDet / PairDist / Radial-VICReg vs SimCLR",
     paper="Shwartz-Ziv et al. (2023)",
     presets=PRESETS,
     runs=plan_runs,
