@@ -1,6 +1,8 @@
 """Training-step cost of every method's shipped config relative to VICReg's, in one run.
 
-Run: python benchmarks/method_cost.py [--data digits|mnist] [--rounds 7] [--steps 3]
+Run: python benchmarks/method_cost.py [--data digits|mnist] [--rounds 7] [--steps 3] [--quickstart]
+``--quickstart``: every method from the unchanged quickstart with only ``method.name`` set (its
+paper defaults, e.g. DINO's 8 local crops), instead of the method's ``*_digits`` config.
 One step is what ``training_step`` does: views (DINO: with its local crops), forward, loss,
 backward, AdamW step, and the teacher's EMA update for the momentum methods. Methods are
 timed in alternating rounds (each round times every method once, ``--steps`` steps each, after
@@ -36,9 +38,12 @@ class _Data:
         self.name, self.image_shape = name, SHAPES[name]
 
 
-def config_for(method: str, data: str) -> tuple[str, list[str]]:
+def config_for(method: str, data: str, quickstart: bool = False) -> tuple[str, list[str]]:
     """The shipped config of ``method`` on ``data`` and its overrides: the method's own config
-    where there is one, else the quickstart (MNIST: VICReg's) with ``method.name`` set."""
+    where there is one (unless ``quickstart``), else the quickstart (MNIST: VICReg's) with
+    ``method.name`` set."""
+    if quickstart and data == "digits":
+        return "quickstart", [f"method.name={method}"]
     names = {("vicreg", "digits"): "quickstart", ("barlow_twins", "mnist"): "barlow_mnist"}
     name = names.get((method, data), f"{method}_{data}")
     if (CONFIGS / f"{name}.yaml").exists():
@@ -46,8 +51,8 @@ def config_for(method: str, data: str) -> tuple[str, list[str]]:
     return ("quickstart" if data == "digits" else "vicreg_mnist"), [f"method.name={method}"]
 
 
-def build(method: str, data: str, batch: int):
-    config = load_config(*config_for(method, data))
+def build(method: str, data: str, batch: int, quickstart: bool = False):
+    config = load_config(*config_for(method, data, quickstart))
     torch.manual_seed(0)
     model = build_method(config, _Data(data))
     model.total_steps = 1000
@@ -73,9 +78,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--quickstart", action="store_true", help="quickstart + method.name")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    built = {m: build(m, args.data, args.batch) for m in METHODS}
+    built = {m: build(m, args.data, args.batch, args.quickstart) for m in METHODS}
     for m in METHODS:
         step(*built[m])  # warm-up
     times: dict[str, list[float]] = {m: [] for m in METHODS}
@@ -89,7 +95,7 @@ def main() -> None:
     print(f"{'method':<14} {'config':<36} {'median ms/step':>14} {'x VICReg':>9}")
     for m in METHODS:
         med = statistics.median(times[m])
-        name, overrides = config_for(m, args.data)
+        name, overrides = config_for(m, args.data, args.quickstart)
         print(f"{m:<14} {' '.join([name, *overrides]):<36} {1000 * med:>14.1f} {med / base:>9.2f}")
     print(" ".join(f"{m}={statistics.median(times[m]) / base:.3f}" for m in METHODS))
 
