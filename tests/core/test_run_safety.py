@@ -379,7 +379,7 @@ def test_resuming_a_finished_run_adds_up_the_training_time(trained, tmp_path):
     seen = SeeCheckpointIO()
     metrics = train(load_config(run / "config.yaml"), run, resume=True, extra_callbacks=[seen])
     assert metrics["global_step"] == before["global_step"] and metrics["status"] == "finished"
-    assert metrics["train_seconds"] >= before["train_seconds"] > 1.0
+    assert metrics["train_seconds"] >= before["train_seconds"] > 0  # the earlier time kept
     assert isinstance(seen.io, RunCheckpointIO)  # what Lightning loaded the checkpoint with
 
 
