@@ -51,9 +51,10 @@ def _print_metrics(metrics: dict, where: Path) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from selfsup.train import evaluate_encoder
     from selfsup.train.trained import evaluate_checkpoint
 
-    evaluate = None
+    evaluate = evaluate_encoder
     if args.protocol:  # the protocols beside the default kNN + linear probe
         from selfsup.evaluate.protocols import parse_protocols, run_protocols
 
@@ -63,8 +64,7 @@ def _eval(args: argparse.Namespace) -> int:
             encoder = (method.backbone, method.normalise)
             return run_protocols(*encoder, data, names, config.eval, config.seed, args.epochs)
 
-    extra = {"evaluate": evaluate} if evaluate else {}
-    metrics, written = evaluate_checkpoint(args.path, args.dataset, args.data_root, **extra)
+    metrics, written = evaluate_checkpoint(args.path, args.dataset, args.data_root, evaluate)
     _print_metrics(metrics, written)
     return 0
 

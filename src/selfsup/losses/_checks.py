@@ -1,4 +1,5 @@
-"""Two-view input handling shared by the pair losses: validate, gather, check the global batch."""
+"""Input handling shared by the pair and prediction losses: validate, gather, check the global
+batch."""
 
 from __future__ import annotations
 
@@ -50,3 +51,22 @@ def check_pair(
     written before ``selfsup.validation`` import). A loss that gathers should call
     ``pair_inputs`` instead, so the batch size is checked on the global batch."""
     pair_inputs(z_a, z_b, loss, gather=False, min_batch=min_batch, names=names)
+
+
+def prediction_inputs(
+    p_a: torch.Tensor,
+    p_b: torch.Tensor,
+    t_a: torch.Tensor,
+    t_b: torch.Tensor,
+    fn: str,
+    target_names: tuple[str, str] = ("t_a", "t_b"),
+) -> None:
+    """Predictions and targets: four ``(batch, dim)`` float tensors of one shape, all finite
+    (one finiteness sync for the four)."""
+    names = ("p_a", "p_b", *target_names)
+    tensors = (p_a, p_b, t_a, t_b)
+    for t, name in zip(tensors, names, strict=True):
+        check_samples(t, name, fn)
+    for t, name in zip(tensors[1:], names[1:], strict=True):
+        check_same_shape(p_a, t, ("p_a", name), fn)
+    check_finite(fn, **dict(zip(names, tensors, strict=True)))

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from selfsup.validation import check_finite, check_same_shape, check_samples
+from selfsup.losses._checks import prediction_inputs
 
 
 class PredictionTerms(NamedTuple):
@@ -16,25 +16,6 @@ class PredictionTerms(NamedTuple):
 
     loss: torch.Tensor
     cosine: torch.Tensor
-
-
-def prediction_inputs(
-    p_a: torch.Tensor,
-    p_b: torch.Tensor,
-    t_a: torch.Tensor,
-    t_b: torch.Tensor,
-    fn: str,
-    target_names: tuple[str, str] = ("t_a", "t_b"),
-) -> None:
-    """Predictions and targets: four ``(batch, dim)`` float tensors of one shape, all finite
-    (one finiteness sync for the four)."""
-    names = ("p_a", "p_b", *target_names)
-    tensors = (p_a, p_b, t_a, t_b)
-    for t, name in zip(tensors, names, strict=True):
-        check_samples(t, name, fn)
-    for t, name in zip(tensors[1:], names[1:], strict=True):
-        check_same_shape(p_a, t, ("p_a", name), fn)
-    check_finite(fn, **dict(zip(names, tensors, strict=True)))
 
 
 def cross_view_cosine(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from selfsup.losses.byol import PredictionTerms, cross_view_cosine, prediction_inputs
+from selfsup.losses._checks import prediction_inputs
+from selfsup.losses.byol import PredictionTerms, cross_view_cosine
 
 
 def simsiam_terms(
