@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from selfsup.errors import SelfsupError
+from selfsup.experiments import infomax_regimes as regimes
 from selfsup.experiments.claims import Claim
 from selfsup.experiments.experiment import (
     Experiment,
@@ -95,6 +96,15 @@ class Params:
     )
     n_gaussianity: int = option(8, "images for the Gaussianity checks per epoch", minimum=1)
     n_views: int = option(128, "views per Gaussianity image", minimum=20)
+    noise_levels: tuple[float, ...] = option(
+        regimes.NOISE_LEVELS,
+        "isotropic input-noise stds ([0, 1] pixels) of the Gaussianity-vs-noise sweep run on "
+        "each trained encoder, e.g. 1e-4,1e-2",
+        minimum=0,
+    )
+    # the sweep's images for the Gaussianity checks (n_views views each), then images, views
+    # per image and principal directions for its entropy comparison
+    sweep_sizes: tuple[int, int, int, int] = (16, 128, 16, 4)
     lean: bool = False  # no online probe, one checkpoint kept: the quick budget's savings
 
 
@@ -124,6 +134,8 @@ PRESETS = {
             projector=(32, 32),
             n_gaussianity=1,
             n_views=20,
+            noise_levels=(1e-4, 0.3),
+            sweep_sizes=(1, 32, 8, 2),
             lean=True,
         ),
         "digits, two methods, 1 epoch, tiny nets (the test suite)",
@@ -154,6 +166,8 @@ def overrides(p: Params, dataset: str, method: str, seed: int) -> list[str]:
 
 def train_one(args: dict, ctx: RunContext) -> dict:
     """Train and evaluate one run with InfoTracking; its metrics and per-epoch history."""
+    from threadpoolctl import threadpool_limits
+
     from selfsup.config import load_config
     from selfsup.train import train
     from selfsup.train.info_tracking import InfoTracking
@@ -165,9 +179,12 @@ def train_one(args: dict, ctx: RunContext) -> dict:
         n_samples=512, n_gaussianity=args["n_gaussianity"], n_views=args["n_views"]
     )
     train(config, ctx.run_dir, extra_callbacks=[tracker])
+    with threadpool_limits(ctx.threads):
+        sweep = regimes.sweep_run(ctx.run_dir, n_views=args["n_views"], **args["sweep"])
     return {
         "metrics": json.loads((ctx.run_dir / "metrics.json").read_text()),
         "history": json.loads((ctx.run_dir / "info_tracking.json").read_text()),
+        regimes.KEY: sweep,
     }
 
 
@@ -185,6 +202,7 @@ def plan_runs(p: Params, plan: Plan) -> list[Run]:
         backbone_params=None if p.hidden is None else {"hidden": list(p.hidden)},
         n_gaussianity=p.n_gaussianity,
         n_views=p.n_views,
+        sweep=dict(zip(regimes.SIZES, p.sweep_sizes, strict=True), levels=list(p.noise_levels)),
     )
     return [
         Run(
@@ -211,7 +229,8 @@ def progress(result: dict) -> str:
 
 
 def summarise(p: Params, finished: list[Finished]) -> dict:
-    """``{dataset: {method: {metric: {mean, std, values}}}}`` incl. first / last tracked values."""
+    """``{dataset: {method: {metric: {mean, std, values}}}}`` incl. first / last tracked values,
+    and the sweep under ``gaussianity_vs_noise`` (a list, see :mod:`.infomax_regimes`)."""
     runs: dict = {}
     for f in finished:
         runs.setdefault(f.run.args["dataset"], {}).setdefault(f.run.args["method"], [])
@@ -224,7 +243,15 @@ def summarise(p: Params, finished: list[Finished]) -> dict:
                 row[f"info_first/{key}"] = _stats([r["history"][0].get(key) for r in results])
                 row[f"info_last/{key}"] = _stats([r["history"][-1].get(key) for r in results])
             summary.setdefault(dataset, {})[method] = row
+    sweeps = [
+        (f.run.args["dataset"], f.run.args["method"], f.result[regimes.KEY]) for f in finished
+    ]
+    summary[regimes.KEY] = regimes.summarise(sweeps)
     return summary
+
+
+def _datasets(summary: dict) -> list[tuple[str, dict]]:
+    return [(k, v) for k, v in summary.items() if k != regimes.KEY]
 
 
 def _stats(values: list) -> dict:
@@ -238,7 +265,7 @@ def _stats(values: list) -> dict:
 def claims(summary: dict, p: Params) -> list[Claim]:
     """What our numbers say about the paper's claims, per dataset (computed, never fixed)."""
     out: list[Claim] = []
-    for dataset, rows in summary.items():
+    for dataset, rows in _datasets(summary):
 
         def last(method: str, key: str, rows: dict = rows) -> float | None:
             return rows[method][f"info_last/{key}"]["mean"]
@@ -301,7 +328,7 @@ def claims(summary: dict, p: Params) -> list[Claim]:
         )
         if "vicreg" in rows:
             out += _versus_vicreg(dataset, rows)
-    return out
+    return out + regimes.claims(summary.get(regimes.KEY, []))
 
 
 def _versus_vicreg(dataset: str, rows: dict) -> list[Claim]:
@@ -351,7 +378,7 @@ def _f(v: float | None, digits: int = 3) -> str:
 
 def report(summary: dict, p: Params, finished: list[Finished], out: Path) -> list[str]:
     lines = []
-    for dataset, rows in summary.items():
+    for dataset, rows in _datasets(summary):
         lines += [f"## {dataset}", "", "Accuracy on the test split, mean +- std over seeds:", ""]
         lines += ["| method | kNN top-1 | linear top-1 |", "|---|---|---|"]
         for m, row in rows.items():
@@ -374,6 +401,7 @@ def report(summary: dict, p: Params, finished: list[Finished], out: Path) -> lis
             for m in rows
         }  # fmt: skip
         lines += ["", *(image(f, out) for f in _figures(dataset, rows, histories, out)), ""]
+        lines += regimes.section(summary.get(regimes.KEY, []), rows, dataset, out)
     lines += [
         "Entropies are in nats, summed over dimensions; kNN entropy in 256-512 dimensions is "
         "biased by many nats (docs/info.md) and only comparable at equal n and d. Pairwise-"
