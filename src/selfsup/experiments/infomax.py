@@ -104,7 +104,7 @@ class Params:
     )
     # the sweep's images for the Gaussianity checks (n_views views each), then images, views
     # per image and principal directions for its entropy comparison
-    sweep_sizes: tuple[int, int, int, int] = (16, 128, 16, 4)
+    sweep_sizes: tuple[int, int, int, int] = (16, 128, 64, 4)
     lean: bool = False  # no online probe, one checkpoint kept: the quick budget's savings
 
 

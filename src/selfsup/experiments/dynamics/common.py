@@ -68,5 +68,30 @@ def loglog_slope(xs: list[float], ys: list[float]) -> float:
     return float(np.polyfit([p[0] for p in pts], [p[1] for p in pts], 1)[0])
 
 
+def loglog_fit(xs: list[float], ys: list[float], level: float = 0.95) -> dict:
+    """Least-squares slope of ``log y`` against ``log x`` with its ``level`` confidence interval
+    (``scipy.stats.linregress``'s standard error times Student's t with ``n - 2`` degrees of
+    freedom). Repeated ``x`` (several seeds per width) are separate points; non-positive
+    points are left out. ``slope`` is nan with fewer than two points, the interval with fewer
+    than three or when every ``x`` is the same.
+
+    Returns:
+        ``{"slope", "stderr", "ci": [lo, hi], "n", "level"}``.
+    """
+    from scipy import stats
+
+    pts = [(math.log(a), math.log(b)) for a, b in zip(xs, ys, strict=True) if a > 0 and b > 0]
+    nan = float("nan")
+    out = {"slope": nan, "stderr": nan, "ci": [nan, nan], "n": len(pts), "level": level}
+    if len(pts) < 2 or len({p[0] for p in pts}) < 2:
+        return out
+    fit = stats.linregress([p[0] for p in pts], [p[1] for p in pts])
+    out["slope"] = float(fit.slope)
+    if len(pts) > 2:
+        half = float(stats.t.ppf(0.5 + level / 2, len(pts) - 2)) * float(fit.stderr)
+        out.update(stderr=float(fit.stderr), ci=[fit.slope - half, fit.slope + half])
+    return out
+
+
 def fmt(v: float) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
