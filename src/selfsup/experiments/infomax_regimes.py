@@ -11,7 +11,8 @@ and measure at each level, with the tools of :mod:`selfsup.info` (no second impl
   empirical covariance of the input views);
 - ``normality_reject_share``: share of output dimensions whose normality D'Agostino rejects at
   ``alpha`` (a Gaussian gives about ``alpha``: that is the expected false-positive share);
-- entropy of the outputs projected on their top ``entropy_dims`` principal directions: the
+- entropy of the outputs projected on their top ``entropy_dims`` principal directions
+  (whitened by the clean outputs' spread): the
   Kolchinsky-Tracey bounds of the affine model's Gaussian mixture ``sum_n N(A_n m_n + b_n,
   A_n Sigma_n A_n^T)`` against a kNN estimate from the views themselves (a projection keeps a
   Gaussian mixture a Gaussian mixture, and kNN is only trustworthy in a few dimensions).
@@ -89,10 +90,16 @@ def isotropic_noise(sigma: float) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 def principal_basis(z: torch.Tensor, k: int) -> torch.Tensor:
-    """Top-``k`` principal directions of ``z`` ``(n, d)`` as rows ``(k, d)``, ``z``'s dtype."""
+    """Top-``k`` principal directions of ``z`` ``(n, d)``, each divided by ``z``'s std along
+    it: rows ``(k, d)`` in ``z``'s dtype that map ``z`` to ``k`` whitened coordinates.
+
+    Whitening changes every entropy by the same constant, but keeps kNN away from the
+    bias it has on strongly anisotropic data (one dominant output dimension).
+    """
     zc = (z - z.mean(0)).double()
-    _, vecs = torch.linalg.eigh(zc.T @ zc)
-    return vecs[:, -k:].flip(1).T.contiguous().to(z.dtype)
+    vals, vecs = torch.linalg.eigh(zc.T @ zc / max(z.shape[0] - 1, 1))
+    std = vals[-k:].flip(0).clamp_min(1e-300).sqrt()
+    return (vecs[:, -k:].flip(1) / std).T.contiguous().to(z.dtype)
 
 
 def mixture_entropies(
