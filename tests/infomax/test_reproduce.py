@@ -34,8 +34,20 @@ def test_tiny_reproduction_writes_results(tmp_path):
     diff = rows["vicreg_logdet"]["linear_top1"]["mean"] - rows["vicreg"]["linear_top1"]["mean"]
     assert versus["ours"]["vicreg_logdet"] == pytest.approx(100 * diff)
     assert versus["holds"] == (diff >= 0)  # one seed: no noise, so "match" means >=
+    # the Gaussianity-vs-noise map: every (method, level), then the real views
+    sweep = results["summary"]["gaussianity_vs_noise"]
+    assert [(e["method"], e["noise"]) for e in sweep] == [
+        (m, n) for m in ("vicreg", "vicreg_logdet") for n in (1e-4, 0.3, None)
+    ]
+    for e in sweep:
+        assert 0.0 <= e["in_region_share"] <= 1.0 and e["affine_cov_rel_err"] >= 0.0
+        assert 0.0 <= e["normality_reject_share"] <= 1.0 and e["normality_reject_expected"] == 0.05
+    (premise,) = [c for c in results["claims"] if "map over augmentation strength" in c["claim"]]
+    assert set(premise["ours"]) == {"digits/vicreg", "digits/vicreg_logdet"}
+    assert premise["regime"] and "at the methods' own views" in premise["regime"]
     report = (tmp_path / "report.md").read_text()
     assert "| vicreg_logdet |" in report and "## Claims" in report
+    assert (tmp_path / "gaussianity_vs_noise_digits.png").stat().st_size > 1000
     assert (tmp_path / "accuracy_digits.png").exists() and (tmp_path / "info_digits.png").exists()
     # finished runs are reused with --resume, not retrained
     metrics = tmp_path / "runs" / "digits-vicreg-s0" / "metrics.json"
