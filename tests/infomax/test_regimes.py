@@ -147,10 +147,12 @@ def test_map_names_the_transition_and_averages_seeds():
     row = next(e for e in table if e["method"] == "b" and e["noise"] == 1e-3)
     assert row["in_region_share"] == pytest.approx(0.75) and row["seeds"] == 2
     assert not row["premise_holds"]  # 0.75 < 0.9: b's premise ends at 1e-4
-    premise, entropy = regimes.claims(table)
+    premise, approximate, entropy = regimes.claims(table)
     assert premise.ours == {"m/a": "<= 0.001", "m/b": "<= 0.0001"}
     assert premise.holds is True
     assert "<= 0.0001" in premise.regime and "fails from std 0.001" in premise.regime
     assert "fails at the methods' own views" in premise.regime
     assert set(premise.to_dict()) >= {"claim", "paper", "ours", "holds", "regime"}
+    # covariance and normality hold at 1e-3 for both, whatever the region; not at 1e-2
+    assert approximate.ours == {"m/a": "<= 0.001", "m/b": "<= 0.001"}
     assert entropy.holds is True and "holds at the methods' own views" in entropy.regime

@@ -8,6 +8,10 @@ with :class:`selfsup.train.info_tracking.InfoTracking`, so the paper's assumptio
 outputs under augmentation, local affinity, separation of per-sample clusters) are measured
 over training.
 
+After training, every run sweeps the augmentation from tiny isotropic input noise to the real
+views (``experiments/infomax_regimes.py``, ``--noise-levels``): where the piecewise-affine
+premise holds and where it stops, in ``results.json`` as ``summary.gaussianity_vs_noise``.
+
 ``--quick`` trains on a fixed 10,000-image subset of MNIST (probes fit on it, tested on a
 2,000-image test subset) with an MLP backbone for 3 epochs: 18 runs (6 methods x 3 seeds) on
 2 shared CPU cores. The subsets are the run config's ``data.train_subset`` /
