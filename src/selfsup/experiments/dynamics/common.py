@@ -89,7 +89,7 @@ def loglog_fit(xs: list[float], ys: list[float], level: float = 0.95) -> dict:
     out["slope"] = float(fit.slope)
     if len(pts) > 2:
         half = float(stats.t.ppf(0.5 + level / 2, len(pts) - 2)) * float(fit.stderr)
-        out.update(stderr=float(fit.stderr), ci=[fit.slope - half, fit.slope + half])
+        out.update(stderr=float(fit.stderr), ci=[float(fit.slope - half), float(fit.slope + half)])
     return out
 
 

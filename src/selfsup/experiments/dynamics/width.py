@@ -184,7 +184,7 @@ def _verdict(s: dict) -> bool | None:
     sup, ssl = (s["fit_ntk_change_vs_m"][obj]["ci"] for obj in ("supervised", "ssl"))
     if any(math.isnan(v) for v in (*sup, *ssl)):
         return None
-    return sup[1] < SUPERVISED_MAX and ssl[0] > SSL_MIN
+    return bool(sup[1] < SUPERVISED_MAX and ssl[0] > SSL_MIN)
 
 
 def claims(w: dict) -> list[Claim]:
