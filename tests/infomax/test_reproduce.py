@@ -64,6 +64,7 @@ def test_tiny_reproduction_writes_results(tmp_path):
         (["--datasets", "mnist", "--data-root", "/nonexistent"], "not found under"),
         (["--frobnicate"], "unrecognized arguments"),
         (["--n-views", "5"], "--n-views must be >= 20, got 5"),
+        (["--noise-levels", "1e-3,0"], "--noise-levels must be > 0"),
     ],
 )
 def test_bad_input_is_one_line(argv, expected, capsys):

@@ -104,7 +104,6 @@ class Params:
         regimes.NOISE_LEVELS,
         "isotropic input-noise stds ([0, 1] pixels) of the Gaussianity-vs-noise sweep run on "
         "each trained encoder, e.g. 1e-4,1e-2",
-        minimum=0,
     )
     # the sweep's images for the Gaussianity checks (n_views views each), then images, views
     # per image and principal directions for its entropy comparison
@@ -193,6 +192,10 @@ def train_one(args: dict, ctx: RunContext) -> dict:
 
 
 def plan_runs(p: Params, plan: Plan) -> list[Run]:
+    if not all(s > 0 for s in p.noise_levels):
+        raise SelfsupError(
+            f"--noise-levels must be > 0 (a noise-free view has no law), got {p.noise_levels}"
+        )
     datasets = []
     for dataset in p.datasets:
         why = plan.dataset_missing(dataset)
