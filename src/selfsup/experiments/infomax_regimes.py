@@ -473,6 +473,16 @@ def section(entries: list[dict], rows: dict, dataset: str, out: Path) -> list[st
             f"{'**yes**' if e['approximately_gaussian'] else 'no'} | {e['entropy_lower']:.1f} | "
             f"{e['entropy_knn']:.1f} | {e['entropy_upper']:.1f} |"
         )
+    lines += ["", "Transitions (noise std, [0, 1] pixels; '-' none among the levels):", ""]
+    for (_, method), curve in _by_curve(mine).items():
+        words = []
+        for what, test in (
+            ("premise", premise_holds),
+            ("approx. Gaussian", approximately_gaussian),
+        ):
+            ok, bad = (f"{v:g}" if v is not None else "-" for v in transition(curve, test))
+            words.append(f"{what} holds up to {ok}, fails from {bad}")
+        lines.append(f"- {method}: " + "; ".join(words))
     lines += ["", "Real views: this sweep against InfoTracking's last epoch (same images):", ""]
     lines += ["| method | in region | affine cov. err | non-normal dims |", "|---|---|---|---|"]
     for e in (e for e in mine if e["augmentation"] == "views"):
