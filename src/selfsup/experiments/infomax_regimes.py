@@ -484,8 +484,11 @@ def section(entries: list[dict], rows: dict, dataset: str, out: Path) -> list[st
             ok, bad = (f"{v:g}" if v is not None else "-" for v in transition(curve, test))
             words.append(f"{what} holds up to {ok}, fails from {bad}")
         lines.append(f"- {method}: " + "; ".join(words))
-    lines += ["", "Real views: this sweep against InfoTracking's last epoch (on the first", ""]
-    lines[-2] += " of the sweep's images):"
+    lines += [
+        "",
+        "Real views, this sweep vs InfoTracking's last epoch (on the first 4 of its images):",
+        "",
+    ]
     lines += ["| method | in region | affine cov. err | non-normal dims |", "|---|---|---|---|"]
     for e in (e for e in mine if e["augmentation"] == "views"):
         last = rows.get(e["method"], {})
