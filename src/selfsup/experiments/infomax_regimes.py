@@ -486,7 +486,7 @@ def section(entries: list[dict], rows: dict, dataset: str, out: Path) -> list[st
         lines.append(f"- {method}: " + "; ".join(words))
     lines += [
         "",
-        "Real views, this sweep vs InfoTracking's last epoch (on the first 4 of its images):",
+        "Real views, this sweep vs InfoTracking's last epoch (the sweep's images start with its):",
         "",
     ]
     lines += ["| method | in region | affine cov. err | non-normal dims |", "|---|---|---|---|"]
