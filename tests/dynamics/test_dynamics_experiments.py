@@ -79,3 +79,28 @@ def test_unwritable_output_dir_is_a_usage_error(tmp_path, capsys):
     blocker.write_text("x")
     assert main(["collapse", "--preset", "tiny", "--out", str(blocker / "sub")]) == 2
     assert "cannot create output folder" in capsys.readouterr().err
+
+
+def test_loglog_fit_slope_and_interval_match_the_textbook_formulas():
+    import numpy as np
+    from scipy import stats
+
+    from selfsup.experiments.dynamics.common import loglog_fit
+
+    rng = np.random.default_rng(0)
+    ms = [64, 64, 256, 256, 1024, 1024, 4096, 4096]
+    ys = [3.0 * m**-0.8 * math.exp(0.1 * rng.standard_normal()) for m in ms]
+    fit = loglog_fit(ms, ys)
+    x, y = np.log(ms), np.log(ys)
+    sxx = ((x - x.mean()) ** 2).sum()
+    slope = ((x - x.mean()) * (y - y.mean())).sum() / sxx
+    resid = y - y.mean() - slope * (x - x.mean())
+    se = math.sqrt((resid**2).sum() / (len(x) - 2) / sxx)
+    half = stats.t.ppf(0.975, len(x) - 2) * se
+    assert fit["slope"] == pytest.approx(slope, rel=1e-12) and fit["n"] == 8
+    assert fit["ci"] == pytest.approx([slope - half, slope + half], rel=1e-10)
+    assert fit["ci"][0] < -0.8 < fit["ci"][1]
+    # two points: a slope, no interval; one width only: neither
+    two = loglog_fit([64, 256], [1.0, 0.25])
+    assert two["slope"] == pytest.approx(-1.0) and all(math.isnan(v) for v in two["ci"])
+    assert math.isnan(loglog_fit([64, 64, 64], [1.0, 2.0, 3.0])["slope"])
