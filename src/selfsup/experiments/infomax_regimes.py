@@ -47,23 +47,16 @@ MIN_IN_REGION = 0.9
 MAX_COV_ERR = 0.1
 REJECT_FACTOR = 2.0  # rejection share <= REJECT_FACTOR * alpha (the infomax claims' tolerance)
 #: the entropy bounds "bracket" the kNN estimate within this many nats: kNN's bias in d <= 5 is
-#: within 0.3 nats at n >= 250 (docs/info.md); with separated components it works from each
-#: component's own views, and on a trained MNIST encoder at noise 1e-4 (4 dims, 128 images) it
-#: read +0.94 / +0.55 / +0.33 nats above the (then exact) mixture entropy with 16 / 32 / 64
-#: views per image
+#: within 0.3 nats at n >= 250 (docs/info.md); on a trained MNIST encoder at noise 1e-4 it read
+#: +0.94 / +0.55 / +0.33 nats above the (then exact) bounds with 16 / 32 / 64 views per image
 ENTROPY_SLACK = 0.5
 #: the sweep's sizes a reproduction sets (as ``sweep``'s keyword arguments)
 SIZES = ("n_gaussianity", "n_entropy", "entropy_views", "entropy_dims")
 #: the key of the sweep in a run's result and in the summary (and so in results.json)
 KEY = "gaussianity_vs_noise"
-FIELDS = (
-    "input_rms",
-    "in_region_share",
-    "affine_cov_rel_err",
-    "normality_reject_share",
-    "entropy_lower",
-    "entropy_upper",
-    "entropy_knn",
+FIELDS = tuple(
+    "input_rms in_region_share affine_cov_rel_err normality_reject_share entropy_lower "
+    "entropy_upper entropy_knn".split()
 )
 
 
