@@ -143,6 +143,11 @@ def load_image_folder(
     if test_split is not None and not (root / test_split).is_dir():
         raise SelfsupError(f"image folder '{root.resolve()}' has no '{test_split}' subfolder")
     test_split = test_split or next((s for s in ("test", "val") if (root / s).is_dir()), None)
+    if test_split and not (root / "train").is_dir():
+        raise SelfsupError(
+            f"image folder '{root.resolve()}' has a '{test_split}' but no 'train' subfolder; "
+            f"expected {root}/train/<class>/<image> beside it"
+        )
     probe = functools.partial(_open, mode="RGB")  # replaced below once channels are known
     train = _split_folder(root, "train" if (root / "train").is_dir() else "", probe)
     test = _split_folder(root, test_split, probe) if test_split else None
