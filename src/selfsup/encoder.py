@@ -93,7 +93,7 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             header = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise SelfsupError(f"cannot read encoder file '{path}' ({first[:200]})") from None
@@ -133,7 +133,9 @@ def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> Encode
         backbone.load_state_dict(tensors)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
-        raise SelfsupError(f"encoder file '{path}': weights do not fit its network ({first})")
+        raise SelfsupError(
+            f"encoder file '{path}': weights do not fit its network ({first})"
+        ) from None
     mean = meta.get("normalise_mean") or [0.0] * meta["image_shape"][0]
     std = meta.get("normalise_std") or [1.0] * meta["image_shape"][0]
     return Encoder(backbone, Normalise(tuple(mean), tuple(std)), meta).to(device).eval()

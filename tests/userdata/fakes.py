@@ -37,11 +37,15 @@ def cifar(root: Path, hundred: bool = False, n_train: int = 20, n_test: int = 10
         images = g.integers(0, 256, size=(n, 3, 32, 32), dtype=np.uint8)
         labels = g.integers(0, n_classes, size=n)
         out[split] = (images, labels)
-        for part, idx in zip(files[split], np.array_split(np.arange(n), len(files[split])), strict=True):
+        for part, idx in zip(
+            files[split], np.array_split(np.arange(n), len(files[split])), strict=True
+        ):
             entry = {"data": images[idx].reshape(len(idx), -1), label_key: labels[idx].tolist()}
             with open(root / folder / part, "wb") as f:
                 pickle.dump(entry, f)
-    meta_file, meta_key = ("meta", "fine_label_names") if hundred else ("batches.meta", "label_names")
+    meta_file, meta_key = (
+        ("meta", "fine_label_names") if hundred else ("batches.meta", "label_names")
+    )
     with open(root / folder / meta_file, "wb") as f:
         pickle.dump({meta_key: [f"class{i}" for i in range(n_classes)]}, f)
     return out
@@ -98,7 +102,11 @@ def celeba(root: Path, partitions: tuple[int, ...] = (0,) * 8 + (1,) * 2 + (2,) 
 
     table("list_eval_partition.txt", None, [[m, p] for m, p in zip(names, partitions, strict=True)])
     table("identity_CelebA.txt", None, [[m, i % 3 + 1] for i, m in enumerate(names)])
-    table("list_attr_celeba.txt", CELEBA_ATTRIBUTES, [[m, *a] for m, a in zip(names, attrs, strict=True)])
+    table(
+        "list_attr_celeba.txt",
+        CELEBA_ATTRIBUTES,
+        [[m, *a] for m, a in zip(names, attrs, strict=True)],
+    )
     table("list_bbox_celeba.txt", ["image_id", "x_1", "y_1", "width", "height"],
           [[m, 10, 20, 100, 120] for m in names])  # fmt: skip
     marks = ["lefteye_x", "lefteye_y", "righteye_x", "righteye_y", "nose_x", "nose_y",

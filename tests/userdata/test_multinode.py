@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from selfsup.train.checkpoints import load_selfsup_checkpoint
 

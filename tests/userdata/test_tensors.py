@@ -60,7 +60,9 @@ def test_without_labels_the_data_trains_but_is_not_labelled(tmp_path):
     assert data.num_classes == 0 and not data.labelled and data.test is None
     np.savez(tmp_path / "y.npz", x=_images(), y=np.arange(6) % 2)
     data = load_dataset("tensors", path=tmp_path / "y.npz", test_path=tmp_path / "x.npz")
-    assert not data.labelled and data.unlabelled_reason().endswith("test split of 'tensors' has no labels")
+    assert not data.labelled and data.unlabelled_reason().endswith(
+        "test split of 'tensors' has no labels"
+    )
 
 
 class _Exploit:

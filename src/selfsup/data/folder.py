@@ -64,9 +64,7 @@ class _LooseImages(Dataset):
 def _images_in(folder: Path) -> list[Path]:
     from torchvision.datasets.folder import IMG_EXTENSIONS
 
-    return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS
-    )
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
 
 
 def _split_folder(root: Path, name: str, loader) -> Dataset:
@@ -177,7 +175,10 @@ def load_image_folder(
 
 
 def _into_memory(files: FileImages, chunk: int = 256) -> TensorImages:
-    parts = [files.get_batch(torch.arange(i, min(i + chunk, len(files)))) for i in range(0, len(files), chunk)]
+    parts = [
+        files.get_batch(torch.arange(i, min(i + chunk, len(files))))
+        for i in range(0, len(files), chunk)
+    ]
     images = torch.cat([p[0] for p in parts])
     labels = torch.cat([p[1] for p in parts])
     return TensorImages(images, labels, files.num_classes)
