@@ -32,6 +32,11 @@ class OnlineLinearProbe(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         features, labels = outputs["features"].float(), outputs["labels"]
+        known = labels >= 0  # unlabelled images (STL-10's unlabeled split: -1) teach it nothing
+        if not bool(known.all()):
+            if not bool(known.any()):
+                return
+            features, labels = features[known], labels[known]
         with torch.enable_grad():
             loss = F.cross_entropy(self.probe(features), labels)
             self.optimiser.zero_grad()

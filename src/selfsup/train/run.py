@@ -261,7 +261,7 @@ def _checkpoint_to_resume(
 #: how to evaluate and checkpoint, the optimiser's settings (not which optimiser); the rest
 #: defines the trained state and how it continues exactly
 RESUMABLE = ("trainer.", "checkpoint.", "eval.", "callbacks.", "optim.")
-RESUMABLE_KEYS = {"data.root", "data.download", "data.num_workers"}
+RESUMABLE_KEYS = {"data.root", "data.path", "data.test_path", "data.download", "data.num_workers"}
 
 
 def _check_resumable(stored: dict, config: DictConfig, ckpt: Path) -> None:
