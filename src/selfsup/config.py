@@ -9,6 +9,7 @@ and checked against its signature.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -187,9 +188,14 @@ LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
 def logger_names(value: Any) -> list[str]:
     """``trainer.logger`` as a list of names: ``"tensorboard"``, ``[tensorboard, wandb]``,
     ``None`` (csv only)."""
-    names = [] if value is None else [value] if isinstance(value, str) else list(value)
+    if value is None or value is False:  # Lightning's "no logger": the run's CSV log stays
+        return []
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, Sequence) or isinstance(names, bytes):
+        names = [names]
+    names = list(names)
     bad = [n for n in names if n not in LOGGERS]
-    if bad or not all(isinstance(n, str) for n in names):
+    if bad:
         raise SelfsupError(
             f"trainer.logger: unknown logger {bad[0] if bad else value!r}; valid: "
             f"{', '.join(LOGGERS)} (or a list of them, e.g. [tensorboard,wandb])"
