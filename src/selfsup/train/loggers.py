@@ -4,7 +4,7 @@ The run's own ``metrics.csv`` (``csv_log.RunCSVLogger``) is always written: the 
 curves, resume and ``metrics.json`` read it. ``trainer.logger`` adds TensorBoard
 (``<run>/tensorboard/``), Weights & Biases or MLflow. Everything a run logs goes to each of
 them: the loss terms per step and per epoch, the online probe, the kNN monitor, and the final
-evaluation (``final/*``). The trackers are optional packages; a missing one is a one-line
+evaluation (``final/<metric>_top1``). The trackers are optional packages; a missing one is a one-line
 error with its install command before anything is trained.
 
 Where the trackers write: W&B follows its own environment (``WANDB_MODE=offline`` keeps it
@@ -52,7 +52,7 @@ def _external(name: str, run_dir: Path) -> Logger:
     if name == TENSORBOARD:
         from lightning.pytorch.loggers import TensorBoardLogger
 
-        return TensorBoardLogger(run_dir, name=TENSORBOARD, version="")
+        return TensorBoardLogger(run_dir, name=TENSORBOARD, version="", default_hp_metric=False)
     if name == "wandb":
         from lightning.pytorch.loggers import WandbLogger
 
@@ -93,7 +93,7 @@ def external_loggers(loggers: list[Logger]) -> list[Logger]:
 def log_final(loggers: list[Logger], metrics: dict, step: int) -> None:
     """The final evaluation (``final/<name>``) to every tracker, which is then closed again
     (Lightning closed them at the end of ``fit``); ``metrics.json`` holds it for the CSV side."""
-    numbers = {f"final/{k}": float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+    numbers = {f"final/{k}": float(v) for k, v in metrics.items() if k.endswith("_top1")}
     for logger in external_loggers(loggers):
         logger.log_metrics(numbers, step=step)
         logger.save()
