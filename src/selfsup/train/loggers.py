@@ -4,8 +4,8 @@ The run's own ``metrics.csv`` (``csv_log.RunCSVLogger``) is always written: the 
 curves, resume and ``metrics.json`` read it. ``trainer.logger`` adds TensorBoard
 (``<run>/tensorboard/``), Weights & Biases or MLflow. Everything a run logs goes to each of
 them: the loss terms per step and per epoch, the online probe, the kNN monitor, and the final
-evaluation (``final/<metric>_top1``). The trackers are optional packages; a missing one is a one-line
-error with its install command before anything is trained.
+evaluation (``final/<metric>_top1``). The trackers are optional packages; a missing one is a
+one-line error with its install command before anything is trained.
 
 Where the trackers write: W&B follows its own environment (``WANDB_MODE=offline`` keeps it
 local, in ``<run>/wandb``; ``WANDB_PROJECT``, default ``selfsup``); MLflow writes to
