@@ -7,6 +7,19 @@ Layers (dependencies point inwards):
 - ``selfsup.methods``: one thin LightningModule per method.
 - ``selfsup.evaluate``: kNN, probes and clustering on frozen features.
 - ``selfsup.train``, ``selfsup.cli``, ``selfsup.experiments``: running things.
+- ``selfsup.load_encoder(FILE)``: an encoder written by ``selfsup export``, as a torch module.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "load_encoder"]
+
+
+def __getattr__(name: str):
+    # imported on first use: `import selfsup` stays light, and an exported encoder loads
+    # with torch and selfsup.nets alone (no Lightning)
+    if name == "load_encoder":
+        from selfsup.encoder import load_encoder
+
+        return load_encoder
+    raise AttributeError(f"module 'selfsup' has no attribute {name!r}")

@@ -83,6 +83,8 @@ def _forwarded(argv: list[str]) -> tuple[str, str, list[str]] | None:
         return f"selfsup.experiments.{argv[0]}", "main", argv[1:]
     if argv[0] == "reproduce":  # selfsup.experiments.command: --list, --help, NAME ...
         return "selfsup.experiments.command", "main", argv[1:]
+    if argv[0] == "export":  # selfsup.export: RUN FILE.safetensors
+        return "selfsup.export", "main", argv[1:]
     return None
 
 
@@ -107,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         ("analyze", "information-theory lens on an encoder"),
         ("dynamics", "learning-dynamics experiments"),
         ("reproduce", "reproduce a paper's experiments (selfsup reproduce --list)"),
+        ("export", "write a run's encoder to a .safetensors file (selfsup.load_encoder)"),
     ):
         p = sub.add_parser(name, help=helptext, add_help=False)
         p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -9,6 +9,7 @@ and checked against its signature.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,8 @@ class DataConfig:
     train_subset: int = 0  # train on a fixed random subset of this many images (0: all)
     test_subset: int = 0  # evaluate on a fixed random subset of the test split (0: all)
     params: dict[str, Any] = field(default_factory=dict)  # extra dataset-loader arguments
+    path: str | None = None  # data.name=tensors: the training .npz / .pt file
+    test_path: str | None = None  # data.name=tensors: the evaluation file (optional)
 
 
 @dataclass
@@ -69,7 +72,8 @@ class EvalConfig:
     linear_weight_decay: float = 1e-4
     mlp_probe: bool = False
     online_probe: bool = True
-    every_n_epochs: int = 1  # online-probe validation frequency
+    every_n_epochs: int = 1  # online probe + kNN monitor on the test split (0: never)
+    knn_monitor: bool = True  # kNN top-1 on the test split at each of those epochs
 
 
 @dataclass
@@ -164,14 +168,39 @@ def check_trainer_keys(trainer: DictConfig | dict) -> None:
     from lightning import Trainer
 
     accepted = set(inspect.signature(Trainer.__init__).parameters) - {"self"}
-    managed = {"logger", "callbacks", "default_root_dir", "enable_checkpointing"}
+    managed = {"callbacks", "default_root_dir", "enable_checkpointing"}
     for key in trainer:
+        if key == "logger":  # a name (or list of names) selfsup turns into Lightning loggers
+            logger_names(trainer[key])
+            continue
         if key in managed:
             raise SelfsupError(f"trainer.{key} is set by selfsup itself; remove it from the config")
         if key not in accepted:
             raise SelfsupError(
                 f"unknown config key 'trainer.{key}': not an argument of lightning.Trainer"
             )
+
+
+#: what ``trainer.logger`` may name (Lightning's loggers); the run's metrics.csv is always kept
+LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
+
+
+def logger_names(value: Any) -> list[str]:
+    """``trainer.logger`` as a list of names: ``"tensorboard"``, ``[tensorboard, wandb]``,
+    ``None`` (csv only)."""
+    if value is None or value is False:  # Lightning's "no logger": the run's CSV log stays
+        return []
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, Sequence) or isinstance(names, bytes):
+        names = [names]
+    names = list(names)
+    bad = [n for n in names if n not in LOGGERS]
+    if bad:
+        raise SelfsupError(
+            f"trainer.logger: unknown logger {bad[0] if bad else value!r}; valid: "
+            f"{', '.join(LOGGERS)} (or a list of them, e.g. [tensorboard,wandb])"
+        )
+    return names
 
 
 def to_dict(config: DictConfig) -> dict:

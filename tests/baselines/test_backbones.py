@@ -145,7 +145,7 @@ def test_image_folder_reads_rgb_squares_with_labels(tmp_path):
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (lambda root: shutil.rmtree(root / "test"), "no 'test' subfolder"),
+        (lambda root: shutil.rmtree(root / "train"), "no 'train' subfolder"),
         (lambda root: (root / "test" / "red").rename(root / "test" / "pink"), "differ"),
         (lambda root: (root / "train" / "red" / "1.png").write_bytes(b"not a png"), "cannot read"),
         (lambda root: None, "download=false"),

@@ -26,10 +26,12 @@ LAYERS = {
     "optim": 3,
     "data": 3,
     "nets": 3,
+    "encoder": 3,  # an exported encoder: nets + normalisation, no training code
     "evaluate": 4,
     "methods": 4,
     "train": 5,
     "experiments": 6,
+    "export": 6,  # `selfsup export`: reads a run's checkpoint
     "cli": 7,
 }
 CORE = ("info", "dynamics", "losses")  # pure maths: nothing of the training or command side

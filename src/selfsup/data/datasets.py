@@ -18,6 +18,7 @@ import torch
 from selfsup.data.folder import load_image_folder
 from selfsup.data.images import BatchDataset, DataSplits, FileImages, TensorImages
 from selfsup.data.shapes import load_shapes
+from selfsup.data.tensors import load_tensors
 from selfsup.errors import SelfsupError
 
 __all__ = [
@@ -57,6 +58,12 @@ class DatasetNotFoundError(SelfsupError):
                 "set data.download=true to fetch it with torchvision, or point data.root "
                 "(or $SELFSUP_DATA) at its folder"
             )
+        if name == "CelebA":  # torchvision fetches it from Google Drive, through gdown
+            advice += (
+                " (CelebA's download needs `pip install gdown`, and Google Drive's quota often "
+                "refuses it: then put img_align_celeba/ and the list_*.txt / identity_CelebA.txt "
+                "files from the CelebA site into <data.root>/celeba/)"
+            )
         super().__init__(self.advise(advice))
 
     def advise(self, advice: str) -> str:
@@ -67,7 +74,7 @@ class DatasetNotFoundError(SelfsupError):
 
 
 def _missing(name: str, root: Path, err: Exception, download: bool) -> DatasetNotFoundError:
-    reason = str(err)
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
     if "download=True" in reason:  # torchvision's own advice names its argument, not ours
         reason = "no dataset files there"
     return DatasetNotFoundError(name, root, reason, download)
@@ -107,7 +114,7 @@ def _torchvision_train_test(cls_name: str, name: str, num_classes: int, to_tenso
         cls = getattr(tvd, cls_name)
         try:
             splits = [cls(str(root), train=t, download=download) for t in (True, False)]
-        except RuntimeError as err:
+        except (RuntimeError, OSError) as err:
             raise _missing(cls_name, root, err, download) from None
         train, test = (to_tensors(s, num_classes) for s in splits)
         return DataSplits(name, train, test)
@@ -121,7 +128,7 @@ def _stl10(root: Path, download: bool, unlabeled: bool = True, **_) -> DataSplit
     def split(name: str) -> TensorImages:
         try:
             s = tvd.STL10(str(root), split=name, download=download)
-        except RuntimeError as err:
+        except (RuntimeError, OSError) as err:
             raise _missing("STL10", root, err, download) from None
         return TensorImages(torch.from_numpy(s.data), torch.from_numpy(s.labels).long(), 10)
 
@@ -144,7 +151,7 @@ def _celeba(
             s: tvd.CelebA(str(root), split=s, target_type="attr", download=download)
             for s in ("train", "test")
         }
-    except RuntimeError as err:
+    except (RuntimeError, OSError) as err:
         raise _missing("CelebA", root, err, download) from None
     names = splits["train"].attr_names
     if attribute not in names:
@@ -165,7 +172,9 @@ DATASETS: dict[str, Callable[..., DataSplits]] = {
     "stl10": _stl10,
     "celeba": _celeba,
     "shapes": load_shapes,
-    "image_folder": load_image_folder,
+    "folder": load_image_folder,
+    "image_folder": load_image_folder,  # the former name of "folder"
+    "tensors": load_tensors,
 }
 #: datasets made in code: they need no files and never download
 IN_CODE = frozenset({"digits", "shapes"})

@@ -91,11 +91,15 @@ class FileImages(BatchDataset):
 
 @dataclass
 class DataSplits:
-    """``ssl_train`` is what SSL trains on; ``train`` / ``test`` are the labelled eval sets."""
+    """``ssl_train`` is what SSL trains on; ``train`` / ``test`` are the labelled eval sets.
+
+    Your own data may lack them: ``test`` is ``None`` when there is no evaluation split, and
+    an unlabelled ``train`` has ``num_classes == 0`` (labels -1); see :attr:`labelled`.
+    """
 
     name: str
     train: BatchDataset
-    test: BatchDataset
+    test: BatchDataset | None
     ssl_train: BatchDataset | None = None
     extras: dict = field(default_factory=dict)
 
@@ -110,8 +114,8 @@ class DataSplits:
         per-image ``extras`` are not cut, so this is for datasets without them.
         """
 
-        def cut(split: BatchDataset, n: int, offset: int) -> BatchDataset:
-            if not n or n >= len(split):
+        def cut(split: BatchDataset | None, n: int, offset: int) -> BatchDataset | None:
+            if split is None or not n or n >= len(split):
                 return split
             if not isinstance(split, TensorImages):
                 raise SelfsupError(f"data subsets need an in-memory dataset; '{self.name}' is not")
@@ -122,6 +126,19 @@ class DataSplits:
         train = cut(self.train, n_train, 0)
         ssl_train = train if self.ssl_train is self.train else cut(self.ssl_train, n_train, 2)
         return DataSplits(self.name, train, cut(self.test, n_test, 1), ssl_train, self.extras)
+
+    @property
+    def labelled(self) -> bool:
+        """Whether label-based evaluation (kNN, probes) can run: labelled train and test."""
+        return self.train.num_classes > 0 and self.test is not None and self.test.num_classes > 0
+
+    def unlabelled_reason(self) -> str:
+        """Why :attr:`labelled` is false, in a few words."""
+        if self.train.num_classes == 0:
+            return f"'{self.name}' has no training labels"
+        if self.test is None:
+            return f"'{self.name}' has no test split"
+        return f"the test split of '{self.name}' has no labels"
 
     @property
     def num_classes(self) -> int:

@@ -95,6 +95,10 @@ class Bookkeeping(L.Callback):
             self.attempt.record(trainer, "training")
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        # what `selfsup export` needs to rebuild the backbone without loading the data
+        shape = getattr(pl_module, "image_shape", None)
+        if shape is not None:
+            checkpoint["selfsup_image_shape"] = [int(s) for s in shape]
         _flush(trainer)
 
 

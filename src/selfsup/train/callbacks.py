@@ -32,6 +32,11 @@ class OnlineLinearProbe(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         features, labels = outputs["features"].float(), outputs["labels"]
+        known = labels >= 0  # unlabelled images (STL-10's unlabeled split: -1) teach it nothing
+        if not bool(known.all()):
+            if not bool(known.any()):
+                return
+            features, labels = features[known], labels[known]
         with torch.enable_grad():
             loss = F.cross_entropy(self.probe(features), labels)
             self.optimiser.zero_grad()
@@ -65,6 +70,34 @@ class OnlineLinearProbe(L.Callback):
     def load_state_dict(self, state_dict: dict) -> None:
         self.probe.load_state_dict(state_dict["probe"])
         self.optimiser.load_state_dict(state_dict["optimiser"])
+
+
+class KNNMonitor(L.Callback):
+    """kNN top-1 of the test split against the train split's frozen features, logged as
+    ``val/knn_top1`` every ``every_n_epochs`` epochs (solo-learn's kNN evaluation during
+    training; it appears in ``metrics.csv``, the trackers and ``training_curves.png``).
+
+    Process 0 encodes both splits (the backbone in eval mode, outside DDP: no collective
+    calls) while the others wait at their next step; on one process it costs one pass over
+    the train and test images.
+    """
+
+    def __init__(self, data, every_n_epochs: int, k: int = 20, temperature: float = 0.07) -> None:
+        self.data, self.every = data, every_n_epochs
+        self.k, self.temperature = k, temperature
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        from selfsup.evaluate import extract_features, knn_accuracy
+
+        if self.every < 1 or (trainer.current_epoch + 1) % self.every or trainer.global_rank:
+            return
+        with torch.autocast(pl_module.device.type, enabled=False):
+            backbone, normalise = pl_module.backbone, pl_module.normalise
+            train_f, train_y = extract_features(backbone, self.data.train, normalise)
+            test_f, test_y = extract_features(backbone, self.data.test, normalise)
+        top1 = knn_accuracy(train_f, train_y, test_f, test_y, self.k, self.temperature)
+        # logged from process 0 alone: no reduction across processes
+        pl_module.log("val/knn_top1", top1, on_epoch=True, rank_zero_only=True)
 
 
 #: callbacks a config may name in its ``callbacks`` section; values are their constructors

@@ -130,6 +130,8 @@ class ImageDataModule(L.LightningDataModule):
         return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def val_dataloader(self):
+        if self.data.test is None:  # data without a test split: nothing to validate on
+            return []
         loader = batch_loader(
             self.data.test,
             self.eval_batch_size,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import warnings
 from collections.abc import Sequence
 from datetime import timedelta
@@ -19,7 +20,6 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -31,7 +31,7 @@ from selfsup.evaluate import LinearProbe, MLPProbe, extract_features, knn_accura
 from selfsup.methods import SSLMethod, build_method
 from selfsup.train.atomic import remove_temp_files
 from selfsup.train.bookkeeping import Attempt, Bookkeeping
-from selfsup.train.callbacks import OnlineLinearProbe, build_callback
+from selfsup.train.callbacks import KNNMonitor, OnlineLinearProbe, build_callback
 from selfsup.train.checkpoints import (
     CHECKPOINTS,
     LAST,
@@ -40,14 +40,13 @@ from selfsup.train.checkpoints import (
     load_selfsup_checkpoint,
     newest_checkpoint,
 )
-from selfsup.train.csv_log import METRICS_CSV, RunCSVLogger, earlier_rows
+from selfsup.train.csv_log import METRICS_CSV, earlier_rows
 from selfsup.train.datamodule import ImageDataModule, loader_position
 from selfsup.train.interrupt import Interrupted, SignalGuard, StopOnSignal
+from selfsup.train.loggers import TENSORBOARD, build_loggers, external_loggers, log_final
 from selfsup.train.report import plot_training_curves
 from selfsup.train.run_dir import METRICS, check_writable, resume_command
 from selfsup.train.run_lock import RunLock
-
-TENSORBOARD = "tensorboard"
 
 # Lightning's notes about a run directory selfsup manages itself: the folder is not empty on a
 # resume, and a copied run's ModelCheckpoint state names the original folder (selfsup keeps
@@ -62,7 +61,14 @@ for _note in (
 
 def load_data(config: DictConfig) -> DataSplits:
     d = config.data
-    data = load_dataset(d.name, d.root, d.download, **to_dict(d.params))
+    files = {k: d.get(k) for k in ("path", "test_path") if d.get(k)}
+    if files and d.name != "tensors":
+        key = next(iter(files))
+        raise SelfsupError(
+            f"data.{key} is for data.name=tensors (a .npz / .pt file), not '{d.name}'; "
+            f"remove it, or set data.name=tensors"
+        )
+    data = load_dataset(d.name, d.root, d.download, **files, **to_dict(d.params))
     if d.train_subset or d.test_subset:
         data = data.subset(d.train_subset, d.test_subset, seed=0)
     return data
@@ -74,7 +80,15 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 
 
 def evaluate_encoder(method: SSLMethod, data: DataSplits, config: DictConfig) -> dict[str, float]:
-    """kNN, linear probe (and MLP probe) top-1 on the test split from frozen backbone features."""
+    """kNN, linear probe (and MLP probe) top-1 on the test split from frozen backbone features.
+
+    Raises:
+        SelfsupError: the data has no labels or no test split (``DataSplits.labelled``).
+    """
+    if not data.labelled:
+        raise SelfsupError(
+            f"evaluation needs labelled train and test splits: {data.unlabelled_reason()}"
+        )
     e = config.eval
     train_f, train_y = extract_features(method.backbone, data.train, method.normalise)
     test_f, test_y = extract_features(method.backbone, data.test, method.normalise)
@@ -198,7 +212,7 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
     attempt.stop_clock()
     method = method.to(trainer.strategy.root_device)
     try:
-        metrics = evaluate_encoder(method, data, config)
+        metrics = _final_evaluation(method, data, config)
     except Interrupted as stop:
         attempt.record(trainer, "interrupted")
         raise Interrupted(stop.signum, newest_checkpoint(run_dir)) from None
@@ -207,8 +221,18 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
         metrics["online_probe_top1"] = float(online)
     metrics["evaluated_at_step"] = trainer.global_step
     record = attempt.record(trainer, "finished", metrics)
+    log_final(trainer.loggers, metrics, trainer.global_step)
     plot_training_curves(run_dir / METRICS_CSV, run_dir / "training_curves.png")
     return {k: v for k, v in record.items() if k != "eval"}
+
+
+def _final_evaluation(method: SSLMethod, data: DataSplits, config: DictConfig) -> dict:
+    """``evaluate_encoder``'s metrics, or, for data without labels, a note that says why not."""
+    if data.labelled:
+        return evaluate_encoder(method, data, config)
+    reason = f"{data.unlabelled_reason()}; kNN and probes need labelled train and test splits"
+    print(f"note: evaluation skipped: {reason}", file=sys.stderr)
+    return {"eval_skipped": reason}
 
 
 def _checkpoint_to_resume(
@@ -237,7 +261,7 @@ def _checkpoint_to_resume(
 #: how to evaluate and checkpoint, the optimiser's settings (not which optimiser); the rest
 #: defines the trained state and how it continues exactly
 RESUMABLE = ("trainer.", "checkpoint.", "eval.", "callbacks.", "optim.")
-RESUMABLE_KEYS = {"data.root", "data.download", "data.num_workers"}
+RESUMABLE_KEYS = {"data.root", "data.path", "data.test_path", "data.download", "data.num_workers"}
 
 
 def _check_resumable(stored: dict, config: DictConfig, ckpt: Path) -> None:
@@ -277,32 +301,38 @@ def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -
         *(build_callback(name, to_dict(args) or {}) for name, args in config.callbacks.items()),
         *extra,
     ]
-    if config.eval.online_probe:
+    every = config.eval.every_n_epochs
+    if config.eval.online_probe and data.labelled:
         callbacks.append(OnlineLinearProbe(data.num_classes, method.backbone.out_dim))
+    if config.eval.knn_monitor and data.labelled and every > 0:
+        e = config.eval
+        callbacks.append(KNNMonitor(data, every, e.knn_k, e.knn_temperature))
     # last, so that every other callback has finished the step it saves (the online probe
     # has taken its own step on the batch); Lightning runs ModelCheckpoint after it anyway
     callbacks.append(StopOnSignal(guard, run_dir / CHECKPOINTS / LAST))
     trainer_args = {
-        "check_val_every_n_epoch": config.eval.every_n_epochs,
+        "check_val_every_n_epoch": max(1, every),
         "log_every_n_steps": 10,
         **to_dict(config.trainer),
     }
-    if not config.eval.online_probe:
+    # the CSV log of a resumed run continues the earlier attempts' rows
+    earlier = earlier_rows(run_dir) if resume and _is_lead_process() else []
+    loggers = build_loggers(trainer_args.pop("logger", None), run_dir, earlier)
+    if not (config.eval.online_probe and data.labelled and every > 0):
         trainer_args.setdefault("limit_val_batches", 0)
     plugins = trainer_args.pop("plugins", None) or []
     plugins = plugins if isinstance(plugins, list) else [plugins]
-    earlier = earlier_rows(run_dir) if resume and _is_lead_process() else []
-    return L.Trainer(
+    trainer = L.Trainer(
         default_root_dir=run_dir,
-        logger=[
-            RunCSVLogger(run_dir, earlier),
-            TensorBoardLogger(run_dir, name=TENSORBOARD, version=""),
-        ],
+        logger=loggers,
         callbacks=callbacks,
         plugins=[RunCheckpointIO(config.checkpoint.keep), *plugins],
         use_distributed_sampler=False,  # ImageDataModule shards batches itself
         **trainer_args,
     )
+    for logger in external_loggers(trainer.loggers):
+        logger.log_hyperparams(to_dict(config))
+    return trainer
 
 
 def _checkpointing(config: DictConfig, run_dir: Path) -> list[L.Callback]:

@@ -1,0 +1,91 @@
+"""``selfsup export RUN FILE.safetensors``: a trained run's encoder as one portable file.
+
+The run's newest checkpoint (or a named checkpoint file) is read safely
+(``train.checkpoints``), its backbone rebuilt from the run's config and written with
+``encoder.save_encoder``; ``selfsup.load_encoder(FILE)`` gives it back as a plain torch
+module. The data is not needed when the checkpoint records the image shape (runs since this
+command existed); older checkpoints load the dataset once to learn it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from selfsup import __version__
+from selfsup.config import Config, to_dict
+from selfsup.data.views import normaliser
+from selfsup.encoder import encoder_metadata, save_encoder
+from selfsup.errors import SelfsupError
+from selfsup.nets import build_backbone
+from selfsup.train.checkpoints import load_selfsup_checkpoint
+from selfsup.train.trained import resolve_checkpoint
+
+#: where a checkpoint records the ``(C, H, W)`` its method was built for
+IMAGE_SHAPE = "selfsup_image_shape"
+
+
+def export_encoder(run: str | Path, out: str | Path) -> tuple[Path, dict]:
+    """Write the encoder of ``run`` (a run directory or checkpoint) to ``out``.
+
+    Returns:
+        The file written and its metadata.
+    """
+    ckpt = resolve_checkpoint(run)
+    state = load_selfsup_checkpoint(ckpt)
+    try:
+        config = OmegaConf.merge(OmegaConf.structured(Config), state["selfsup_config"])
+    except OmegaConfBaseException as err:
+        raise SelfsupError(f"{ckpt}: its stored config is invalid ({err.msg})") from None
+    shape = state.get(IMAGE_SHAPE)
+    if shape is None:  # a checkpoint from before the shape was recorded
+        from selfsup.train.run import load_data
+
+        shape = load_data(config).image_shape
+    shape = [int(s) for s in shape]
+    name, params = config.backbone.name, to_dict(config.backbone.params)
+    backbone = build_backbone(name, shape, **params)
+    prefix = "backbone."
+    weights = {k[len(prefix) :]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
+    try:
+        backbone.load_state_dict(weights)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise SelfsupError(f"{ckpt}: its backbone does not fit its own config ({first})") from None
+    norm = normaliser(config.data.name, shape[0])
+    metadata = encoder_metadata(
+        name,
+        params,
+        shape,
+        backbone.out_dim,
+        norm.mean.flatten().tolist(),
+        norm.std.flatten().tolist(),
+        method=config.method.name,
+        dataset=config.data.name,
+        global_step=int(state.get("global_step", 0)),
+        checkpoint=ckpt.name,
+        selfsup_version=__version__,
+    )
+    return save_encoder(backbone, metadata, out), metadata
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="selfsup export",
+        description="Write a trained run's encoder (weights + how to rebuild it) to a "
+        ".safetensors file; load it with selfsup.load_encoder(FILE).",
+    )
+    parser.add_argument("run", help="run directory (its newest checkpoint) or checkpoint file")
+    parser.add_argument("file", help="output file, ending in .safetensors")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    out, meta = export_encoder(args.run, args.file)
+    shape = "x".join(str(s) for s in meta["image_shape"])
+    print(
+        f"wrote {out}: {meta['backbone']} on {shape} images -> {meta['out_dim']}-d features "
+        f"(step {meta['global_step']}); load with selfsup.load_encoder('{out}')"
+    )
+    return 0
