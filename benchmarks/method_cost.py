@@ -2,7 +2,8 @@
 
 Run: python benchmarks/method_cost.py [--data digits|mnist] [--rounds 7] [--steps 3] [--quickstart]
 ``--quickstart``: every method from the unchanged quickstart with only ``method.name`` set (its
-paper defaults, e.g. DINO's 8 local crops), instead of the method's ``*_digits`` config.
+class defaults, sized to the data where they are ``"auto"``: MoCo's queue, DINO's prototypes
+and local crops), instead of the method's ``*_digits`` config.
 One step is what ``training_step`` does: views (DINO: with its local crops), forward, loss,
 backward, AdamW step, and the teacher's EMA update for the momentum methods. Methods are
 timed in alternating rounds (each round times every method once, ``--steps`` steps each, after
@@ -29,6 +30,8 @@ from selfsup.methods.momentum import MomentumMethod
 METHODS = ["vicreg", "simclr", "barlow_twins", "moco", "byol", "dino", "simsiam", "radial_vicreg"]
 CONFIGS = Path(selfsup.__file__).parent / "configs"
 SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28)}
+#: training-set sizes, for the defaults sized to the data (MoCo's queue, DINO's prototypes)
+TRAIN_SIZES = {"digits": 1437, "mnist": 60000}
 
 
 class _Data:
@@ -36,6 +39,7 @@ class _Data:
 
     def __init__(self, name: str) -> None:
         self.name, self.image_shape = name, SHAPES[name]
+        self.ssl_train = range(TRAIN_SIZES[name])  # only its length is read
 
 
 def config_for(method: str, data: str, quickstart: bool = False) -> tuple[str, list[str]]:

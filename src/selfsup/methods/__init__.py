@@ -76,6 +76,7 @@ def build_method(config: DictConfig, data: DataSplits) -> SSLMethod:
         normalise=normaliser(data.name, shape[0]),
         optim=to_dict(config.optim),
         seed=config.seed,
+        train_size=len(data.ssl_train),  # for the defaults sized to the data ("auto")
     )
     if issubclass(cls, JointEmbedding):
         common["projector_dims"] = list(config.method.projector)

@@ -7,16 +7,20 @@ embeddings, subclasses ``JointEmbedding`` and implements ``objective``).
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import lightning as L
 import torch
 from torch import nn
 
 from selfsup.data.views import MultiView, Normalise, to_unit_float
+from selfsup.errors import SelfsupError
 from selfsup.nets.mlp import projector
 from selfsup.optim import build_optimizer, parameter_groups, warmup_cosine
 from selfsup.validation import NonFiniteInputError
+
+T = TypeVar("T")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -32,6 +36,39 @@ def loss_precision(z: torch.Tensor) -> torch.Tensor:
     return z.float() if z.dtype in (torch.float16, torch.bfloat16) else z
 
 
+def in_loss_precision(loss: Callable[..., T], *tensors: torch.Tensor, **options) -> T:
+    """``loss(*tensors, **options)`` with autocast off and half / bfloat16 tensors in float32.
+
+    Under ``trainer.precision=bf16-mixed`` / ``16-mixed`` the networks run in half precision,
+    but a loss computed there loses what it measures: bfloat16's 8-bit mantissa cannot hold
+    VICReg's covariances, a softmax over thousands of DINO prototypes or MoCo negatives, or
+    the ``2 - 2 cos`` of BYOL once the cosine is near 1. Every method computes its loss here.
+    """
+    with torch.autocast(tensors[0].device.type, enabled=False):
+        return loss(*(loss_precision(t) for t in tensors), **options)
+
+
+def encode_views(
+    backbone: nn.Module, views: Sequence[torch.Tensor], channels_last: bool
+) -> torch.Tensor:
+    """Backbone features of several same-sized views in one pass, ``(len(views) * B, dim)``:
+    larger matrix products, and BatchNorm sees all views at once."""
+    images = torch.cat(list(views))
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return backbone(images)
+
+
+def sized_to_data(name: str, value: int | str | None, auto: Callable[[], int]) -> int:
+    """``value``, or ``auto()`` where it is ``"auto"`` (a default sized to the data); a one-line
+    error for anything but a positive integer or ``"auto"``."""
+    if value == "auto":
+        return auto()
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SelfsupError(f"method.params.{name} must be an integer >= 1 or 'auto', got {value!r}")
+    return value
+
+
 class SSLMethod(L.LightningModule):
     """Base of all methods.
 
@@ -43,6 +80,9 @@ class SSLMethod(L.LightningModule):
         gather_distributed: compute the loss on the global batch across processes.
         seed: with the global step, seeds each step's random views, so a resumed run replays
             exactly the views an uninterrupted one would have drawn.
+        train_size: number of images SSL trains on, for parameters whose ``"auto"`` default is
+            sized to the data (MoCo's queue, DINO's prototypes); ``None`` (unknown): they take
+            their papers' ImageNet values.
     """
 
     def __init__(
@@ -53,6 +93,7 @@ class SSLMethod(L.LightningModule):
         optim: dict[str, Any],
         gather_distributed: bool = True,
         seed: int = 0,
+        train_size: int | None = None,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -61,6 +102,7 @@ class SSLMethod(L.LightningModule):
         self.optim = dict(optim)
         self.gather_distributed = gather_distributed
         self.seed = seed
+        self.train_size = train_size
         self.run_config: dict | None = None  # stored in checkpoints so they are self-describing
         # channels-last convolutions are markedly faster on CPU (oneDNN) and on tensor cores
         self.channels_last = any(isinstance(m, nn.Conv2d) for m in backbone.modules())
@@ -155,18 +197,14 @@ class JointEmbedding(SSLMethod):
         self.projector = projector(self.backbone.out_dim, projector_dims)
 
     def objective(self, z_a: torch.Tensor, z_b: torch.Tensor) -> NamedTuple:
+        """The loss terms of the two views' embeddings ``(B, dim)`` (methods whose loss needs
+        more than the two embeddings override ``compute_loss`` instead)."""
         raise NotImplementedError
 
     def compute_loss(self, views: list[torch.Tensor]) -> tuple[NamedTuple, torch.Tensor]:
-        # one pass over both views: larger matmuls, and BatchNorm sees both views at once
-        images = torch.cat(views)
-        if self.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        features = self.backbone(images)
+        features = encode_views(self.backbone, views, self.channels_last)
         z_a, z_b = self.projector(features).chunk(2)
-        # the loss in float32 even under autocast (trainer.precision=bf16-mixed / 16-mixed):
-        # variances and covariances in bfloat16's 8-bit mantissa lose what keeps the
-        # embedding from collapsing
-        with torch.autocast(z_a.device.type, enabled=False):
-            terms = self.objective(loss_precision(z_a), loss_precision(z_b))
+        # float32 even under autocast: variances and covariances in bfloat16's 8-bit mantissa
+        # lose what keeps the embedding from collapsing
+        terms = in_loss_precision(self.objective, z_a, z_b)
         return terms, features[: views[0].shape[0]]

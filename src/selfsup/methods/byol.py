@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from selfsup.losses import byol_terms
-from selfsup.methods.momentum import MomentumMethod, encode_views
+from selfsup.methods.base import encode_views, in_loss_precision
+from selfsup.methods.momentum import MomentumMethod
 from selfsup.nets.mlp import mlp
 
 
@@ -36,4 +37,5 @@ class BYOL(MomentumMethod):
         with torch.no_grad():
             target = encode_views(self.teacher["backbone"], [x_a, x_b], self.channels_last)
             t_a, t_b = self.teacher["projector"](target).chunk(2)
-        return byol_terms(p_a, p_b, t_a, t_b), features[: x_a.shape[0]]
+        terms = in_loss_precision(byol_terms, p_a, p_b, t_a, t_b)
+        return terms, features[: x_a.shape[0]]

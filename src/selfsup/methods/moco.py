@@ -7,6 +7,13 @@ With ``shuffle_bn`` the key encoder sees a seeded permutation of the global batc
 the processes (MoCo's shuffling BN: BatchNorm statistics of a key then do not come from the
 process that holds its query); on one process BatchNorm sees the whole batch and shuffling
 changes nothing, so it is skipped.
+
+The queue is sized to the data by default (``queue_size: auto``): the largest power of two not
+above the number of training images, at most the paper's 65,536. A queue longer than the
+training set holds several stale keys of every image, which then act as negatives against
+their own queries; on ImageNet (1.28M images) the rule gives the paper's 65,536, on MNIST or
+CIFAR (50,000-60,000) 32,768, on the 1,437 training digits 1,024. ``queue_size: 65536``
+restores the paper's value on any data.
 """
 
 from __future__ import annotations
@@ -15,10 +22,20 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from selfsup.errors import SelfsupError
 from selfsup.losses import MoCoTerms, enqueue, moco_terms
 from selfsup.losses.distributed import is_distributed
-from selfsup.methods.momentum import MomentumMethod, encode_views
+from selfsup.methods.base import encode_views, in_loss_precision, sized_to_data
+from selfsup.methods.momentum import MomentumMethod
+
+#: MoCo's queue on ImageNet
+PAPER_QUEUE = 65536
+
+
+def auto_queue_size(train_size: int | None) -> int:
+    """The largest power of two <= ``train_size``, capped at 65,536 (``None``: 65,536)."""
+    if train_size is None:
+        return PAPER_QUEUE
+    return min(PAPER_QUEUE, 1 << (max(1, train_size).bit_length() - 1))
 
 
 def _all_gather(x: torch.Tensor) -> torch.Tensor:
@@ -33,8 +50,8 @@ class MoCo(MomentumMethod):
 
     Args:
         temperature: InfoNCE temperature (0.2).
-        queue_size: number of negatives K (65,536 in the paper; keep it below the number of
-            training images, or the queue holds many stale copies of each).
+        queue_size: number of negatives K; ``"auto"`` (default): sized to the training set as
+            the module says (65,536 on ImageNet-sized data, the paper's value).
         base_momentum, final_momentum: MoCo's constant 0.999 by default; set
             ``final_momentum: 1.0`` for the cosine schedule.
         symmetric: the symmetrised loss most reimplementations use; the paper's is one-sided.
@@ -45,7 +62,7 @@ class MoCo(MomentumMethod):
         self,
         *,
         temperature: float = 0.2,
-        queue_size: int = 65536,
+        queue_size: int | str = "auto",
         base_momentum: float = 0.999,
         final_momentum: float = 0.999,
         symmetric: bool = False,
@@ -53,8 +70,9 @@ class MoCo(MomentumMethod):
         **common,
     ) -> None:
         super().__init__(base_momentum=base_momentum, final_momentum=final_momentum, **common)
-        if queue_size < 1:
-            raise SelfsupError(f"method.params.queue_size must be >= 1, got {queue_size}")
+        queue_size = sized_to_data(
+            "queue_size", queue_size, lambda: auto_queue_size(self.train_size)
+        )
         self.temperature, self.symmetric, self.shuffle_bn = temperature, symmetric, shuffle_bn
         self.make_teacher("backbone", "projector")
         dim = self.projector[-1].out_features
@@ -86,10 +104,11 @@ class MoCo(MomentumMethod):
         features = encode_views(self.backbone, [x_a, x_b], self.channels_last)
         q_a, q_b = self.projector(features).chunk(2)
         k_a, k_b = self.keys([x_a, x_b]).chunk(2)
-        terms = moco_terms(q_a, k_b, self.queue, self.temperature)
+        t = self.temperature
+        terms = in_loss_precision(moco_terms, q_a, k_b, self.queue, temperature=t)
         new_keys = [k_b]
         if self.symmetric:
-            other = moco_terms(q_b, k_a, self.queue, self.temperature)
+            other = in_loss_precision(moco_terms, q_b, k_a, self.queue, temperature=t)
             terms = MoCoTerms(*((x + y) / 2 for x, y in zip(terms, other, strict=True)))
             new_keys.append(k_a)
         if self.gather_distributed and is_distributed():

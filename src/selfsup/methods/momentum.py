@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -50,17 +49,6 @@ def frozen_copy(module: nn.Module) -> nn.Module:
     twin = copy.deepcopy(module)
     twin.requires_grad_(False)
     return twin
-
-
-def encode_views(
-    backbone: nn.Module, views: Sequence[torch.Tensor], channels_last: bool
-) -> torch.Tensor:
-    """Backbone features of several same-sized views in one pass, ``(len(views) * B, dim)``:
-    larger matrix products, and BatchNorm sees all views at once (as ``JointEmbedding``)."""
-    images = torch.cat(list(views))
-    if channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-    return backbone(images)
 
 
 class MomentumMethod(JointEmbedding):

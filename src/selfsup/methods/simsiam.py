@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from selfsup.losses import simsiam_terms
-from selfsup.methods.base import JointEmbedding
+from selfsup.methods.base import JointEmbedding, encode_views, in_loss_precision
 from selfsup.nets.mlp import mlp
 
 
@@ -23,5 +23,11 @@ class SimSiam(JointEmbedding):
         self.projector.append(nn.BatchNorm1d(dim, affine=False))
         self.predictor = mlp([dim, predictor_hidden, dim])
 
-    def objective(self, z_a, z_b):
-        return simsiam_terms(self.predictor(z_a), self.predictor(z_b), z_a, z_b)
+    def compute_loss(self, views):
+        features = encode_views(self.backbone, views[:2], self.channels_last)
+        z_a, z_b = self.projector(features).chunk(2)
+        # the predictor is network (autocast applies); as the official code, it sees each
+        # view's batch on its own (its BatchNorm statistics are per view)
+        p_a, p_b = self.predictor(z_a), self.predictor(z_b)
+        terms = in_loss_precision(simsiam_terms, p_a, p_b, z_a, z_b)
+        return terms, features[: views[0].shape[0]]
