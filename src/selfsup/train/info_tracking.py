@@ -10,7 +10,8 @@ not the sample):
   of ``N(z_i, s^2 I)`` with ``s^2`` the measured per-dimension augmentation spread (the paper's
   data model with isotropic components), and the kNN (Kozachenko-Leonenko) estimate;
 * the invariance between two views (``F.mse_loss``, and relative to the per-dimension variance),
-  the log det of the (Ledoit-Wolf) covariance, its effective rank, and the separation ratio
+  the log det of the (Ledoit-Wolf) covariance, the effective rank of the centred embeddings
+  (:func:`selfsup.info.effective_rank`), and the separation ratio
   ``E||z_i - z_j||^2 / E||z_i - z_i'||^2`` (distinct samples vs two views of one sample);
 * on a few samples, the assumption checks of :func:`selfsup.info.augmentation_gaussianity`
   with the method's own first view pipeline as the augmentation: share of output dimensions
@@ -38,6 +39,7 @@ from torch import nn
 from selfsup.data.views import to_unit_float
 from selfsup.info import (
     augmentation_gaussianity,
+    effective_rank,
     gaussian_entropy_from_samples,
     knn_entropy,
     ledoit_wolf_covariance,
@@ -45,16 +47,6 @@ from selfsup.info import (
     pairwise_distance_entropy,
 )
 from selfsup.train.atomic import atomic_write_text
-
-
-def effective_rank(z: torch.Tensor) -> float:
-    """``exp`` of the entropy of the normalised covariance spectrum of ``z (n, d)``; in [1, d]."""
-    s = torch.linalg.svdvals((z - z.mean(0)).double()) ** 2
-    if s.sum() <= 0:
-        return 1.0
-    p = s / s.sum()
-    p = p[p > 0]
-    return float(torch.exp(-(p * p.log()).sum()))
 
 
 def _finite(fn, *args, **kwargs) -> float:
@@ -93,7 +85,8 @@ def embedding_stats(z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor) -> di
         "pd_upper": _finite(pairwise_distance_entropy, z, spread, "kl"),
         "knn": _finite(knn_entropy, z, 3),
         "logdet_cov": _finite(lambda c: torch.linalg.slogdet(c)[1], cov),
-        "erank": effective_rank(z),
+        # Roy & Vetterli on the centred embeddings (selfsup.info.effective_rank)
+        "erank": float(effective_rank(z - z.mean(0))),
         "std": math.sqrt(variance),
         "invariance": invariance,
         "invariance_rel": invariance / variance if variance > 0 else math.nan,
