@@ -106,6 +106,8 @@ class InfoTracking(L.Callback):
         plot: write ``info_tracking.png`` at fit end.
     """
 
+    log_prefix = "info"  # logger columns are <prefix>/<name>
+
     def __init__(
         self,
         n_samples: int = 512,
@@ -220,6 +222,6 @@ class InfoTracking(L.Callback):
         values["seconds"] = time.perf_counter() - start
         row = {"epoch": epoch, "step": trainer.global_step, **values}
         self.history.append(row)
-        metrics = {f"info/{k}": v for k, v in values.items()}
+        metrics = {f"{self.log_prefix}/{k}": v for k, v in values.items()}
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
