@@ -102,7 +102,7 @@ class View(nn.Module):
         """``(B, C, H, W)`` in [0, 1] -> ``(B, C, size, size)`` in [0, 1]."""
         n, c, h, w = images.shape
         size = self.size or h
-        return self._apply(images, self._draw(n, c, h, w, size, images.device), size)
+        return self._views(images, self._draw(n, c, h, w, size, images.device), size)
 
     @torch.no_grad()
     def forward_with_params(self, images: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -111,9 +111,9 @@ class View(nn.Module):
         n, c, h, w = images.shape
         size = self.size or h
         p = self._draw(n, c, h, w, size, images.device)
-        return self._apply(images, p, size), view_parameters(p, h, w, len(self.orders))
+        return self._views(images, p, size), view_parameters(p, h, w, len(self.orders))
 
-    def _apply(self, images: torch.Tensor, p: _Draws, size: int) -> torch.Tensor:
+    def _views(self, images: torch.Tensor, p: _Draws, size: int) -> torch.Tensor:
         n, c = images.shape[:2]
         out = images.new_empty(n, c, size, size)
         # samples sharing a jitter order are rendered together, in chunks on CPU
