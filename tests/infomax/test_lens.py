@@ -81,3 +81,59 @@ def test_lens_stats_of_a_collapsed_space_are_numbers_not_errors():
     assert stats["rankme"] == pytest.approx(1.0)  # all-zero singular values: rank 1 by convention
     assert stats["dead_frac"] == 1.0 and stats["min_std"] == 0.0
     assert math.isnan(stats["gauss_ub"])  # the Gaussian entropy of a point is -inf: no value
+
+
+def test_grassmann_prediction_tracks_riemannian_gd_on_the_papers_loss():
+    """GD on -tr(W^T C W) with a QR retraction after each step is the discretised flow: with a
+    small step the measured span follows the closed form, and both approach the top eigenspace."""
+    from selfsup.dynamics import loss_matrix
+    from selfsup.train.lens_grassmann import GrassmannTrack
+
+    g = torch.Generator().manual_seed(0)
+    n, d, h, lr = 2000, 6, 2, 1e-3
+    x = torch.randn(n, d, generator=g, dtype=torch.float64) * torch.tensor([3, 2, 1, 1, 0.5, 0.5])
+    x_b = x + 0.3 * torch.randn(n, d, generator=g, dtype=torch.float64)
+    C = loss_matrix(x, x_b)
+    W = torch.linalg.qr(torch.randn(d, h, generator=g, dtype=torch.float64)).Q
+    track = GrassmannTrack()
+    first = track.measure(W.T, x, x_b)
+    assert first["grass_pred_dist"] < 1e-12  # t = 0: prediction = W0
+    for _ in range(400):
+        W = torch.linalg.qr(W + lr * 2 * C @ W).Q  # gradient step on -tr(W^T C W), retraction
+        track.step(lr)
+    later = track.measure(W.T, x, x_b)
+    assert later["grass_time"] == pytest.approx(0.4)
+    assert later["grass_pred_dist"] < 0.02  # first order in the step size
+    assert later["grass_top_dist"] < first["grass_top_dist"]
+    assert later["grass_pred_top_dist"] == pytest.approx(later["grass_top_dist"], abs=0.02)
+
+
+def test_linear_head_detection():
+    from torch import nn
+
+    from selfsup.nets.mlp import projector
+    from selfsup.train.lens_grassmann import linear_head
+
+    assert isinstance(linear_head(projector(8, [4])), nn.Linear)
+    assert linear_head(projector(8, [16, 4])) is None
+    assert linear_head(None) is None
+
+
+def test_lens_with_a_linear_head_logs_the_grassmann_prediction(tmp_path):
+    overrides = [
+        *TINY,
+        "method.projector=[8]",
+        "trainer.max_epochs=1",
+        "lens.every_n_epochs=1",
+        "lens.n_samples=96",
+        "lens.lidar_samples=0",
+        "eval.linear_probe=false",
+    ]
+    train(load_config(None, overrides), tmp_path)
+    with open(tmp_path / "lens.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[0]["grass_time"]) == 0.0 and float(rows[1]["grass_time"]) > 0
+    assert float(rows[0]["grass_pred_dist"]) < 1e-9
+    for key in ("grass_pred_dist", "grass_top_dist", "grass_pred_top_dist"):
+        assert 0.0 <= float(rows[1][key]) <= 1.0
+    assert "emb_lidar" not in rows[0]

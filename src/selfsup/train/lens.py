@@ -17,6 +17,10 @@ random views every time, the training run's random stream untouched), for the ba
   embeddings point one way), ``dead_frac`` (share of dimensions whose std is below 1% of the
   mean std), ``rankme_frac`` (RankMe / its maximum ``min(n, d)``).
 
+With a linear head (``method.projector: [h]``: one ``nn.Linear``), the closed-form Grassmannian
+prediction of the learning-dynamics paper is logged beside the measured span of ``W``
+(:mod:`selfsup.train.lens_grassmann`).
+
 Values go to the run's loggers (CSV column ``lens/<space>_<name>``) and, at fit end, to
 ``lens.csv`` and ``lens.png`` in the run directory. ``seconds`` is each measurement's own cost.
 """
@@ -34,6 +38,7 @@ import torch.nn.functional as F
 from selfsup.info import alpha_req, effective_rank, lidar, rankme
 from selfsup.train.atomic import atomic_write_text
 from selfsup.train.info_tracking import InfoTracking, _finite, embedding_stats
+from selfsup.train.lens_grassmann import GrassmannTrack, linear_head
 
 
 def view_mutual_information(z_a: torch.Tensor, z_b: torch.Tensor, k: int = 8) -> dict[str, float]:
@@ -133,8 +138,20 @@ class Lens(InfoTracking):
             plot=plot,
         )
         self.lidar_samples, self.lidar_views = lidar_samples, lidar_views
+        self.grassmann = GrassmannTrack()
 
     log_prefix = "lens"
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if linear_head(getattr(pl_module, "projector", None)) is not None and trainer.optimizers:
+            self.grassmann.step(trainer.optimizers[0].param_groups[0]["lr"])
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "grassmann": self.grassmann.state_dict()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self.grassmann.load_state_dict(state_dict.get("grassmann", {}))
 
     def _measure(self, pl_module, images: torch.Tensor) -> dict[str, float]:
         normalise, backbone = pl_module.normalise, pl_module.backbone
@@ -154,6 +171,9 @@ class Lens(InfoTracking):
         for name, (z, z_a, z_b, *rest) in spaces.items():
             views = rest[0].reshape(m, q, -1) if rest else None
             values.update({f"{name}_{k}": v for k, v in lens_stats(z, z_a, z_b, views).items()})
+        head = linear_head(projector)
+        if head is not None:  # the paper's closed form beside the measured span of W
+            values.update(self.grassmann.measure(head.weight, reps[1], reps[2]))
         return values
 
     def on_fit_end(self, trainer, pl_module) -> None:
@@ -202,4 +222,12 @@ LENS_PANELS: list[tuple[str, list[tuple[str, str]]]] = [
     ("invariance: mse(views) / variance", _both("invariance_rel")),
     ("collapse: mean cosine of distinct samples", _both("mean_cos")),
     ("collapse: share of near-dead dimensions", _both("dead_frac")),
+    (
+        "linear head: span(W) vs Grassmann flow (distance)",
+        [
+            ("grass_pred_dist", "measured vs closed form"),
+            ("grass_top_dist", "measured vs top-h eigenspace of C"),
+            ("grass_pred_top_dist", "closed form vs top-h eigenspace"),
+        ],
+    ),
 ]
