@@ -45,8 +45,13 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise SelfsupError(f"--weights {path}: no such file")
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        try:
+            from safetensors import SafetensorError
+            from safetensors.torch import load_file
+        except ImportError:
+            raise SelfsupError(
+                "reading .safetensors needs safetensors: pip install 'selfsup[weights]'"
+            ) from None
 
         try:
             return load_file(str(path))
