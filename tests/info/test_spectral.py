@@ -169,3 +169,16 @@ def test_bad_inputs_raise_one_clear_error():
         alpha_req(torch.randn(2, 4))
     with pytest.raises(ValueError, match="effective_rank"):
         effective_rank(torch.tensor([[1.0, float("nan")]]))
+
+
+def test_lda_spectrum_without_the_matrix_equals_the_matrix_eigenvalues():
+    from selfsup.info.spectral import lda_matrix, lda_spectrum
+
+    g = torch.Generator().manual_seed(4)
+    for n, q, d in ((10, 3, 20), (40, 5, 12)):  # fewer classes than dims, and more
+        views = torch.randn(n, q, d, generator=g, dtype=torch.float64)
+        views += 3 * torch.randn(n, 1, d, generator=g, dtype=torch.float64)
+        full = torch.linalg.eigvalsh(lda_matrix(views))
+        fast = lda_spectrum(views)
+        assert fast.shape == (d,)
+        assert torch.allclose(fast, full, atol=1e-9 * float(full.max()))

@@ -35,7 +35,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from selfsup.info import alpha_req, effective_rank, lidar, rankme
+from selfsup.info import lidar, rankme
+from selfsup.info.spectral import power_law_exponent, spectral_entropy_rank
 from selfsup.train.atomic import atomic_write_text
 from selfsup.train.info_tracking import InfoTracking, _finite, embedding_stats
 from selfsup.train.lens_grassmann import GrassmannTrack, linear_head
@@ -80,14 +81,27 @@ def collapse_indicators(z: torch.Tensor) -> dict[str, float]:
     }
 
 
+def _finite_svdvals(x: torch.Tensor) -> torch.Tensor | None:
+    if not bool(torch.isfinite(x).all()):
+        return None
+    try:
+        return torch.linalg.svdvals(x)
+    except (RuntimeError, torch.linalg.LinAlgError):
+        return None
+
+
 def spectral_stats(z: torch.Tensor, views: torch.Tensor | None = None) -> dict[str, float]:
     """RankMe, effective rank, alpha-ReQ of ``z (n, d)``, and LiDAR of ``views (m, q, d)``."""
     z = z.double()
     n, d = z.shape
+    # one SVD of the centred embeddings serves both the effective rank and alpha-ReQ
+    s = _finite_svdvals(z - z.mean(0))
     out = {
         "rankme": _finite(rankme, z),
-        "erank": _finite(lambda x: effective_rank(x - x.mean(0)), z),
-        "alpha_req": _finite(alpha_req, z),
+        "erank": float(spectral_entropy_rank(s)) if s is not None else math.nan,
+        "alpha_req": _finite(power_law_exponent, s * s / max(1, n - 1))
+        if s is not None
+        else math.nan,
     }
     out["rankme_frac"] = out["rankme"] / min(n, d)
     if views is not None:
