@@ -2,9 +2,12 @@
 95% intervals, regime flags, and how well each augmentation parameter is predicted from the
 representation (``augmentation_r2``).
 
-Intervals come from half-sampling without replacement (Politis & Romano's subsampling): the
-statistic is recomputed on ``n_boot`` random halves (``m = n / 2``), and the interval is the
-estimate minus ``sqrt(m / n)`` times the 97.5% / 2.5% quantiles of the halves around their mean.
+Intervals come from half-sampling without replacement (McCarthy 1969; Politis & Romano's
+subsampling): the statistic is recomputed on ``n_boot`` random halves (``m = n / 2``), and the
+interval is the estimate minus the 97.5% / 2.5% quantiles of the halves around their mean,
+scaled by ``sqrt(m / (n - m))`` = 1 (a statistic of ``m`` of ``n`` points drawn without
+replacement varies as ``sigma^2 (1/m - 1/n)``, which is the full sample's ``sigma^2 / n`` for
+halves).
 Not the plain bootstrap: resampling with replacement repeats points, which lowers every rank
 and entropy (a percentile bootstrap of RankMe does not even contain the estimate) and breaks
 the kNN estimators. The interval describes sampling variability only, not the estimators'
@@ -53,7 +56,9 @@ def subsample_ci(
     finite = [d for d in draws if math.isfinite(d)]
     if not finite or not math.isfinite(value):
         return [math.nan, math.nan]
-    centre, scale = float(np.mean(finite)), math.sqrt(m / n)
+    # without replacement a statistic of m of n points varies as sigma^2 (1/m - 1/n): rescale
+    # that to the sigma^2 / n of the full sample (= 1 for halves: McCarthy's half-sampling)
+    centre, scale = float(np.mean(finite)), math.sqrt(m / (n - m))
     lo, hi = _interval(draws)
     return [value - scale * (hi - centre), value - scale * (lo - centre)]
 
