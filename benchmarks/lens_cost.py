@@ -1,8 +1,9 @@
 """Wall time of the quickstart with the lens (``lens.every_n_epochs=K``) against without it.
 
-Rounds alternate (without, with) so both see the same machine load; the figure is the median
-of the per-round ratios. Each run is a fresh ``selfsup train`` process (imports, data, training,
-final evaluation: what a user waits for).
+Rounds alternate (without, with) so both see the same machine load; the figures are the
+medians of the per-round ratios of wall time and of CPU time (user + system, all threads of
+the child: much less sensitive to what else runs on a shared machine). Each run is a fresh
+``selfsup train`` process (imports, data, training, final evaluation: what a user waits for).
 
     python benchmarks/lens_cost.py --rounds 3 --every 5 --out runs/lens_cost
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -19,19 +21,25 @@ import time
 from pathlib import Path
 
 
-def _run(out: Path, extra: list[str]) -> float:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(out: Path, extra: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child, all its threads)."""
     if out.exists():
         import shutil
 
         shutil.rmtree(out)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     subprocess.run(
         [sys.executable, "-m", "selfsup.cli", "train", "--run-dir", str(out), *extra],
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu() - cpu
 
 
 def main() -> None:
@@ -45,15 +53,26 @@ def main() -> None:
     rows = []
     for r in range(args.rounds):
         load = os.getloadavg()[0]
-        base = _run(out / "without", list(args.overrides))
-        lens = _run(out / "with", [*args.overrides, f"lens.every_n_epochs={args.every}"])
+        base, base_cpu = _run(out / "without", list(args.overrides))
+        lens, lens_cpu = _run(out / "with", [*args.overrides, f"lens.every_n_epochs={args.every}"])
         rows.append(
-            {"round": r, "without_s": base, "with_s": lens, "ratio": lens / base, "load1": load}
+            {
+                "round": r,
+                "without_s": base,
+                "with_s": lens,
+                "ratio": lens / base,
+                "without_cpu_s": base_cpu,
+                "with_cpu_s": lens_cpu,
+                "cpu_ratio": lens_cpu / base_cpu,
+                "load1_before": load,
+                "load1_after": os.getloadavg()[0],
+            }
         )
         print(json.dumps(rows[-1]), flush=True)
     lens_csv = (out / "with" / "lens.csv").read_text().splitlines()
     summary = {
         "median_ratio": statistics.median(r["ratio"] for r in rows),
+        "median_cpu_ratio": statistics.median(r["cpu_ratio"] for r in rows),
         "rounds": rows,
         "lens_rows": len(lens_csv) - 1,
         "every": args.every,

@@ -59,6 +59,25 @@ def _finite(fn, *args, **kwargs) -> float:
     return value
 
 
+def basic_stats(z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, float]:
+    """The cheap part of :func:`embedding_stats`: Gaussian (Ledoit-Wolf) and kNN entropies,
+    spread, invariance and separation (the lens's entropy numbers)."""
+    z, z_a, z_b = z.double(), z_a.double(), z_b.double()
+    n = z.shape[0]
+    invariance = float(F.mse_loss(z_a, z_b))
+    variance = float(z.var(0).mean())
+    between = float(torch.pdist(z).pow(2).mean()) if n > 1 else math.nan
+    within = float((z_a - z_b).pow(2).sum(1).mean())
+    return {
+        "gauss_ub": _finite(gaussian_entropy_from_samples, z, shrinkage="ledoit_wolf"),
+        "knn": _finite(knn_entropy, z, 3),
+        "std": math.sqrt(variance),
+        "invariance": invariance,
+        "invariance_rel": invariance / variance if variance > 0 else math.nan,
+        "separation": between / within if within > 0 else math.nan,
+    }
+
+
 def embedding_stats(z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, float]:
     """Entropy estimates and geometry of one embedding space.
 
@@ -69,29 +88,22 @@ def embedding_stats(z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor) -> di
     Returns:
         ``{name: value}``; entropies in nats (summed over the ``d`` dimensions).
     """
-    z, z_a, z_b = z.double(), z_a.double(), z_b.double()
-    n, d = z.shape
-    invariance = float(F.mse_loss(z_a, z_b))
-    variance = float(z.var(0).mean())
+    stats = basic_stats(z, z_a, z_b)
+    z = z.double()
     # per-dimension std of one view around its sample's mean: E(z_a - z_b)^2 = 2 s^2
-    spread = math.sqrt(max(invariance / 2.0, 1e-12))
-    between = float(torch.pdist(z).pow(2).mean()) if n > 1 else math.nan
-    within = float((z_a - z_b).pow(2).sum(1).mean())
+    spread = math.sqrt(max(stats["invariance"] / 2.0, 1e-12))
     cov, _ = ledoit_wolf_covariance(z)
-    return {
-        "gauss_ub": _finite(gaussian_entropy_from_samples, z, shrinkage="ledoit_wolf"),
-        "logdet": _finite(logdet_entropy, z),
-        "pd_lower": _finite(pairwise_distance_entropy, z, spread, "bhattacharyya"),
-        "pd_upper": _finite(pairwise_distance_entropy, z, spread, "kl"),
-        "knn": _finite(knn_entropy, z, 3),
-        "logdet_cov": _finite(lambda c: torch.linalg.slogdet(c)[1], cov),
-        # Roy & Vetterli on the centred embeddings (selfsup.info.effective_rank)
-        "erank": float(effective_rank(z - z.mean(0))),
-        "std": math.sqrt(variance),
-        "invariance": invariance,
-        "invariance_rel": invariance / variance if variance > 0 else math.nan,
-        "separation": between / within if within > 0 else math.nan,
-    }
+    stats.update(
+        {
+            "logdet": _finite(logdet_entropy, z),
+            "pd_lower": _finite(pairwise_distance_entropy, z, spread, "bhattacharyya"),
+            "pd_upper": _finite(pairwise_distance_entropy, z, spread, "kl"),
+            "logdet_cov": _finite(lambda c: torch.linalg.slogdet(c)[1], cov),
+            # Roy & Vetterli on the centred embeddings (selfsup.info.effective_rank)
+            "erank": float(effective_rank(z - z.mean(0))),
+        }
+    )
+    return stats
 
 
 class InfoTracking(L.Callback):
