@@ -34,12 +34,6 @@ from selfsup.info.regimes import (
 from selfsup.train.info_tracking import _finite
 
 
-def _quiet(fn, *args, **kwargs) -> float:
-    with warnings.catch_warnings():  # the regime is reported once, in the json, not per resample
-        warnings.simplefilter("ignore", EstimatorRegimeWarning)
-        return _finite(fn, *args, **kwargs)
-
-
 def _interval(values: list[float]) -> list[float]:
     v = np.asarray([x for x in values if math.isfinite(x)], dtype=np.float64)
     if len(v) < max(10, len(values) // 2):
@@ -47,20 +41,34 @@ def _interval(values: list[float]) -> list[float]:
     return [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))]
 
 
+def subsample_cis(
+    stats, values: dict[str, float], n: int, n_boot: int, generator: torch.Generator
+) -> dict[str, list[float]]:
+    """95% half-sampling intervals of ``values = stats(all n indices)``, a dict of numbers;
+    ``stats`` takes a ``(m,)`` index tensor (no repeated points) and returns such a dict."""
+    m = n // 2
+    draws = [stats(torch.randperm(n, generator=generator)[:m]) for _ in range(n_boot)]
+    # without replacement a statistic of m of n points varies as sigma^2 (1/m - 1/n): rescale
+    # that to the sigma^2 / n of the full sample (= 1 for halves: McCarthy's half-sampling)
+    scale = math.sqrt(m / (n - m))
+    out = {}
+    for key, value in values.items():
+        column = [d[key] for d in draws]
+        finite = [x for x in column if math.isfinite(x)]
+        if not finite or not math.isfinite(value):
+            out[key] = [math.nan, math.nan]
+            continue
+        centre = float(np.mean(finite))
+        lo, hi = _interval(column)
+        out[key] = [value - scale * (hi - centre), value - scale * (lo - centre)]
+    return out
+
+
 def subsample_ci(
     stat, value: float, n: int, n_boot: int, generator: torch.Generator
 ) -> list[float]:
-    """95% half-sampling interval of ``stat`` (no repeated points) around ``value``."""
-    m = n // 2
-    draws = [stat(torch.randperm(n, generator=generator)[:m]) for _ in range(n_boot)]
-    finite = [d for d in draws if math.isfinite(d)]
-    if not finite or not math.isfinite(value):
-        return [math.nan, math.nan]
-    # without replacement a statistic of m of n points varies as sigma^2 (1/m - 1/n): rescale
-    # that to the sigma^2 / n of the full sample (= 1 for halves: McCarthy's half-sampling)
-    centre, scale = float(np.mean(finite)), math.sqrt(m / (n - m))
-    lo, hi = _interval(draws)
-    return [value - scale * (hi - centre), value - scale * (lo - centre)]
+    """:func:`subsample_cis` of one number."""
+    return subsample_cis(lambda i: {"v": stat(i)}, {"v": value}, n, n_boot, generator)["v"]
 
 
 def _entry(value: float, ci: list[float], regime: Regime | None, n: int, d: int) -> dict:
@@ -80,49 +88,47 @@ def space_numbers(
     seed: int,
 ) -> dict[str, dict]:
     """Every number of one space with its interval: ``{key: {"value", "ci95", ...}}``."""
-    from selfsup.info import (
-        alpha_req,
-        effective_rank,
-        gaussian_entropy_from_samples,
-        knn_entropy,
-        lidar,
-        rankme,
-    )
-    from selfsup.train.lens import view_mutual_information
+    from selfsup.info import gaussian_entropy_from_samples, knn_entropy, lidar
+    from selfsup.train.lens import spectral_stats, view_mutual_information
 
     z, z_a, z_b = z.double(), z_a.double(), z_b.double()
     n, d = z.shape
     g = torch.Generator().manual_seed(seed)
-    centred_rank = lambda x: float(effective_rank(x - x.mean(0)))  # noqa: E731
-    plain = {
-        "rankme": lambda i: _quiet(rankme, z[i]),
-        "effective_rank": lambda i: _quiet(centred_rank, z[i]),
-        "alpha_req": lambda i: _quiet(alpha_req, z[i]),
-        "entropy_gaussian": lambda i: _quiet(
-            gaussian_entropy_from_samples, z[i], shrinkage="ledoit_wolf"
-        ),
-        "mi_gaussian": lambda i: _quiet(
-            lambda: view_mutual_information(z_a[i], z_b[i])["mi_gauss"]
-        ),
-    }
-    everything = torch.arange(n)
-    plain["entropy_knn"] = lambda i: _quiet(knn_entropy, z[i], 3)
-    plain["mi_ksg"] = lambda i: _quiet(lambda: view_mutual_information(z_a[i], z_b[i])["mi_ksg"])
-    k_pcs = int(view_mutual_information(z_a, z_b)["k_pcs"])
+
+    def stats(i: torch.Tensor) -> dict[str, float]:
+        with warnings.catch_warnings():  # the regime goes into the json once, not per half
+            warnings.simplefilter("ignore", EstimatorRegimeWarning)
+            spectral = spectral_stats(z[i])
+            mi = view_mutual_information(z_a[i], z_b[i])
+            return {
+                "rankme": spectral["rankme"],
+                "effective_rank": spectral["erank"],
+                "alpha_req": spectral["alpha_req"],
+                "entropy_gaussian": _finite(
+                    gaussian_entropy_from_samples, z[i], shrinkage="ledoit_wolf"
+                ),
+                "entropy_knn": _finite(knn_entropy, z[i], 3),
+                "mi_gaussian": mi["mi_gauss"],
+                "mi_ksg": mi["mi_ksg"],
+                "k_pcs": mi["k_pcs"],
+            }
+
+    values = stats(torch.arange(n))
+    k_pcs = int(values.pop("k_pcs"))
     regimes = {
         "entropy_gaussian": (LEDOIT_WOLF_ENTROPY, d),
         "entropy_knn": (KNN_ENTROPY, d),
         "mi_gaussian": (PLUGIN_ENTROPY, 2 * k_pcs),  # the joint of both views' top PCs
         "mi_ksg": (KSG_MUTUAL_INFORMATION, 1),
     }
+    cis = subsample_cis(stats, values, n, n_boot, g)
     out: dict[str, dict] = {}
-    for key, stat in plain.items():
+    for key, value in values.items():
         regime, dim = regimes.get(key, (None, d))
-        value = stat(everything)
-        out[key] = _entry(value, subsample_ci(stat, value, n, n_boot, g), regime, n, dim)
+        out[key] = _entry(value, cis[key], regime, n, dim)
     if views is not None:  # the LiDAR images are the resampled units
         m = views.shape[0]
-        stat = lambda i: _quiet(lidar, views[i].double())  # noqa: E731
+        stat = lambda i: _finite(lidar, views[i].double())  # noqa: E731
         value = stat(torch.arange(m))
         out["lidar"] = _entry(value, subsample_ci(stat, value, m, n_boot, g), None, m, d)
     return out
