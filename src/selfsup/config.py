@@ -84,6 +84,16 @@ class CheckpointConfig:
 
 
 @dataclass
+class LensConfig:
+    """The theory lens during training (selfsup.train.lens.Lens); off while every_n_epochs=0."""
+
+    every_n_epochs: int = 0  # measure before training and after every K-th epoch
+    n_samples: int = 512  # probe images from the test split
+    lidar_samples: int = 64  # images for LiDAR (0: no LiDAR)
+    lidar_views: int = 8  # views per LiDAR image
+
+
+@dataclass
 class Config:
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
@@ -93,6 +103,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     callbacks: dict[str, Any] = field(default_factory=dict)  # name -> arguments, see train.py
+    lens: LensConfig = field(default_factory=LensConfig)
     trainer: dict[str, Any] = field(default_factory=lambda: {"max_epochs": 10})
 
 

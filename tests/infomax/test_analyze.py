@@ -8,7 +8,7 @@ from selfsup.experiments.analyze import main
 from selfsup.train import train
 from tests.conftest import TINY
 
-SMALL = ["--n-samples", "128", "--n-gaussianity", "2", "--n-views", "24"]
+SMALL = ["--n-samples", "128", "--n-gaussianity", "2", "--n-views", "24", "--n-resamples", "20"]
 SECTIONS = (
     "### Entropy and mutual information (nats)",
     "### Affine and Gaussianity checks",
@@ -34,6 +34,14 @@ def test_analyze_a_run(run_dir, tmp_path):
         assert report.count(section) >= 1, section
     assert (out / "analysis_backbone.png").exists() and (out / "analysis_projector.png").exists()
     assert "nan" not in report.split("### Entropy")[1].split("###")[0]
+    # analysis.json: both layers, augmentation R^2 per layer and parameter
+    import json
+
+    result = json.loads((out / "analysis.json").read_text())
+    assert result["dims"] == {"backbone": 32, "projector": 64}
+    assert set(result["augmentation_r2"]) == {"backbone", "projector"}
+    assert "crop_scale" in result["augmentation_r2"]["projector"]
+    assert set(result["rankme"]) == {"backbone", "projector"}
 
 
 ENCODER = """

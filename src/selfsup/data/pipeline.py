@@ -102,7 +102,19 @@ class View(nn.Module):
         """``(B, C, H, W)`` in [0, 1] -> ``(B, C, size, size)`` in [0, 1]."""
         n, c, h, w = images.shape
         size = self.size or h
+        return self._views(images, self._draw(n, c, h, w, size, images.device), size)
+
+    @torch.no_grad()
+    def forward_with_params(self, images: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """The same views as ``forward`` (same random draws) and each sample's parameters:
+        ``{name: (B,) float tensor}`` from :func:`view_parameters`."""
+        n, c, h, w = images.shape
+        size = self.size or h
         p = self._draw(n, c, h, w, size, images.device)
+        return self._views(images, p, size), view_parameters(p, h, w, len(self.orders))
+
+    def _views(self, images: torch.Tensor, p: _Draws, size: int) -> torch.Tensor:
+        n, c = images.shape[:2]
         out = images.new_empty(n, c, size, size)
         # samples sharing a jitter order are rendered together, in chunks on CPU
         chunk = n
@@ -160,7 +172,8 @@ class View(nn.Module):
             theta = box_matrices(boxes, h, w, angle, flip).float()
             # unrotated: read only inside the box, as torchvision's crop-then-resize does
             limits = box_limits(boxes, h, w).float() if angle is None else None
-        return _Draws(theta, limits, factors, group, grey, blur, sigma, solar, noise)
+        drawn = (boxes if s.crop else None, flip, angle)
+        return _Draws(theta, limits, factors, group, grey, blur, sigma, solar, noise, *drawn)
 
     def _render(
         self,
@@ -210,6 +223,44 @@ class _Draws(NamedTuple):
     sigma: torch.Tensor | None  # (B,) blur standard deviation in pixels
     solar: torch.Tensor | None  # (B,) bool
     noise: torch.Tensor | None  # (B, C, size, size) additive noise (0 where off)
+    boxes: torch.Tensor | None = None  # (B, 4) crop (top, left, height, width) in pixels
+    flip: torch.Tensor | None = None  # (B,) bool
+    angle: torch.Tensor | None = None  # (B,) radians
+
+
+def view_parameters(p: _Draws, height: int, width: int, n_orders: int) -> dict:
+    """Each sample's drawn parameters as ``{name: (B,) float tensor}``, for the enabled
+    operations only: crop box (``crop_top``, ``crop_left``, ``crop_height``, ``crop_width`` as
+    fractions of the image, ``crop_scale`` = area fraction, ``crop_log_ratio`` = log aspect),
+    ``flip`` (0/1), ``angle`` (degrees), the jitter factors (``brightness``, ``contrast``,
+    ``saturation``, ``hue``; the identity 1, 1, 1, 0 where the jitter was not applied),
+    ``grey``, ``blur_sigma`` (0 where not blurred), ``solarise``, ``noise_std``."""
+    out: dict[str, torch.Tensor] = {}
+    if p.boxes is not None:
+        box = p.boxes.double()
+        out["crop_top"], out["crop_left"] = box[:, 0] / height, box[:, 1] / width
+        out["crop_height"], out["crop_width"] = box[:, 2] / height, box[:, 3] / width
+        out["crop_scale"] = out["crop_height"] * out["crop_width"]
+        out["crop_log_ratio"] = torch.log(box[:, 3] / box[:, 2])
+    if p.flip is not None:
+        out["flip"] = p.flip.double()
+    if p.angle is not None:
+        out["angle"] = torch.rad2deg(p.angle.double())
+    if p.factors is not None:
+        applied = (p.group < n_orders).double()[:, None]
+        identity = torch.tensor([1.0, 1.0, 1.0, 0.0], dtype=torch.float64, device=applied.device)
+        f = applied * p.factors.double() + (1 - applied) * identity
+        for i, name in enumerate(("brightness", "contrast", "saturation", "hue")):
+            if f[:, i].std() > 0:  # an operation with strength 0 never varies
+                out[name] = f[:, i]
+    for name, flag in (("grey", p.grey), ("solarise", p.solar)):
+        if flag is not None:
+            out[name] = flag.double()
+    if p.blur is not None:
+        out["blur_sigma"] = p.sigma.double() * p.blur.double()
+    if p.noise is not None:
+        out["noise_std"] = p.noise.flatten(1).std(1).double()
+    return {k: v.cpu() for k, v in out.items()}
 
 
 #: upper bound on one chunk's float tensor (a 96 px RGB image is 110 kB): chunks let the

@@ -9,15 +9,11 @@ unless the inputs say otherwise.
 
 from selfsup.dynamics.flows import grassmann_flow, projector, top_eigenspace, unconstrained_flow
 from selfsup.dynamics.loss_matrix import loss_matrix, quadratic_loss
-from selfsup.dynamics.metrics import (
-    SubspaceDistance,
-    effective_rank,
-    subspace_distance,
-    top_direction_alignment,
-)
+from selfsup.dynamics.metrics import SubspaceDistance, subspace_distance, top_direction_alignment
 from selfsup.dynamics.ntk import empirical_ntk, ntk_relative_change, two_layer_ntk
 from selfsup.dynamics.riemannian import retract, riemannian_gd, riemannian_step, stiefel_project
 from selfsup.dynamics.two_layer import TwoLayerNet, mse_loss, ssl_loss, ssl_step, supervised_step
+from selfsup.info.spectral import effective_rank  # Roy & Vetterli, of W as given
 
 __all__ = [
     "SubspaceDistance",

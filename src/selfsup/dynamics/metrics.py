@@ -1,4 +1,8 @@
-"""Subspace distances and effective rank."""
+"""Subspace distances and the alignment of W with a direction.
+
+The effective rank of W is :func:`selfsup.info.effective_rank` (one definition for the whole
+library), re-exported by ``selfsup.dynamics``.
+"""
 
 from __future__ import annotations
 
@@ -48,24 +52,6 @@ def subspace_distance(W1: torch.Tensor, W2: torch.Tensor) -> SubspaceDistance:
     sin = torch.linalg.svdvals(res_small).clamp(max=1.0).flip(-1)  # ascending sines
     angles = torch.where(cos > 0.7071, torch.arcsin(sin), torch.arccos(cos))
     return SubspaceDistance(projection, angles)
-
-
-def effective_rank(M: torch.Tensor) -> torch.Tensor:
-    """``exp(entropy(s / sum s))`` of the singular values ``s`` of ``M`` (Roy & Vetterli 2007).
-
-    Between 1 (rank one) and ``min(M.shape[-2:])`` (all singular values equal); scale invariant.
-
-    Args:
-        M: ``(..., a, b)``.
-
-    Returns:
-        ``(...)``.
-    """
-    s = torch.linalg.svdvals(M)
-    p = s / s.sum(-1, keepdim=True)
-    # 0 log 0 = 0
-    entropy = -torch.where(p > 0, p * torch.log(p), torch.zeros_like(p)).sum(-1)
-    return torch.exp(entropy)
 
 
 def top_direction_alignment(W: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

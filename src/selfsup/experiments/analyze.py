@@ -2,11 +2,15 @@
 
     selfsup analyze RUN_DIR [--dataset NAME] [--data-root DIR] [--out DIR]
     selfsup analyze --encoder module:callable --dataset NAME [--image-size S] [--channels C]
+    selfsup analyze --encoder torchvision:NAME|timm:NAME --weights FILE --dataset NAME ...
 
 The encoder is either one of ours (``selfsup.train.load_method``; its own normalisation and
 view pipeline are used, and the projector output is analysed too) or a user's: ``callable()``
 returns an ``nn.Module`` mapping *normalised* images ``(B, C, H, W)`` to features ``(B, ...)``
-(flattened). Input handling for a user encoder: the dataset's [0, 1] images are augmented at
+(flattened), or a torchvision / timm architecture by name whose weights come from ``--weights``
+(safetensors or a ``torch.save`` file, read without running code; torchvision, timm, lightly and
+solo-learn key layouts are recognised: :mod:`selfsup.experiments.analyze_encoders`).
+Input handling for a user encoder: the dataset's [0, 1] images are augmented at
 their own size, then (inside the analysed network, so Jacobians include it) resized bilinearly
 to ``--image-size`` if given, their channels repeated to ``--channels`` if given (grey -> RGB),
 and normalised with ``--mean`` / ``--std`` (default: the dataset's statistics, or ImageNet's
@@ -14,7 +18,10 @@ when ``--channels 3`` is asked of a grey dataset). The current directory is impo
 ``--encoder mymodels:make`` finds ``./mymodels.py``.
 
 Writes ``report.md`` (entropy / MI estimates, the affine and Gaussianity checks, separation of
-per-sample output clusters vs their spread) and PNG plots to ``--out`` (default
+per-sample output clusters vs their spread), ``analysis.json`` (RankMe, effective rank,
+alpha-ReQ, LiDAR, entropies, view MI with bootstrap 95% intervals and regime flags, and the
+held-out R^2 of each augmentation parameter from the representation:
+:mod:`selfsup.experiments.analyze_lens`) and PNG plots to ``--out`` (default
 ``RUN_DIR/analysis`` also for a checkpoint inside it, ``<stem>-analysis`` beside a checkpoint
 outside any run, or ``runs/analysis-<callable>`` for ``--encoder``).
 """
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import math
 import os
 import sys
@@ -35,6 +43,7 @@ from torch import nn
 
 from selfsup.errors import SelfsupError
 from selfsup.experiments.meta import git_state, versions
+from selfsup.train.atomic import atomic_write_text
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
@@ -79,7 +88,15 @@ class Flatten(nn.Module):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="selfsup analyze", description=__doc__.splitlines()[0])
     p.add_argument("run_dir", nargs="?", help="a selfsup run directory or checkpoint")
-    p.add_argument("--encoder", help="module:callable returning an nn.Module (instead of a run)")
+    p.add_argument(
+        "--encoder",
+        help="module:callable returning an nn.Module, or torchvision:NAME / timm:NAME with "
+        "--weights (instead of a run)",
+    )
+    p.add_argument("--weights", help="weight file for --encoder (safetensors, .pt, .ckpt, .pth)")
+    p.add_argument(
+        "--n-resamples", type=int, default=100, help="half-samples for the 95%% intervals"
+    )
     p.add_argument("--dataset", help="dataset name (default for a run: its own)")
     p.add_argument(
         "--data-root", help="dataset folder (default: the run's data.root, $SELFSUP_DATA, ./data)"
@@ -156,6 +173,12 @@ def _main(args: argparse.Namespace) -> int:
 
     if (args.run_dir is None) == (args.encoder is None):
         raise SelfsupError("give either RUN_DIR or --encoder module:callable (exactly one)")
+    if args.weights is not None and args.encoder is None:
+        raise SelfsupError("--weights goes with --encoder torchvision:NAME / timm:NAME")
+    if args.n_resamples < 20:
+        raise SelfsupError(
+            f"--n-resamples must be >= 20 for a 95% interval, got {args.n_resamples}"
+        )
     if args.n_views < 20:
         raise SelfsupError(f"--n-views must be >= 20 (normality tests), got {args.n_views}")
     if args.n_samples < 8:
@@ -207,7 +230,9 @@ def _main(args: argparse.Namespace) -> int:
         mean = _floats(args.mean, "--mean") or tuple(mean)
         std = _floats(args.std, "--std") or tuple(std)
         adapter = InputAdapter(mean, std, args.image_size, args.channels)
-        spaces["encoder"] = nn.Sequential(adapter, Flatten(load_encoder(args.encoder))).eval()
+        encoder = _user_encoder(args, args.channels or channels)
+        spaces["encoder"] = nn.Sequential(adapter, Flatten(encoder)).eval()
+        _check_forward(spaces["encoder"], data.image_shape, args.encoder)
     view = make_views(preset, data.image_shape[-1]).views[0]
     out.mkdir(parents=True, exist_ok=True)
     report = analyse(
@@ -230,13 +255,63 @@ def _main(args: argparse.Namespace) -> int:
         f"torch {versions()['torch']}.",
         "",
     ]
-    (out / "report.md").write_text("\n".join(header) + "\n" + report)
-    print(f"wrote {out / 'report.md'}")
+    from selfsup.experiments.analyze_lens import lens_analysis, lens_markdown
+
+    images = probe_images(data.test, args.n_samples, args.seed)
+    lens = lens_analysis(spaces, images, view, n_boot=args.n_resamples, seed=args.seed)
+    meta = {
+        "encoder": title,
+        "weights": args.weights,
+        "dataset": dataset,
+        "views": preset,
+        "seed": args.seed,
+        "command": "selfsup analyze " + " ".join(_quoted(argv_of(args))),
+        "code": git["commit"],
+    }
+    atomic_write_text(out / "analysis.json", json.dumps({**meta, **lens}, indent=1) + "\n")
+    (out / "report.md").write_text("\n".join(header) + "\n" + report + "\n" + lens_markdown(lens))
+    print(f"wrote {out / 'report.md'} and {out / 'analysis.json'}")
     return 0
+
+
+def _user_encoder(args: argparse.Namespace, channels: int) -> nn.Module:
+    library = args.encoder.partition(":")[0]
+    if library in ("torchvision", "timm"):
+        from selfsup.experiments.analyze_encoders import encoder_from_file
+
+        return encoder_from_file(args.encoder, args.weights, channels)[0]
+    model = load_encoder(args.encoder)
+    if args.weights is not None:
+        from selfsup.experiments.analyze_encoders import load_weights, read_weights
+
+        load_weights(model, read_weights(args.weights), args.weights)
+    return model.eval()
+
+
+def _check_forward(net: nn.Module, image_shape, spec: str) -> None:
+    try:
+        with torch.no_grad():
+            net(torch.zeros(2, *image_shape))
+    except (RuntimeError, ValueError) as err:
+        raise SelfsupError(
+            f"--encoder {spec} cannot take these images ({str(err).splitlines()[0]}); "
+            "try --channels 3 and/or --image-size"
+        ) from None
+
+
+def probe_images(test, n_samples: int, seed: int) -> torch.Tensor:
+    """The ``min(n_samples, len(test))`` test images analysed, as [0, 1] floats (by ``seed``)."""
+    from selfsup.data.views import to_unit_float
+
+    n = min(n_samples, len(test))
+    idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n]
+    return to_unit_float(test.get_batch(idx)[0])
 
 
 def argv_of(args: argparse.Namespace) -> list[str]:
     words = [args.run_dir] if args.run_dir else ["--encoder", args.encoder]
+    if args.weights:
+        words += ["--weights", args.weights]
     for flag in ("dataset", "data_root", "out", "views", "image_size", "channels"):
         value = getattr(args, flag)
         if value is not None:
@@ -259,19 +334,13 @@ def analyse(
     seed: int = 0,
 ) -> str:
     """Measure every network in ``spaces`` (each maps [0, 1] images to ``(B, d)``); markdown."""
-    from selfsup.data.views import to_unit_float
-    from selfsup.info import (
-        augmentation_gaussianity,
-        gaussian_mutual_information,
-        ksg_mutual_information,
-        mixture_entropy_bounds,
-    )
+    from selfsup.info import augmentation_gaussianity, mixture_entropy_bounds
     from selfsup.train.info_tracking import embedding_stats
+    from selfsup.train.lens import view_mutual_information
 
     torch.manual_seed(seed)
-    n = min(n_samples, len(test))
-    idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n]
-    images = to_unit_float(test.get_batch(idx)[0])
+    images = probe_images(test, n_samples, seed)
+    n = len(images)
     with torch.no_grad():
         views_a, views_b = view(images).clamp(0, 1), view(images).clamp(0, 1)
     lines: list[str] = []
@@ -284,13 +353,8 @@ def analyse(
         stats = embedding_stats(z, z_a, z_b)
         # MI between two views' outputs: Gaussian formula on the top principal components
         # (plug-in covariances need n >> dims) and KSG on the first component of each view
-        k = min(8, d, n // 20)
-        centred = torch.cat([z_a, z_b]) - torch.cat([z_a, z_b]).mean(0)
-        pcs = torch.linalg.svd(centred, full_matrices=False).Vh[:k].T
-        pa, pb = (z_a - z_a.mean(0)) @ pcs, (z_b - z_b.mean(0)) @ pcs
-        joint = torch.cov(torch.cat([pa, pb], 1).T)
-        mi_gauss = float(gaussian_mutual_information(joint, k))
-        mi_ksg = float(ksg_mutual_information(pa[:, :1], pb[:, :1], k=3))
+        mi = view_mutual_information(z_a, z_b)
+        k, mi_gauss, mi_ksg = int(mi["k_pcs"]), mi["mi_gauss"], mi["mi_ksg"]
 
         m = min(n_gaussianity, n)
         x = images[:m]

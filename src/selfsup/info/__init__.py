@@ -1,5 +1,6 @@
 """Information-theory toolkit: entropy and mutual-information estimators, piecewise-affine and
-Gaussianity analyses of networks. Pure tensor maths; imports nothing else from selfsup.
+Gaussianity analyses of networks, spectral measures (effective rank, RankMe,
+alpha-ReQ, LiDAR). Pure tensor maths; imports nothing else from selfsup.
 
 Units: every entropy and mutual information is in nats (divide by ``math.log(2)`` for bits).
 See docs/info.md for each estimator's assumptions and measured bias; a call outside the regime
@@ -37,6 +38,7 @@ from selfsup.info.mixture import (
     pairwise_distance_entropy,
 )
 from selfsup.info.regimes import EstimatorRegimeWarning
+from selfsup.info.spectral import alpha_req, effective_rank, lidar, rankme
 
 __all__ = [
     "EstimatorRegimeWarning",
@@ -44,8 +46,10 @@ __all__ = [
     "GaussianityResult",
     "MardiaResult",
     "activation_patterns",
+    "alpha_req",
     "augmentation_gaussianity",
     "conditional_covariance",
+    "effective_rank",
     "gaussian_entropy",
     "gaussian_entropy_from_samples",
     "gaussian_mutual_information",
@@ -53,6 +57,7 @@ __all__ = [
     "knn_entropy",
     "ksg_mutual_information",
     "ledoit_wolf_covariance",
+    "lidar",
     "local_affine",
     "logdet_entropy",
     "mardia_test",
@@ -60,6 +65,7 @@ __all__ = [
     "mixture_entropy_mc",
     "mixture_log_density",
     "pairwise_distance_entropy",
+    "rankme",
     "region_stability",
     "sample_covariance",
 ]

@@ -49,8 +49,13 @@ PANELS: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 
-def plot_info_tracking(history: Sequence[dict], out_path: Path) -> Path | None:
-    """A grid of the tracked quantities against the epoch; ``None`` if there is nothing."""
+def plot_info_tracking(
+    history: Sequence[dict], out_path: Path, panels: Sequence[tuple[str, list]] | None = None
+) -> Path | None:
+    """A grid of the tracked quantities against the epoch; ``None`` if there is nothing.
+
+    ``panels``: ``[(title, [(history key, label), ...]), ...]``, default :data:`PANELS`.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,7 +63,8 @@ def plot_info_tracking(history: Sequence[dict], out_path: Path) -> Path | None:
 
     if not history:
         return None
-    panels = [(t, [(k, lab) for k, lab in keys if k in history[0]]) for t, keys in PANELS]
+    chosen = PANELS if panels is None else panels
+    panels = [(t, [(k, lab) for k, lab in keys if k in history[0]]) for t, keys in chosen]
     panels = [(t, keys) for t, keys in panels if keys]
     cols = 3
     rows = (len(panels) + cols - 1) // cols

@@ -10,7 +10,8 @@ not the sample):
   of ``N(z_i, s^2 I)`` with ``s^2`` the measured per-dimension augmentation spread (the paper's
   data model with isotropic components), and the kNN (Kozachenko-Leonenko) estimate;
 * the invariance between two views (``F.mse_loss``, and relative to the per-dimension variance),
-  the log det of the (Ledoit-Wolf) covariance, its effective rank, and the separation ratio
+  the log det of the (Ledoit-Wolf) covariance, the effective rank of the centred embeddings
+  (:func:`selfsup.info.effective_rank`), and the separation ratio
   ``E||z_i - z_j||^2 / E||z_i - z_i'||^2`` (distinct samples vs two views of one sample);
 * on a few samples, the assumption checks of :func:`selfsup.info.augmentation_gaussianity`
   with the method's own first view pipeline as the augmentation: share of output dimensions
@@ -38,6 +39,7 @@ from torch import nn
 from selfsup.data.views import to_unit_float
 from selfsup.info import (
     augmentation_gaussianity,
+    effective_rank,
     gaussian_entropy_from_samples,
     knn_entropy,
     ledoit_wolf_covariance,
@@ -45,16 +47,6 @@ from selfsup.info import (
     pairwise_distance_entropy,
 )
 from selfsup.train.atomic import atomic_write_text
-
-
-def effective_rank(z: torch.Tensor) -> float:
-    """``exp`` of the entropy of the normalised covariance spectrum of ``z (n, d)``; in [1, d]."""
-    s = torch.linalg.svdvals((z - z.mean(0)).double()) ** 2
-    if s.sum() <= 0:
-        return 1.0
-    p = s / s.sum()
-    p = p[p > 0]
-    return float(torch.exp(-(p * p.log()).sum()))
 
 
 def _finite(fn, *args, **kwargs) -> float:
@@ -67,6 +59,25 @@ def _finite(fn, *args, **kwargs) -> float:
     return value
 
 
+def basic_stats(z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, float]:
+    """The cheap part of :func:`embedding_stats`: Gaussian (Ledoit-Wolf) and kNN entropies,
+    spread, invariance and separation (the lens's entropy numbers)."""
+    z, z_a, z_b = z.double(), z_a.double(), z_b.double()
+    n = z.shape[0]
+    invariance = float(F.mse_loss(z_a, z_b))
+    variance = float(z.var(0).mean())
+    between = float(torch.pdist(z).pow(2).mean()) if n > 1 else math.nan
+    within = float((z_a - z_b).pow(2).sum(1).mean())
+    return {
+        "gauss_ub": _finite(gaussian_entropy_from_samples, z, shrinkage="ledoit_wolf"),
+        "knn": _finite(knn_entropy, z, 3),
+        "std": math.sqrt(variance),
+        "invariance": invariance,
+        "invariance_rel": invariance / variance if variance > 0 else math.nan,
+        "separation": between / within if within > 0 else math.nan,
+    }
+
+
 def embedding_stats(z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, float]:
     """Entropy estimates and geometry of one embedding space.
 
@@ -77,28 +88,22 @@ def embedding_stats(z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor) -> di
     Returns:
         ``{name: value}``; entropies in nats (summed over the ``d`` dimensions).
     """
-    z, z_a, z_b = z.double(), z_a.double(), z_b.double()
-    n, d = z.shape
-    invariance = float(F.mse_loss(z_a, z_b))
-    variance = float(z.var(0).mean())
+    stats = basic_stats(z, z_a, z_b)
+    z = z.double()
     # per-dimension std of one view around its sample's mean: E(z_a - z_b)^2 = 2 s^2
-    spread = math.sqrt(max(invariance / 2.0, 1e-12))
-    between = float(torch.pdist(z).pow(2).mean()) if n > 1 else math.nan
-    within = float((z_a - z_b).pow(2).sum(1).mean())
+    spread = math.sqrt(max(stats["invariance"] / 2.0, 1e-12))
     cov, _ = ledoit_wolf_covariance(z)
-    return {
-        "gauss_ub": _finite(gaussian_entropy_from_samples, z, shrinkage="ledoit_wolf"),
-        "logdet": _finite(logdet_entropy, z),
-        "pd_lower": _finite(pairwise_distance_entropy, z, spread, "bhattacharyya"),
-        "pd_upper": _finite(pairwise_distance_entropy, z, spread, "kl"),
-        "knn": _finite(knn_entropy, z, 3),
-        "logdet_cov": _finite(lambda c: torch.linalg.slogdet(c)[1], cov),
-        "erank": effective_rank(z),
-        "std": math.sqrt(variance),
-        "invariance": invariance,
-        "invariance_rel": invariance / variance if variance > 0 else math.nan,
-        "separation": between / within if within > 0 else math.nan,
-    }
+    stats.update(
+        {
+            "logdet": _finite(logdet_entropy, z),
+            "pd_lower": _finite(pairwise_distance_entropy, z, spread, "bhattacharyya"),
+            "pd_upper": _finite(pairwise_distance_entropy, z, spread, "kl"),
+            "logdet_cov": _finite(lambda c: torch.linalg.slogdet(c)[1], cov),
+            # Roy & Vetterli on the centred embeddings (selfsup.info.effective_rank)
+            "erank": float(effective_rank(z - z.mean(0))),
+        }
+    )
+    return stats
 
 
 class InfoTracking(L.Callback):
@@ -112,6 +117,8 @@ class InfoTracking(L.Callback):
         every_n_epochs: measure after every n-th training epoch (and always before training).
         plot: write ``info_tracking.png`` at fit end.
     """
+
+    log_prefix = "info"  # logger columns are <prefix>/<name>
 
     def __init__(
         self,
@@ -133,7 +140,8 @@ class InfoTracking(L.Callback):
 
     # --- hooks ----------------------------------------------------------------------------
     def on_fit_start(self, trainer, pl_module) -> None:
-        data = trainer.datamodule.data.test
+        splits = trainer.datamodule.data  # the probe needs no labels: unlabelled data has no test
+        data = splits.test if splits.test is not None else splits.ssl_train
         n = min(self.n_samples, len(data))
         generator = torch.Generator().manual_seed(self.seed)
         indices = torch.randperm(len(data), generator=generator)[:n].sort().values
@@ -227,6 +235,6 @@ class InfoTracking(L.Callback):
         values["seconds"] = time.perf_counter() - start
         row = {"epoch": epoch, "step": trainer.global_step, **values}
         self.history.append(row)
-        metrics = {f"info/{k}": v for k, v in values.items()}
+        metrics = {f"{self.log_prefix}/{k}": v for k, v in values.items()}
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)

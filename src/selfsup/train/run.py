@@ -260,7 +260,7 @@ def _checkpoint_to_resume(
 #: what a resume may change (keys, or sections ending in "."): how long and where to train,
 #: how to evaluate and checkpoint, the optimiser's settings (not which optimiser); the rest
 #: defines the trained state and how it continues exactly
-RESUMABLE = ("trainer.", "checkpoint.", "eval.", "callbacks.", "optim.")
+RESUMABLE = ("trainer.", "checkpoint.", "eval.", "callbacks.", "optim.", "lens.")
 RESUMABLE_KEYS = {"data.root", "data.path", "data.test_path", "data.download", "data.num_workers"}
 
 
@@ -307,6 +307,10 @@ def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -
     if config.eval.knn_monitor and data.labelled and every > 0:
         e = config.eval
         callbacks.append(KNNMonitor(data, every, e.knn_k, e.knn_temperature))
+    if config.lens.every_n_epochs > 0:
+        from selfsup.train.lens import Lens
+
+        callbacks.append(Lens(**to_dict(config.lens)))
     # last, so that every other callback has finished the step it saves (the online probe
     # has taken its own step on the batch); Lightning runs ModelCheckpoint after it anyway
     callbacks.append(StopOnSignal(guard, run_dir / CHECKPOINTS / LAST))

@@ -1,0 +1,86 @@
+"""Wall time of the quickstart with the lens (``lens.every_n_epochs=K``) against without it.
+
+Rounds alternate (without, with) so both see the same machine load; the figures are the
+medians of the per-round ratios of wall time and of CPU time (user + system, all threads of
+the child: much less sensitive to what else runs on a shared machine). Each run is a fresh
+``selfsup train`` process (imports, data, training, final evaluation: what a user waits for).
+
+    python benchmarks/lens_cost.py --rounds 3 --every 5 --out runs/lens_cost
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(out: Path, extra: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child, all its threads)."""
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    start, cpu = time.perf_counter(), _cpu()
+    subprocess.run(
+        [sys.executable, "-m", "selfsup.cli", "train", "--run-dir", str(out), *extra],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start, _cpu() - cpu
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--every", type=int, default=5)
+    p.add_argument("--out", default="runs/lens_cost")
+    p.add_argument("overrides", nargs="*", help="extra config overrides for both runs")
+    args = p.parse_args()
+    out = Path(args.out)
+    rows = []
+    for r in range(args.rounds):
+        load = os.getloadavg()[0]
+        base, base_cpu = _run(out / "without", list(args.overrides))
+        lens, lens_cpu = _run(out / "with", [*args.overrides, f"lens.every_n_epochs={args.every}"])
+        rows.append(
+            {
+                "round": r,
+                "without_s": base,
+                "with_s": lens,
+                "ratio": lens / base,
+                "without_cpu_s": base_cpu,
+                "with_cpu_s": lens_cpu,
+                "cpu_ratio": lens_cpu / base_cpu,
+                "load1_before": load,
+                "load1_after": os.getloadavg()[0],
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    lens_csv = (out / "with" / "lens.csv").read_text().splitlines()
+    summary = {
+        "median_ratio": statistics.median(r["ratio"] for r in rows),
+        "median_cpu_ratio": statistics.median(r["cpu_ratio"] for r in rows),
+        "rounds": rows,
+        "lens_rows": len(lens_csv) - 1,
+        "every": args.every,
+        "overrides": args.overrides,
+    }
+    print(json.dumps(summary, indent=1))
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
