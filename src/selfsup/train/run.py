@@ -44,6 +44,7 @@ from selfsup.train.csv_log import METRICS_CSV, RunCSVLogger, earlier_rows
 from selfsup.train.datamodule import ImageDataModule, loader_position
 from selfsup.train.interrupt import Interrupted, SignalGuard, StopOnSignal
 from selfsup.train.report import plot_training_curves
+from selfsup.train.quiet import quiet_lightning, verbose
 from selfsup.train.run_dir import METRICS, check_writable, resume_command
 from selfsup.train.run_lock import RunLock
 
@@ -114,6 +115,7 @@ def train(
             how to continue (process 0), ``.exit_code`` is 130 / 143.
     """
     run_dir = Path(run_dir)
+    quiet_lightning()
     lead = _is_lead_process()
     lock = RunLock(run_dir, "train")
     with SignalGuard() as guard:
@@ -230,7 +232,24 @@ def _checkpoint_to_resume(
     # an unsafe or foreign file is refused here, before anything else happens
     state = load_selfsup_checkpoint(ckpt, mmap=True)
     _check_resumable(state["selfsup_config"], config, ckpt)
+    _check_epochs_left(state, config, ckpt)
     return ckpt, loader_position(state)
+
+
+def _check_epochs_left(state: dict, config: DictConfig, ckpt: Path) -> None:
+    """Refuse a resume whose ``trainer.max_epochs`` is below the epochs already trained (equal
+    is a finished run resumed: nothing is trained, the evaluation is redone)."""
+    wanted = config.trainer.get("max_epochs")
+    try:
+        done = int(state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        return
+    if isinstance(wanted, int) and 0 <= wanted < done:
+        raise SelfsupError(
+            f"--resume: trainer.max_epochs={wanted} is below the {done} epochs {ckpt} has "
+            f"already trained; pass trainer.max_epochs > {done} to train on, or evaluate it "
+            f"as it is with: selfsup eval {ckpt.parent.parent}"
+        )
 
 
 #: what a resume may change (keys, or sections ending in "."): how long and where to train,
@@ -285,6 +304,7 @@ def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -
     trainer_args = {
         "check_val_every_n_epoch": config.eval.every_n_epochs,
         "log_every_n_steps": 10,
+        "enable_model_summary": verbose(),  # its FLOPs column reads 0 for our modules
         **to_dict(config.trainer),
     }
     if not config.eval.online_probe:
