@@ -123,10 +123,13 @@ class Rule:
             if bounds:
                 text += " " + " and ".join(bounds)
         if self.special:
-            text += " (or " + ", ".join(map(str, self.special)) + ")"
+            note = f": {self.note}" if self.note else ""
+            text += " (or " + ", ".join(map(str, self.special)) + note + ")"
+        elif self.note:
+            text += f" ({self.note})"
         if self.optional:
             text += " (or null)"
-        return text + (f"; {self.note}" if self.note else "")
+        return text
 
     def check(self, key: str, value: Any) -> Any:
         """The value, converted where a number was given as text; :class:`ConfigError` if not
@@ -190,7 +193,8 @@ def setting(default: Any, **rule: Any) -> Any:
     if "kind" not in rule and not rule.get("choices"):
         rule["kind"] = float if isinstance(default, float) else type(default)
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"rule": Rule(**rule)})
+        meta = {"rule": Rule(**rule)}
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata={"rule": Rule(**rule)})
 
 
@@ -210,11 +214,11 @@ TRAINER_KEYS = frozenset(
 TRAINER_MANAGED = frozenset(
     {"logger", "callbacks", "default_root_dir", "enable_checkpointing", "use_distributed_sampler"}
 )
-_BATCHES = Rule((int, float), low=0, note="an integer is a number of batches, a float <= 1.0 a share")
+_BATCHES = Rule((int, float), low=0, note="an integer counts batches, a float <= 1.0 is a share")
 TRAINER_RULES: dict[str, Rule] = {
-    "max_epochs": Rule(int, low=1, special=(-1,), note="-1 means no limit (set trainer.max_steps)"),
+    "max_epochs": Rule(int, low=1, special=(-1,), note="no limit, with trainer.max_steps"),
     "min_epochs": Rule(int, low=0, optional=True),
-    "max_steps": Rule(int, low=1, special=(-1,), note="-1 means no limit"),
+    "max_steps": Rule(int, low=1, special=(-1,), note="no limit"),
     "min_steps": Rule(int, low=0, optional=True),
     "num_nodes": Rule(int, low=1),
     "accumulate_grad_batches": Rule(int, low=1),
@@ -241,9 +245,22 @@ TRAINER_RULES: dict[str, Rule] = {
     "strategy": Rule(str),
     "precision": Rule(
         choices=(
-            "64", "32", "16", "bf16", "transformer-engine", "transformer-engine-float16",
-            "16-true", "16-mixed", "bf16-true", "bf16-mixed", "32-true", "64-true",
-            64, 32, 16, None,
+            "64",
+            "32",
+            "16",
+            "bf16",
+            "transformer-engine",
+            "transformer-engine-float16",
+            "16-true",
+            "16-mixed",
+            "bf16-true",
+            "bf16-mixed",
+            "32-true",
+            "64-true",
+            64,
+            32,
+            16,
+            None,
         )  # fmt: skip
     ),
 }

@@ -43,8 +43,8 @@ from selfsup.train.checkpoints import (
 from selfsup.train.csv_log import METRICS_CSV, RunCSVLogger, earlier_rows
 from selfsup.train.datamodule import ImageDataModule, loader_position
 from selfsup.train.interrupt import Interrupted, SignalGuard, StopOnSignal
-from selfsup.train.report import plot_training_curves
 from selfsup.train.quiet import quiet_lightning, verbose
+from selfsup.train.report import plot_training_curves
 from selfsup.train.run_dir import METRICS, check_writable, resume_command
 from selfsup.train.run_lock import RunLock
 
