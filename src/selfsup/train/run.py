@@ -43,6 +43,7 @@ from selfsup.train.checkpoints import (
 from selfsup.train.csv_log import METRICS_CSV, RunCSVLogger, earlier_rows
 from selfsup.train.datamodule import ImageDataModule, loader_position
 from selfsup.train.interrupt import Interrupted, SignalGuard, StopOnSignal
+from selfsup.train.progress import StageProgress
 from selfsup.train.quiet import quiet_lightning, verbose
 from selfsup.train.report import plot_training_curves
 from selfsup.train.run_dir import METRICS, check_writable, resume_command
@@ -75,18 +76,27 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 
 
 def evaluate_encoder(method: SSLMethod, data: DataSplits, config: DictConfig) -> dict[str, float]:
-    """kNN, linear probe (and MLP probe) top-1 on the test split from frozen backbone features."""
+    """kNN, linear probe (and MLP probe) top-1 on the test split from frozen backbone features
+    (with a progress bar on a terminal, see ``selfsup.train.progress``)."""
     e = config.eval
-    train_f, train_y = extract_features(method.backbone, data.train, method.normalise)
-    test_f, test_y = extract_features(method.backbone, data.test, method.normalise)
-    metrics = {
-        "knn_top1": knn_accuracy(train_f, train_y, test_f, test_y, e.knn_k, e.knn_temperature)
-    }
-    if e.linear_probe:
-        probe = LinearProbe(weight_decay=e.linear_weight_decay).fit(train_f, train_y)
-        metrics["linear_top1"] = probe.score(test_f, test_y)
-    if e.mlp_probe:
-        metrics["mlp_top1"] = MLPProbe(seed=config.seed).fit(train_f, train_y).score(test_f, test_y)
+    stages = 3 + bool(e.linear_probe) + bool(e.mlp_probe)
+    shown = bool(config.trainer.get("enable_progress_bar", True))
+    with StageProgress("evaluating", stages, enabled=shown) as progress:
+        with progress.stage(f"features of {len(data.train)} training images"):
+            train_f, train_y = extract_features(method.backbone, data.train, method.normalise)
+        with progress.stage(f"features of {len(data.test)} test images"):
+            test_f, test_y = extract_features(method.backbone, data.test, method.normalise)
+        with progress.stage("kNN"):
+            knn = knn_accuracy(train_f, train_y, test_f, test_y, e.knn_k, e.knn_temperature)
+        metrics = {"knn_top1": knn}
+        if e.linear_probe:
+            with progress.stage("linear probe"):
+                probe = LinearProbe(weight_decay=e.linear_weight_decay).fit(train_f, train_y)
+                metrics["linear_top1"] = probe.score(test_f, test_y)
+        if e.mlp_probe:
+            with progress.stage("MLP probe"):
+                mlp = MLPProbe(seed=config.seed).fit(train_f, train_y)
+                metrics["mlp_top1"] = mlp.score(test_f, test_y)
     metrics["feature_dim"] = train_f.shape[1]
     return metrics
 
