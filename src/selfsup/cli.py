@@ -74,8 +74,8 @@ def _parser() -> argparse.ArgumentParser:
 def _train_parser() -> argparse.ArgumentParser:
     t = _Parser(
         prog="selfsup train",
-        description="Train a method. Overrides (key.sub=value) may stand anywhere on the line; "
-        "changing backbone.name, method.name or data.name starts that section's params (and "
+        description="Train a method. Overrides (key.sub=value) may stand anywhere on the line;\n"
+        "changing backbone.name, method.name or data.name starts that section's params (and\n"
         "the dataset's views) from the chosen thing's own defaults.",
         epilog="e.g. selfsup train --config simclr_mnist --data-root DIR trainer.max_epochs=2\n"
         "Every key and what it allows: README.md (Training) and src/selfsup/config.py.",

@@ -183,6 +183,26 @@ def test_eval_advice_names_its_own_options(digits_run, tmp_path, capsys):
     assert "point --data-root" in err and "data.download" not in err
 
 
+def test_data_advice_is_true_for_each_command(tmp_path, capsys):
+    missing = str(tmp_path / "nowhere")
+    # train accepts data.download; reproduce and eval take --data-root
+    err = one_line_error(["train", "data.name=mnist", f"data.root={missing}"], capsys)
+    assert f"not found under '{missing}'" in err and "data.download=true" in err
+    err = one_line_error(["train", "data.name=mnist", f"--data-root={missing}"], capsys)
+    assert f"not found under '{missing}'" in err
+    argv = ["reproduce", "infomax", "--quick", "--data-root", missing, "--out", str(tmp_path)]
+    err = one_line_error(argv, capsys)
+    assert "point --data-root" in err and "data.download" not in err
+
+
+def test_the_path_is_shown_as_typed_not_resolved(tmp_path, monkeypatch, capsys):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path)
+    err = one_line_error(["train", "data.name=mnist", "data.root=link"], capsys)
+    assert f"not found under '{tmp_path / 'link'}'" in err
+
+
 def test_existing_run_is_not_overwritten(tmp_path, capsys):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")

@@ -155,7 +155,8 @@ def with_budget(command: str) -> str:
     if words is None:
         return command
     if words[:1] == ["train"]:
-        extra = TRAIN_BUDGET + ([] if "trainer.max_epochs=" in command else ["trainer.max_epochs=2"])
+        epochs = [] if "trainer.max_epochs=" in command else ["trainer.max_epochs=2"]
+        extra = TRAIN_BUDGET + epochs
         return f"{command} {' '.join(extra)}"
     if words[:1] == ["analyze"]:
         return f"{command} {' '.join(ANALYZE_BUDGET)}"

@@ -34,9 +34,10 @@ def verbose() -> bool:
 
 def quiet_lightning() -> None:
     """Hide Lightning's info lines and inapplicable hints for this process (unless verbose)."""
+    level = logging.INFO if verbose() else logging.WARNING  # INFO: Lightning's own default
+    for name in _LOGGERS:
+        logging.getLogger(name).setLevel(level)
     if verbose():
         return
-    for name in _LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
     for pattern in _HINTS:
         warnings.filterwarnings("ignore", message=pattern)
