@@ -197,6 +197,11 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 def run_block(commands: list[str], tmp_path: Path, timeout: float) -> Path:
     """Run ``commands`` by bash, in order, in a fresh clone; the clone."""
     clone = fresh_clone(tmp_path)
+    # the docs record the exact commands behind their numbers, which name this workspace's
+    # data folder as ../shared/data: beside the clone, it is the tests' data folder
+    if SHARED_DATA.is_dir():
+        (tmp_path / "shared").mkdir()
+        (tmp_path / "shared" / "data").symlink_to(SHARED_DATA)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "selfsup").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m selfsup.cli "$@"\n')
