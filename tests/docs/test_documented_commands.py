@@ -8,7 +8,8 @@ Two checks:
 - **runs**: a code block is run top to bottom by bash in a copy of the working tree (what a
   fresh clone has) at a small budget: ``selfsup train`` lines get :data:`TRAIN_BUDGET` appended
   (overrides may stand anywhere, so the line is otherwise unchanged), ``reproduce NAME --quick``
-  runs ``--preset tiny`` where NAME has one, ``analyze`` gets fewer samples. Afterwards nothing
+  runs ``--preset tiny`` where NAME has one (in the default suite only: the docs' own blocks
+  analyse the runs ``--quick`` makes), ``analyze`` gets fewer samples. Afterwards nothing
   outside ``runs/`` may have been created or changed. The README's Training block is in the
   default suite; the docs' blocks are ``slow``.
 """
@@ -149,7 +150,7 @@ def test_every_documented_command_parses(where, command):
     check_parses(selfsup_words(command))
 
 
-def with_budget(command: str) -> str:
+def with_budget(command: str, tiny_reproductions: bool = True) -> str:
     """The command at the test's small budget (see the module docstring)."""
     words = selfsup_words(command)
     if words is None:
@@ -160,7 +161,7 @@ def with_budget(command: str) -> str:
         return f"{command} {' '.join(extra)}"
     if words[:1] == ["analyze"]:
         return f"{command} {' '.join(ANALYZE_BUDGET)}"
-    if words[:1] == ["reproduce"] and "--quick" in words:
+    if words[:1] == ["reproduce"] and "--quick" in words and tiny_reproductions:
         from selfsup.experiments import load
 
         if "tiny" in load(words[1]).presets:
@@ -194,8 +195,9 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def run_block(commands: list[str], tmp_path: Path, timeout: float) -> Path:
-    """Run ``commands`` by bash, in order, in a fresh clone; the clone."""
+def run_block(commands: list[str], tmp_path: Path, timeout: float, tiny: bool = True) -> Path:
+    """Run ``commands`` by bash, in order, in a fresh clone; the clone. ``tiny``: reproductions
+    run their ``tiny`` preset instead of ``--quick``."""
     clone = fresh_clone(tmp_path)
     # the docs record the exact commands behind their numbers, which name this workspace's
     # data folder as ../shared/data: beside the clone, it is the tests' data folder
@@ -207,7 +209,8 @@ def run_block(commands: list[str], tmp_path: Path, timeout: float) -> Path:
     (bin_dir / "selfsup").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m selfsup.cli "$@"\n')
     (bin_dir / "selfsup").chmod(0o755)
     (bin_dir / "python").symlink_to(sys.executable)
-    script = "set -euo pipefail\n" + "\n".join(with_budget(c) for c in commands) + "\n"
+    script = "\n".join(with_budget(c, tiny) for c in commands)
+    script = f"set -euo pipefail\n{script}\n"
     env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
@@ -268,6 +271,10 @@ def _doc_blocks() -> list[tuple[str, list[str]]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("where, commands", _doc_blocks(), ids=[w for w, _ in _doc_blocks()])
-def test_docs_blocks_run(where, commands, mnist_present, tmp_path):
-    run_block(commands, tmp_path, timeout=3600)
+def test_every_documented_block_runs_in_order(mnist_present, tmp_path):
+    """The README's Training block, then every runnable block of docs/*.md in file order, in
+    one clone (the docs' blocks use the runs the README made, e.g. runs/my-run)."""
+    commands = readme_training_block()
+    for _, block in _doc_blocks():
+        commands += block
+    run_block(commands, tmp_path, timeout=4 * 3600, tiny=False)
