@@ -142,3 +142,20 @@ def test_train_builds_after_a_backbone_swap():
     config = load_config(None, ["backbone.name=convnet", "backbone.params={}"])
     method = build_method(config, load_dataset("digits"))
     assert type(method.backbone).__name__ == "ConvNet"
+
+
+def test_the_readme_lists_every_key():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+    def keys(section: type, prefix: str = ""):
+        for f in dataclasses.fields(section):
+            factory = f.default_factory
+            if isinstance(factory, type) and dataclasses.is_dataclass(factory):
+                yield from keys(factory, f"{prefix}{f.name}.")
+            else:
+                yield f"{prefix}{f.name}"
+
+    missing = [k for k in keys(Config) if f"`{k}" not in readme]
+    assert missing == [], f"README.md does not document {missing}"
