@@ -257,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
                 words = [w for w in words if w not in ("-v", "--verbose")]
             else:
                 verbose |= any(w in ("-v", "--verbose") for w in words)
+                named = words and not words[0].startswith("-")  # not --list / --help
+                if verbose and named and not any(w in ("-v", "--verbose") for w in words):
+                    words.append("--verbose")  # `selfsup -v reproduce ...`: their own flag
             _set_verbosity(verbose)
             return _forward(command, words)
         args = PARSERS[command]().parse_intermixed_args(rest)

@@ -12,7 +12,7 @@ ARGS = [
 
 
 def test_train_is_quiet_unless_verbose(tmp_path, capfd, monkeypatch):
-    monkeypatch.delenv("SELFSUP_VERBOSE", raising=False)
+    monkeypatch.setenv("SELFSUP_VERBOSE", "0")  # quiet; and `-v` below is undone afterwards
     assert main(["train", "--run-dir", str(tmp_path / "quiet"), *ARGS]) == 0
     out, err = capfd.readouterr()
     assert "knn_top1=" in out
