@@ -213,3 +213,12 @@ def test_existing_run_is_not_overwritten(tmp_path, capsys):
 def test_shared_data_exists_for_the_mnist_cases():
     # documents where the MNIST cases look (they skip, not fail, elsewhere)
     assert SHARED_DATA.name == "data"
+
+
+def test_a_failed_download_does_not_advise_downloading():
+    from selfsup.data.datasets import DatasetNotFoundError
+
+    err = str(DatasetNotFoundError("MNIST", Path("data"), "no dataset files there", True))
+    assert "data.download=true" not in err and "network" in err
+    err = str(DatasetNotFoundError("MNIST", Path("data"), "no dataset files there", False))
+    assert "set data.download=true" in err
