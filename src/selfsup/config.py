@@ -222,11 +222,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (
             OmegaConf.update(config, key, value, merge=False)
         except OmegaConfBaseException as err:
             raise _friendly(err, "the command-line overrides", value) from None
-    where = f"{file.name} or the overrides"
     try:
         checked = validate(to_dict(config), Config)
     except ConfigError as err:
-        raise ConfigError(f"{err} (in {where})") from None
+        given = {key for key, _ in parsed}
+        where = "the command line" if err.key in given else file.name
+        raise ConfigError(f"{err} (in {where})", err.key) from None
     config.trainer = checked["trainer"]
     return config
 

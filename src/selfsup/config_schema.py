@@ -18,6 +18,7 @@ Adding a key is one edit: a field with a ``setting(...)`` default in ``selfsup/c
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -86,7 +87,12 @@ SWAPPABLE = {"backbone": ("params",), "method": ("params",), "data": ("params", 
 
 
 class ConfigError(SelfsupError):
-    """A config value breaks its rule; the message names the key and what is allowed."""
+    """A config value breaks its rule; the message names the key and what is allowed
+    (``key``: the dotted key, when one is to blame)."""
+
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -137,12 +143,12 @@ class Rule:
         if value is None:
             if self.optional:
                 return None
-            raise ConfigError(f"{key} must be {self.allowed()}, got null")
+            raise ConfigError(f"{key} must be {self.allowed()}, got null", key)
         if value in self.special and not isinstance(value, bool):
             return value
         if self.choices:
             if value not in self.choices:
-                raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}")
+                raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}", key)
             return value
         value = self._converted(key, value)
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -152,7 +158,7 @@ class Rule:
             bad |= self.above is not None and value <= self.above
             bad |= self.high is not None and value > self.high
             if bad:
-                raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}")
+                raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}", key)
         return value
 
     def _converted(self, key: str, value: Any) -> Any:
@@ -175,7 +181,7 @@ class Rule:
                         return kind(value)
                     except ValueError:
                         continue
-        raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}")
+        raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}", key)
 
 
 _KIND_WORDS = {int: "an integer", float: "a finite number", bool: "true or false", str: "a text"}
@@ -269,11 +275,15 @@ TRAINER_RULES: dict[str, Rule] = {
 def trainer_rule(key: str) -> Rule | None:
     """The rule of ``trainer.<key>``; ``None`` for a Trainer argument without one."""
     if key in TRAINER_MANAGED:
-        raise ConfigError(f"trainer.{key} is set by selfsup itself; remove it from the config")
-    if key not in TRAINER_KEYS:
         raise ConfigError(
-            f"unknown config key 'trainer.{key}': not an argument of lightning.Trainer "
-            f"(e.g. {', '.join(sorted(TRAINER_RULES)[:8])}, ...)"
+            f"trainer.{key} is set by selfsup itself; remove it from the config", f"trainer.{key}"
+        )
+    if key not in TRAINER_KEYS:
+        close = difflib.get_close_matches(key, sorted(TRAINER_KEYS - TRAINER_MANAGED), n=1)
+        hint = f"; did you mean trainer.{close[0]}?" if close else ""
+        raise ConfigError(
+            f"unknown config key 'trainer.{key}': not an argument of lightning.Trainer{hint}",
+            f"trainer.{key}",
         )
     return TRAINER_RULES.get(key)
 
@@ -292,7 +302,9 @@ def validate(config: Mapping, schema: type) -> dict:
         if rule is not None:
             trainer[key] = rule.check(f"trainer.{key}", value)
     if trainer.get("max_epochs") == -1 and trainer.get("max_steps", -1) == -1:
-        raise ConfigError("trainer.max_epochs=-1 (no limit) needs trainer.max_steps >= 1")
+        raise ConfigError(
+            "trainer.max_epochs=-1 (no limit) needs trainer.max_steps >= 1", "trainer.max_epochs"
+        )
     checked["trainer"] = trainer
     return checked
 

@@ -25,7 +25,7 @@ def one_line_error(argv, capsys) -> str:
     "argv, expected",
     [
         # the config: ranges, types, names, keys (issue #21's list first)
-        (["train", "data.batch_size=0"], "data.batch_size must be an integer >= 1, got 0"),
+        (["train", "data.batch_size=0"], "data.batch_size must be an integer >= 1, got 0 (in the"),
         (["train", "data.batch_size=-3"], "data.batch_size must be an integer >= 1, got -3"),
         (["train", "optim.lr=-1"], "optim.lr must be a finite number > 0, got -1.0"),
         (["train", "optim.lr=nan"], "optim.lr must be a finite number > 0, got nan"),
@@ -48,7 +48,11 @@ def one_line_error(argv, capsys) -> str:
         (["train", "backbone.name=vit"], "backbone.name must be one of conv_vae, convnet,"),
         (["train", "data.views=fancy"], "data.views must be one of byol,"),
         (["train", "data.colour=1"], "unknown config key 'data.colour'"),
-        (["train", "trainer.max_epoch=3"], "unknown config key 'trainer.max_epoch'"),
+        (
+            ["train", "trainer.max_epoch=3"],
+            "'trainer.max_epoch': not an argument of lightning.Trainer; did you mean "
+            "trainer.max_epochs? (in the command line)",
+        ),
         (["train", "trainer.logger=false"], "trainer.logger is set by selfsup itself"),
         (["train", "max_epochs"], "'max_epochs' is neither an option nor an override"),
         (["train", "--config", "missing.yaml"], "config file 'missing.yaml' not found"),
