@@ -216,6 +216,8 @@ TRAINER_KEYS = frozenset(
     overfit_batches plugins precision profiler reload_dataloaders_every_n_epochs strategy
     sync_batchnorm use_distributed_sampler val_check_interval""".split()
 )
+#: the Lightning version TRAINER_KEYS was checked against (another version is asked directly)
+TRAINER_KEYS_LIGHTNING = "2.6.6"
 #: Trainer arguments selfsup sets itself (a config that sets them is refused)
 TRAINER_MANAGED = frozenset(
     {"logger", "callbacks", "default_root_dir", "enable_checkpointing", "use_distributed_sampler"}
@@ -280,12 +282,35 @@ def trainer_rule(key: str) -> Rule | None:
         )
     if key not in TRAINER_KEYS:
         close = difflib.get_close_matches(key, sorted(TRAINER_KEYS - TRAINER_MANAGED), n=1)
+        if not close and _lightning_differs() and key in _installed_trainer_keys():
+            return None  # an argument of a Lightning other than the one the list was made for
         hint = f"; did you mean trainer.{close[0]}?" if close else ""
         raise ConfigError(
             f"unknown config key 'trainer.{key}': not an argument of lightning.Trainer{hint}",
             f"trainer.{key}",
         )
     return TRAINER_RULES.get(key)
+
+
+def _lightning_differs() -> bool:
+    """Whether the installed Lightning is not the one :data:`TRAINER_KEYS` was made for (read
+    from its metadata, without importing it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lightning") != TRAINER_KEYS_LIGHTNING
+    except PackageNotFoundError:
+        return True
+
+
+def _installed_trainer_keys() -> set[str]:
+    """The installed Lightning's Trainer arguments (imports Lightning: only for a key that is
+    neither in :data:`TRAINER_KEYS` nor close to one of them)."""
+    import inspect
+
+    from lightning import Trainer
+
+    return set(inspect.signature(Trainer.__init__).parameters) - {"self"}
 
 
 def validate(config: Mapping, schema: type) -> dict:
