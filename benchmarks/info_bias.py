@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument(
         "--out",
         default=str(RUNS / "info_bias.png"),
-        help="PNG to write (--out docs/img/info_bias.png refreshes the docs' picture)",
+        help="PNG to write (default: under runs/; copy it to docs/img/ to refresh the docs)",
     )
     args = ap.parse_args()
     t_start = time.perf_counter()

@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument(
         "--out",
         default=str(RUNS / "region_stability.png"),
-        help="PNG to write (--out docs/img/region_stability.png refreshes the docs' picture)",
+        help="PNG to write (default: under runs/; copy it to docs/img/ to refresh the docs)",
     )
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--views", type=int, default=64)

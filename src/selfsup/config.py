@@ -1,101 +1,116 @@
 """Experiment configuration: typed sections, strict keys, YAML files and dotted overrides.
 
 A config file only names what differs from the defaults below. Unknown keys are errors (with
-the valid ones listed), never silently ignored. ``params`` sections are free-form and checked
-against the constructor they are passed to; ``trainer`` is passed to ``lightning.Trainer``
-and checked against its signature.
+the valid ones listed), never silently ignored; every value is checked against its rule (type,
+range, choices: ``setting(...)`` below, see ``selfsup.config_schema``) before anything heavy is
+imported. ``params`` sections are free-form and checked against the constructor they are
+passed to; ``trainer`` is passed to ``lightning.Trainer`` (its keys and their rules are in
+``selfsup.config_schema``).
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
+from selfsup.config_schema import (
+    BACKBONE_NAMES,
+    DATASET_NAMES,
+    LOGGERS,
+    METHOD_NAMES,
+    VIEW_PRESETS,
+    ConfigError,
+    fresh_section,
+    logger_names,
+    setting,
+    swapped_sections,
+    trainer_rule,
+    validate,
+)
 from selfsup.errors import SelfsupError
 
 
 @dataclass
 class DataConfig:
-    name: str = "digits"
-    root: str | None = None  # None: $SELFSUP_DATA or ./data
-    download: bool = False
-    batch_size: int = 256  # per process
-    num_workers: int = 0
-    views: str = "digits"  # augmentation preset, see selfsup.data.views.PRESETS
-    n_views: int = 2
-    train_subset: int = 0  # train on a fixed random subset of this many images (0: all)
-    test_subset: int = 0  # evaluate on a fixed random subset of the test split (0: all)
+    name: str = setting("digits", choices=DATASET_NAMES)
+    root: str | None = setting(None, kind=str, optional=True)  # None: $SELFSUP_DATA or ./data
+    download: bool = setting(False)
+    batch_size: int = setting(256, low=1)  # per process: DDP on N devices trains on N x this
+    num_workers: int = setting(0, low=0)
+    views: str = setting("digits", choices=VIEW_PRESETS)  # see selfsup.data.views.PRESETS
+    n_views: int = setting(2, low=1)
+    train_subset: int = setting(0, low=0)  # train on a fixed random subset this big (0: all)
+    test_subset: int = setting(0, low=0)  # evaluate on a fixed random test subset (0: all)
     params: dict[str, Any] = field(default_factory=dict)  # extra dataset-loader arguments
-    path: str | None = None  # data.name=tensors: the training .npz / .pt file
-    test_path: str | None = None  # data.name=tensors: the evaluation file (optional)
+    path: str | None = setting(None, kind=str, optional=True)  # data.name=tensors: .npz / .pt
+    test_path: str | None = setting(None, kind=str, optional=True)  # its evaluation file
 
 
 @dataclass
 class NetConfig:
-    name: str = "mlp"
+    name: str = setting("mlp", choices=BACKBONE_NAMES)
     params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class MethodConfig:
-    name: str = "vicreg"
+    name: str = setting("vicreg", choices=METHOD_NAMES)
     params: dict[str, Any] = field(default_factory=dict)  # loss / method arguments
     projector: list[int] = field(default_factory=lambda: [1024, 1024, 1024])
 
 
 @dataclass
 class OptimConfig:
-    name: str = "adamw"  # sgd | adam | adamw | lars
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
+    name: str = setting("adamw", choices=("sgd", "adam", "adamw", "lars"))
+    lr: float = setting(1e-3, above=0)
+    weight_decay: float = setting(1e-4, low=0)
+    momentum: float = setting(0.9, low=0, high=1)
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1e-8
-    warmup_epochs: float = 1.0
-    schedule: str = "cosine"  # cosine | constant
-    min_lr_ratio: float = 0.0
-    scale_lr_with_batch: bool = False  # lr * global_batch / 256, as in the VICReg paper
+    eps: float = setting(1e-8, above=0)
+    warmup_epochs: float = setting(1.0, low=0)
+    schedule: str = setting("cosine", choices=("cosine", "constant"))
+    min_lr_ratio: float = setting(0.0, low=0, high=1)
+    scale_lr_with_batch: bool = setting(False)  # lr * global_batch / 256, as in the VICReg paper
 
 
 @dataclass
 class EvalConfig:
-    knn_k: int = 20
-    knn_temperature: float = 0.07
-    linear_probe: bool = True
-    linear_weight_decay: float = 1e-4
-    mlp_probe: bool = False
-    online_probe: bool = True
-    every_n_epochs: int = 1  # online probe + kNN monitor on the test split (0: never)
-    knn_monitor: bool = True  # kNN top-1 on the test split at each of those epochs
+    knn_k: int = setting(20, low=1)
+    knn_temperature: float = setting(0.07, above=0)
+    linear_probe: bool = setting(True)
+    linear_weight_decay: float = setting(1e-4, low=0)
+    mlp_probe: bool = setting(False)
+    online_probe: bool = setting(True)
+    every_n_epochs: int = setting(1, low=0)  # online probe + kNN monitor on the test split (0: never)
+    knn_monitor: bool = setting(True)  # kNN top-1 on the test split at each of those epochs
 
 
 @dataclass
 class CheckpointConfig:
-    every_n_epochs: int = 1
-    keep: int = -1  # how many epoch checkpoints to keep (newest first); -1 keeps all
-    every_n_minutes: float = 0.0  # also save last.ckpt this often within an epoch (0: off)
+    every_n_epochs: int = setting(1, low=1)
+    keep: int = setting(-1, low=0, special=(-1,))  # newest epoch files kept; -1 keeps all
+    every_n_minutes: float = setting(0.0, low=0)  # also save last.ckpt this often (0: off)
 
 
 @dataclass
 class LensConfig:
     """The theory lens during training (selfsup.train.lens.Lens); off while every_n_epochs=0."""
 
-    every_n_epochs: int = 0  # measure before training and after every K-th epoch
-    n_samples: int = 512  # probe images from the test split
-    lidar_samples: int = 64  # images for LiDAR (0: no LiDAR)
-    lidar_views: int = 8  # views per LiDAR image
+    every_n_epochs: int = setting(0, low=0)  # measure before training and every K-th epoch
+    n_samples: int = setting(512, low=4)  # probe images from the test split
+    lidar_samples: int = setting(64, low=0)  # images for LiDAR (0: no LiDAR)
+    lidar_views: int = setting(8, low=2)  # views per LiDAR image
 
 
 @dataclass
 class Config:
-    seed: int = 0
+    seed: int = setting(0, low=0)
     data: DataConfig = field(default_factory=DataConfig)
     backbone: NetConfig = field(default_factory=NetConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
@@ -113,60 +128,123 @@ def packaged_config(name: str) -> Path | None:
     return Path(str(candidate)) if candidate.is_file() else None
 
 
-def _friendly(err: OmegaConfBaseException, where: str) -> SelfsupError:
-    key = getattr(err, "full_key", None) or getattr(err, "key", "?")
-    if isinstance(err, ConfigKeyError):
-        parent = ".".join(str(key).split(".")[:-1])
+def _rule_of(key: str):
+    """The schema rule of a dotted key of :class:`Config` (``None`` if it has none)."""
+    schema: Any = Config
+    for part in key.split("."):
+        found = {f.name: f for f in dataclasses.fields(schema)}.get(part)
+        if found is None:
+            return None
+        if isinstance(found.default_factory, type) and dataclasses.is_dataclass(
+            found.default_factory
+        ):
+            schema = found.default_factory
+            continue
+        return found.metadata.get("rule")
+    return None
+
+
+def _friendly(err: OmegaConfBaseException, where: str, value: Any = None) -> SelfsupError:
+    key = str(getattr(err, "full_key", None) or getattr(err, "key", "?"))
+    if isinstance(err, (ConfigKeyError, ConfigAttributeError)):
+        parent = ".".join(key.split(".")[:-1])
         section = OmegaConf.select(OmegaConf.structured(Config), parent) if parent else None
         valid = (
             list(section.keys())
             if isinstance(section, DictConfig)
             else list(OmegaConf.structured(Config).keys())
         )
-        return SelfsupError(
+        return ConfigError(
             f"unknown config key '{key}' in {where}; valid keys here: {', '.join(valid)}"
         )
-    return SelfsupError(f"bad config value for '{key}' in {where}: {err.msg.splitlines()[0]}")
+    rule = _rule_of(key)
+    if rule is not None:
+        shown = f"{value!r}" if value is not None else "a value of another type"
+        return ConfigError(f"{key} must be {rule.allowed()}, got {shown} (in {where})")
+    return ConfigError(f"bad config value for '{key}' in {where}: {err.msg.splitlines()[0]}")
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple = ()) -> DictConfig:
-    """Defaults, then the YAML file (a path, or the name of a packaged config), then overrides.
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"optim.lr=0.01"`` -> ``("optim.lr", 0.01)``; values are YAML-like (``[1, 2]``,
+    ``{}``, ``null``, ``true``), as in OmegaConf's dotlist."""
+    key, sep, _ = item.partition("=")
+    if not sep or not key or key.startswith("-") or " " in key:
+        raise ConfigError(
+            f"'{item}' is neither an option nor an override; overrides look like "
+            f"key.sub=value, e.g. trainer.max_epochs=4"
+        )
+    try:
+        value = OmegaConf.select(OmegaConf.from_dotlist([item]), key)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"cannot parse override '{item}': {err.msg.splitlines()[0]}") from None
+    if isinstance(value, (DictConfig, ListConfig)):
+        value = OmegaConf.to_container(value)
+    return key, value
 
-    Args:
-        path: YAML file; ``None`` means the packaged ``quickstart`` config.
-        overrides: ``["optim.lr=0.01", "trainer.max_epochs=4"]``.
 
-    Raises:
-        SelfsupError: missing file, unknown key, or a value of the wrong type.
-    """
-    config = OmegaConf.structured(Config)
+def _config_file(path: str | Path | None) -> Path:
     if path is None:
         path = packaged_config("quickstart")
     file = Path(path)
-    if not file.is_file():
-        shipped = packaged_config(str(path)) if not file.suffix or not file.parent.name else None
-        if shipped is None:
-            raise SelfsupError(
-                f"config file '{path}' not found; pass a YAML path or one of the "
-                f"shipped configs: {', '.join(shipped_configs())}"
-            )
-        file = shipped
+    if file.is_file():
+        return file
+    shipped = packaged_config(str(path)) if not file.suffix or not file.parent.name else None
+    if shipped is None:
+        raise ConfigError(
+            f"config file '{path}' not found; pass a YAML path or one of the "
+            f"shipped configs: {', '.join(shipped_configs())}"
+        )
+    return shipped
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple = ()) -> DictConfig:
+    """Defaults, then the YAML file (a path, or the name of a packaged config), then overrides;
+    every value checked against the schema (``selfsup.config_schema``).
+
+    An override that changes ``backbone.name``, ``method.name`` or ``data.name`` starts that
+    section's name-specific keys (``params``; for data also ``views``) from the chosen thing's
+    own defaults instead of the file's; later overrides of them apply as usual.
+
+    Args:
+        path: YAML file; ``None`` means the packaged ``quickstart`` config.
+        overrides: ``["optim.lr=0.01", "trainer.max_epochs=4"]``; a dict or list value
+            replaces the former one (``backbone.params={}`` clears it).
+
+    Raises:
+        ConfigError: missing file, unknown key, or a value its rule does not allow.
+    """
+    config = OmegaConf.structured(Config)
+    file = _config_file(path)
     try:
         loaded = OmegaConf.load(file)
     except Exception as err:  # YAML syntax errors come in several types
-        raise SelfsupError(f"could not parse config '{file}': {err}") from None
+        first = " ".join(str(err).split())[:200]
+        raise ConfigError(f"could not parse config '{file}': {first}") from None
+    if not isinstance(loaded, DictConfig):
+        raise ConfigError(f"config '{file}' must be a mapping of sections, not a list")
     try:
         config = OmegaConf.merge(config, loaded)
     except OmegaConfBaseException as err:
-        raise _friendly(err, str(file)) from None
-    for item in overrides:
-        if "=" not in item:
-            raise SelfsupError(f"override '{item}' must look like key.sub=value")
+        key = str(getattr(err, "full_key", "") or "")
+        raise _friendly(err, str(file), OmegaConf.select(loaded, key) if key else None) from None
+    parsed = [parse_override(item) for item in overrides]
+    chosen = {k.split(".")[0]: v for k, v in parsed if k.count(".") == 1 and k.endswith(".name")}
+    for section in swapped_sections(config, chosen):
+        fresh = fresh_section(section, chosen[section], OmegaConf.structured(Config)[section])
+        for key, value in fresh.items():
+            config[section][key] = value
+    for key, value in parsed:
+        try:
+            OmegaConf.update(config, key, value, merge=False)
+        except OmegaConfBaseException as err:
+            raise _friendly(err, "the command-line overrides", value) from None
     try:
-        config = OmegaConf.merge(config, OmegaConf.from_dotlist(list(overrides)))
-    except OmegaConfBaseException as err:
-        raise _friendly(err, "the command-line overrides") from None
-    check_trainer_keys(config.trainer)
+        checked = validate(to_dict(config), Config)
+    except ConfigError as err:
+        given = {key for key, _ in parsed}
+        where = "the command line" if err.key in given else file.name
+        raise ConfigError(f"{err} (in {where})", err.key) from None
+    config.trainer = checked["trainer"]
     return config
 
 
@@ -176,42 +254,13 @@ def shipped_configs() -> list[str]:
 
 
 def check_trainer_keys(trainer: DictConfig | dict) -> None:
-    from lightning import Trainer
-
-    accepted = set(inspect.signature(Trainer.__init__).parameters) - {"self"}
-    managed = {"callbacks", "default_root_dir", "enable_checkpointing"}
+    """Refuse ``trainer`` keys that are not arguments of ``lightning.Trainer`` or that selfsup
+    sets itself (see ``selfsup.config_schema.TRAINER_KEYS``)."""
     for key in trainer:
-        if key == "logger":  # a name (or list of names) selfsup turns into Lightning loggers
+        if key == "logger":  # names selfsup turns into Lightning loggers
             logger_names(trainer[key])
-            continue
-        if key in managed:
-            raise SelfsupError(f"trainer.{key} is set by selfsup itself; remove it from the config")
-        if key not in accepted:
-            raise SelfsupError(
-                f"unknown config key 'trainer.{key}': not an argument of lightning.Trainer"
-            )
-
-
-#: what ``trainer.logger`` may name (Lightning's loggers); the run's metrics.csv is always kept
-LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
-
-
-def logger_names(value: Any) -> list[str]:
-    """``trainer.logger`` as a list of names: ``"tensorboard"``, ``[tensorboard, wandb]``,
-    ``None`` (csv only)."""
-    if value is None or value is False:  # Lightning's "no logger": the run's CSV log stays
-        return []
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, Sequence) or isinstance(names, bytes):
-        names = [names]
-    names = list(names)
-    bad = [n for n in names if n not in LOGGERS]
-    if bad:
-        raise SelfsupError(
-            f"trainer.logger: unknown logger {bad[0] if bad else value!r}; valid: "
-            f"{', '.join(LOGGERS)} (or a list of them, e.g. [tensorboard,wandb])"
-        )
-    return names
+        else:
+            trainer_rule(str(key))
 
 
 def to_dict(config: DictConfig) -> dict:

@@ -74,7 +74,9 @@ def export_encoder(run: str | Path, out: str | Path) -> tuple[Path, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    from selfsup.cli import _Parser  # usage mistakes are one line, like every command's
+
+    parser = _Parser(
         prog="selfsup export",
         description="Write a trained run's encoder (weights + how to rebuild it) to a "
         ".safetensors file; load it with selfsup.load_encoder(FILE).",

@@ -305,7 +305,7 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
     [
         ("backbone.params.hidden=[16,8]", "cannot change backbone.params.hidden ([64, 32] -> ["),
         ("optim.name=sgd", "cannot change optim.name ('adamw' -> 'sgd')"),
-        ("method.name=nope", "cannot change method.name ('vicreg' -> 'nope')"),
+        ("method.name=simclr", "cannot change method.name ('vicreg' -> 'simclr')"),
         ("data.batch_size=64", "cannot change data.batch_size (128 -> 64)"),
         ("data.colour=1", "unknown config key 'data.colour'"),
         (None, "does not fit this config (Error(s) in loading state_dict"),

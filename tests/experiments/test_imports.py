@@ -21,6 +21,7 @@ LAYERS = {
     "dynamics": 1,
     "losses": 2,  # the info-theoretic VICReg losses use selfsup.info
     "config": 3,
+    "config_schema": 3,  # the config's rules, checked before torch is imported
     "allocator": 3,
     "hardware": 3,
     "optim": 3,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-from torch.distributed.nn.functional import all_gather
+from torch.distributed import _functional_collectives as funcol
 
 
 def is_distributed() -> bool:
@@ -31,4 +31,7 @@ def gather_batch(z: torch.Tensor) -> torch.Tensor:
     """
     if not is_distributed():
         return z
-    return torch.cat(all_gather(z.contiguous()), dim=0)
+    # torch's differentiable gather (torch.distributed.nn.functional.all_gather is deprecated
+    # and warned on every step); its backward is the sum-reduce-scatter described above
+    gathered = funcol.all_gather_single_autograd(z.contiguous(), 0, dist.group.WORLD)
+    return funcol.wait_tensor(gathered)

@@ -144,6 +144,7 @@ class SSLMethod(L.LightningModule):
             prog_bar=False,
             on_step=True,
             on_epoch=True,
+            sync_dist=True,  # epoch means over every process's batches (no-op on one)
         )
         self.log("loss", loss.detach(), prog_bar=True, logger=False)
         return {"loss": loss, "features": features.detach(), "labels": labels}

@@ -42,7 +42,9 @@ class OnlineLinearProbe(L.Callback):
             self.optimiser.zero_grad()
             loss.backward()
             self.optimiser.step()
-        pl_module.log("train/online_probe_loss", loss.detach(), on_step=False, on_epoch=True)
+        pl_module.log(
+            "train/online_probe_loss", loss.detach(), on_step=False, on_epoch=True, sync_dist=True
+        )
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
         self._correct = self._total = 0
@@ -62,7 +64,9 @@ class OnlineLinearProbe(L.Callback):
         )
         correct, total = trainer.strategy.reduce(counts, reduce_op="sum").tolist()
         if total:
-            pl_module.log("val/online_probe_top1", correct / total, rank_zero_only=True)
+            # the counts are already global: every rank logs the same value, and the mean
+            # over ranks that sync_dist takes leaves it as it is
+            pl_module.log("val/online_probe_top1", correct / total, sync_dist=True)
 
     def state_dict(self) -> dict:
         return {"probe": self.probe.state_dict(), "optimiser": self.optimiser.state_dict()}

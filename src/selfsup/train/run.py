@@ -44,6 +44,8 @@ from selfsup.train.csv_log import METRICS_CSV, earlier_rows
 from selfsup.train.datamodule import ImageDataModule, loader_position
 from selfsup.train.interrupt import Interrupted, SignalGuard, StopOnSignal
 from selfsup.train.loggers import TENSORBOARD, build_loggers, external_loggers, log_final
+from selfsup.train.progress import StageProgress
+from selfsup.train.quiet import quiet_lightning, verbose
 from selfsup.train.report import plot_training_curves
 from selfsup.train.run_dir import METRICS, check_writable, resume_command
 from selfsup.train.run_lock import RunLock
@@ -80,7 +82,8 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 
 
 def evaluate_encoder(method: SSLMethod, data: DataSplits, config: DictConfig) -> dict[str, float]:
-    """kNN, linear probe (and MLP probe) top-1 on the test split from frozen backbone features.
+    """kNN, linear probe (and MLP probe) top-1 on the test split from frozen backbone features
+    (with a progress bar on a terminal, see ``selfsup.train.progress``).
 
     Raises:
         SelfsupError: the data has no labels or no test split (``DataSplits.labelled``).
@@ -90,16 +93,24 @@ def evaluate_encoder(method: SSLMethod, data: DataSplits, config: DictConfig) ->
             f"evaluation needs labelled train and test splits: {data.unlabelled_reason()}"
         )
     e = config.eval
-    train_f, train_y = extract_features(method.backbone, data.train, method.normalise)
-    test_f, test_y = extract_features(method.backbone, data.test, method.normalise)
-    metrics = {
-        "knn_top1": knn_accuracy(train_f, train_y, test_f, test_y, e.knn_k, e.knn_temperature)
-    }
-    if e.linear_probe:
-        probe = LinearProbe(weight_decay=e.linear_weight_decay).fit(train_f, train_y)
-        metrics["linear_top1"] = probe.score(test_f, test_y)
-    if e.mlp_probe:
-        metrics["mlp_top1"] = MLPProbe(seed=config.seed).fit(train_f, train_y).score(test_f, test_y)
+    stages = 3 + bool(e.linear_probe) + bool(e.mlp_probe)
+    shown = bool(config.trainer.get("enable_progress_bar", True))
+    with StageProgress("evaluating", stages, enabled=shown) as progress:
+        with progress.stage(f"features of {len(data.train)} training images"):
+            train_f, train_y = extract_features(method.backbone, data.train, method.normalise)
+        with progress.stage(f"features of {len(data.test)} test images"):
+            test_f, test_y = extract_features(method.backbone, data.test, method.normalise)
+        with progress.stage("kNN"):
+            knn = knn_accuracy(train_f, train_y, test_f, test_y, e.knn_k, e.knn_temperature)
+        metrics = {"knn_top1": knn}
+        if e.linear_probe:
+            with progress.stage("linear probe"):
+                probe = LinearProbe(weight_decay=e.linear_weight_decay).fit(train_f, train_y)
+                metrics["linear_top1"] = probe.score(test_f, test_y)
+        if e.mlp_probe:
+            with progress.stage("MLP probe"):
+                mlp = MLPProbe(seed=config.seed).fit(train_f, train_y)
+                metrics["mlp_top1"] = mlp.score(test_f, test_y)
     metrics["feature_dim"] = train_f.shape[1]
     return metrics
 
@@ -128,6 +139,7 @@ def train(
             how to continue (process 0), ``.exit_code`` is 130 / 143.
     """
     run_dir = Path(run_dir)
+    quiet_lightning()
     lead = _is_lead_process()
     lock = RunLock(run_dir, "train")
     with SignalGuard() as guard:
@@ -254,7 +266,24 @@ def _checkpoint_to_resume(
     # an unsafe or foreign file is refused here, before anything else happens
     state = load_selfsup_checkpoint(ckpt, mmap=True)
     _check_resumable(state["selfsup_config"], config, ckpt)
+    _check_epochs_left(state, config, ckpt)
     return ckpt, loader_position(state)
+
+
+def _check_epochs_left(state: dict, config: DictConfig, ckpt: Path) -> None:
+    """Refuse a resume whose ``trainer.max_epochs`` is below the epochs already trained (equal
+    is a finished run resumed: nothing is trained, the evaluation is redone)."""
+    wanted = config.trainer.get("max_epochs")
+    try:
+        done = int(state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        return
+    if isinstance(wanted, int) and 0 <= wanted < done:
+        raise SelfsupError(
+            f"--resume: trainer.max_epochs={wanted} is below the {done} epochs {ckpt} has "
+            f"already trained; pass trainer.max_epochs > {done} to train on, or evaluate it "
+            f"as it is with: selfsup eval {ckpt.parent.parent}"
+        )
 
 
 #: what a resume may change (keys, or sections ending in "."): how long and where to train,
@@ -317,6 +346,7 @@ def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -
     trainer_args = {
         "check_val_every_n_epoch": max(1, every),
         "log_every_n_steps": 10,
+        "enable_model_summary": verbose(),  # its FLOPs column reads 0 for our modules
         **to_dict(config.trainer),
     }
     # the CSV log of a resumed run continues the earlier attempts' rows

@@ -1,0 +1,390 @@
+"""The config's typed schema: what each key may hold, checked before torch is imported.
+
+Every key of :class:`selfsup.config.Config` carries its rule in its dataclass field
+(``batch_size: int = setting(256, low=1)``); ``trainer`` is a free section passed to
+``lightning.Trainer``, so its keys are listed here (:data:`TRAINER_KEYS`, with rules for the
+ones users set). :func:`validate` walks a merged config (plain dicts) and raises a
+:class:`ConfigError` naming the first key that breaks its rule and what is allowed::
+
+    data.batch_size must be an integer >= 1, got 0
+
+This module imports nothing heavy (no torch, no Lightning), so ``selfsup train`` refuses a
+bad config in a fraction of a second. The names users may choose (methods, backbones,
+datasets, view presets) are listed here for the same reason; ``tests/core/test_config_schema.py``
+checks that they equal the registries (``METHODS``, ``BACKBONES``, ``DATASETS``, ``PRESETS``).
+Adding a key is one edit: a field with a ``setting(...)`` default in ``selfsup/config.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from selfsup.errors import SelfsupError
+
+METHOD_NAMES = (
+    "barlow_twins",
+    "beta_vae",
+    "byol",
+    "cr_vae",
+    "dino",
+    "moco",
+    "radial_vicreg",
+    "simclr",
+    "simsiam",
+    "simvae",
+    "vae",
+    "vicreg",
+    "vicreg_logdet",
+    "vicreg_pairdist",
+)
+BACKBONE_NAMES = ("conv_vae", "convnet", "mlp", "mlp_vae", "resnet", "timm", "torchvision")
+DATASET_NAMES = (
+    "celeba",
+    "cifar10",
+    "cifar100",
+    "digits",
+    "fashion_mnist",
+    "folder",
+    "image_folder",
+    "mnist",
+    "shapes",
+    "stl10",
+    "tensors",
+)
+VIEW_PRESETS = (
+    "byol",
+    "cifar",
+    "digits",
+    "dino",
+    "mnist",
+    "none",
+    "shapes",
+    "simclr",
+    "simvae_colour",
+    "simvae_grey",
+    "simvae_grey_fast",
+    "vicreg",
+)
+#: the augmentation preset a dataset starts with when ``data.name`` is changed on the command
+#: line (datasets not listed keep the config's ``data.views``)
+DATASET_VIEWS = {
+    "digits": "digits",
+    "mnist": "mnist",
+    "fashion_mnist": "mnist",
+    "cifar10": "cifar",
+    "cifar100": "cifar",
+    "stl10": "simclr",
+    "celeba": "simclr",
+    "image_folder": "simclr",
+    "shapes": "shapes",
+}
+#: per section chosen by name: the keys that describe the chosen thing, which start from its
+#: own defaults when the name is changed on the command line
+SWAPPABLE = {"backbone": ("params",), "method": ("params",), "data": ("params", "views")}
+
+
+class ConfigError(SelfsupError):
+    """A config value breaks its rule; the message names the key and what is allowed
+    (``key``: the dotted key, when one is to blame)."""
+
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one key may hold: its kind (``int``, ``float``, ``bool``, ``str``), an inclusive
+    lower bound ``low`` or an exclusive one ``above``, an inclusive ``high``, a set of
+    ``choices``, extra allowed ``special`` values (e.g. ``-1`` meaning "no limit") and
+    whether ``None`` is allowed."""
+
+    kind: type | tuple[type, ...] | None = None
+    low: float | None = None
+    above: float | None = None
+    high: float | None = None
+    choices: tuple = ()
+    special: tuple = ()
+    optional: bool = False
+    note: str = ""
+
+    def allowed(self) -> str:
+        """``"an integer >= 1"``, ``"a finite number > 0"``, ``"one of a, b"`` ..."""
+        if self.choices:
+            text = "one of " + ", ".join(map(str, self.choices))
+        else:
+            kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+            words = [_KIND_WORDS.get(k, getattr(k, "__name__", "a value")) for k in kinds]
+            text = " or ".join(words)
+            bounds = []
+            if self.low is not None:
+                bounds.append(f">= {_num(self.low)}")
+            if self.above is not None:
+                bounds.append(f"> {_num(self.above)}")
+            if self.high is not None:
+                bounds.append(f"<= {_num(self.high)}")
+            if bounds:
+                text += " " + " and ".join(bounds)
+        if self.special:
+            note = f": {self.note}" if self.note else ""
+            text += " (or " + ", ".join(map(str, self.special)) + note + ")"
+        elif self.note:
+            text += f" ({self.note})"
+        if self.optional:
+            text += " (or null)"
+        return text
+
+    def check(self, key: str, value: Any) -> Any:
+        """The value, converted where a number was given as text; :class:`ConfigError` if not
+        allowed."""
+        if value is None:
+            if self.optional:
+                return None
+            raise ConfigError(f"{key} must be {self.allowed()}, got null", key)
+        if value in self.special and not isinstance(value, bool):
+            return value
+        if self.choices:
+            if value not in self.choices:
+                raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}", key)
+            return value
+        value = self._converted(key, value)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number:
+            bad = not math.isfinite(value)
+            bad |= self.low is not None and value < self.low
+            bad |= self.above is not None and value <= self.above
+            bad |= self.high is not None and value > self.high
+            if bad:
+                raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}", key)
+        return value
+
+    def _converted(self, key: str, value: Any) -> Any:
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if None in kinds:
+            return value
+        for kind in kinds:
+            if kind is bool and isinstance(value, bool):
+                return value
+            if kind is int and isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+            if kind is str and isinstance(value, str):
+                return value
+        if isinstance(value, str):  # a number written as text ("3", "1e-3") in a free section
+            for kind in kinds:
+                if kind in (int, float):
+                    try:
+                        return kind(value)
+                    except ValueError:
+                        continue
+        raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}", key)
+
+
+_KIND_WORDS = {int: "an integer", float: "a finite number", bool: "true or false", str: "a text"}
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def setting(default: Any, **rule: Any) -> Any:
+    """A dataclass field with its :class:`Rule` (``kind`` defaults to the default's type)::
+
+    batch_size: int = setting(256, low=1)
+    """
+    if "kind" not in rule and not rule.get("choices"):
+        rule["kind"] = float if isinstance(default, float) else type(default)
+    if isinstance(default, (list, dict)):
+        meta = {"rule": Rule(**rule)}
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata={"rule": Rule(**rule)})
+
+
+#: every argument of ``lightning.Trainer`` (Lightning 2.x), which a config's ``trainer`` section
+#: may set (tests/core/test_config_schema.py checks the list against the installed Lightning)
+TRAINER_KEYS = frozenset(
+    """accelerator accumulate_grad_batches barebones benchmark callbacks check_val_every_n_epoch
+    default_root_dir detect_anomaly deterministic devices enable_autolog_hparams
+    enable_checkpointing enable_model_summary enable_progress_bar fast_dev_run
+    gradient_clip_algorithm gradient_clip_val inference_mode limit_predict_batches
+    limit_test_batches limit_train_batches limit_val_batches log_every_n_steps logger max_epochs
+    max_steps max_time min_epochs min_steps model_registry num_nodes num_sanity_val_steps
+    overfit_batches plugins precision profiler reload_dataloaders_every_n_epochs strategy
+    sync_batchnorm use_distributed_sampler val_check_interval""".split()
+)
+#: the Lightning version TRAINER_KEYS was checked against (another version is asked directly)
+TRAINER_KEYS_LIGHTNING = "2.6.6"
+#: Trainer arguments selfsup sets itself (a config that sets them is refused)
+TRAINER_MANAGED = frozenset(
+    {"callbacks", "default_root_dir", "enable_checkpointing", "use_distributed_sampler"}
+)
+_BATCHES = Rule((int, float), low=0, note="an integer counts batches, a float <= 1.0 is a share")
+TRAINER_RULES: dict[str, Rule] = {
+    "max_epochs": Rule(int, low=1, special=(-1,), note="no limit, with trainer.max_steps"),
+    "min_epochs": Rule(int, low=0, optional=True),
+    "max_steps": Rule(int, low=1, special=(-1,), note="no limit"),
+    "min_steps": Rule(int, low=0, optional=True),
+    "num_nodes": Rule(int, low=1),
+    "accumulate_grad_batches": Rule(int, low=1),
+    "log_every_n_steps": Rule(int, low=1),
+    "check_val_every_n_epoch": Rule(int, low=1, optional=True),
+    "num_sanity_val_steps": Rule(int, low=-1),
+    "gradient_clip_val": Rule((int, float), low=0, optional=True),
+    "gradient_clip_algorithm": Rule(choices=("norm", "value", None)),
+    "limit_train_batches": _BATCHES,
+    "limit_val_batches": _BATCHES,
+    "limit_test_batches": _BATCHES,
+    "limit_predict_batches": _BATCHES,
+    "overfit_batches": _BATCHES,
+    "enable_progress_bar": Rule(bool),
+    "enable_model_summary": Rule(bool),
+    "deterministic": Rule((bool, str)),
+    "benchmark": Rule(bool, optional=True),
+    "detect_anomaly": Rule(bool),
+    "inference_mode": Rule(bool),
+    "sync_batchnorm": Rule(bool),
+    "barebones": Rule(bool),
+    "fast_dev_run": Rule((bool, int)),
+    "accelerator": Rule(str),
+    "strategy": Rule(str),
+    "precision": Rule(
+        choices=(
+            "64",
+            "32",
+            "16",
+            "bf16",
+            "transformer-engine",
+            "transformer-engine-float16",
+            "16-true",
+            "16-mixed",
+            "bf16-true",
+            "bf16-mixed",
+            "32-true",
+            "64-true",
+            64,
+            32,
+            16,
+            None,
+        )  # fmt: skip
+    ),
+}
+
+
+#: what ``trainer.logger`` may name (Lightning's loggers); the run's metrics.csv is always kept
+LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
+
+
+def logger_names(value: Any) -> list[str]:
+    """``trainer.logger`` as a list of names: ``"tensorboard"``, ``[tensorboard, wandb]``,
+    ``None`` (csv only)."""
+    if value is None or value is False:  # Lightning's "no logger": the run's CSV log stays
+        return []
+    names = list(value) if isinstance(value, (list, tuple)) else [value]
+    bad = [n for n in names if n not in LOGGERS]
+    if bad:
+        raise ConfigError(
+            f"trainer.logger: unknown logger {bad[0]!r}; valid: {', '.join(LOGGERS)} "
+            "(or a list of them, e.g. [tensorboard,wandb])",
+            "trainer.logger",
+        )
+    return names
+
+
+def trainer_rule(key: str) -> Rule | None:
+    """The rule of ``trainer.<key>``; ``None`` for a Trainer argument without one."""
+    if key in TRAINER_MANAGED:
+        raise ConfigError(
+            f"trainer.{key} is set by selfsup itself; remove it from the config", f"trainer.{key}"
+        )
+    if key not in TRAINER_KEYS:
+        close = difflib.get_close_matches(key, sorted(TRAINER_KEYS - TRAINER_MANAGED), n=1)
+        if not close and _lightning_differs() and key in _installed_trainer_keys():
+            return None  # an argument of a Lightning other than the one the list was made for
+        hint = f"; did you mean trainer.{close[0]}?" if close else ""
+        raise ConfigError(
+            f"unknown config key 'trainer.{key}': not an argument of lightning.Trainer{hint}",
+            f"trainer.{key}",
+        )
+    return TRAINER_RULES.get(key)
+
+
+def _lightning_differs() -> bool:
+    """Whether the installed Lightning is not the one :data:`TRAINER_KEYS` was made for (read
+    from its metadata, without importing it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lightning") != TRAINER_KEYS_LIGHTNING
+    except PackageNotFoundError:
+        return True
+
+
+def _installed_trainer_keys() -> set[str]:
+    """The installed Lightning's Trainer arguments (imports Lightning: only for a key that is
+    neither in :data:`TRAINER_KEYS` nor close to one of them)."""
+    import inspect
+
+    from lightning import Trainer
+
+    return set(inspect.signature(Trainer.__init__).parameters) - {"self"}
+
+
+def validate(config: Mapping, schema: type) -> dict:
+    """Check a merged config (a plain nested dict) against ``schema`` (the ``Config``
+    dataclass) and the trainer rules; the config with numbers given as text converted.
+
+    Raises:
+        ConfigError: the first key that breaks its rule, what is allowed and what was given.
+    """
+    checked = _walk(dict(config), schema, "")
+    trainer = dict(checked.get("trainer") or {})
+    for key, value in trainer.items():
+        if key == "logger":
+            logger_names(value)
+            continue
+        rule = trainer_rule(str(key))
+        if rule is not None:
+            trainer[key] = rule.check(f"trainer.{key}", value)
+    if trainer.get("max_epochs") == -1 and trainer.get("max_steps", -1) == -1:
+        raise ConfigError(
+            "trainer.max_epochs=-1 (no limit) needs trainer.max_steps >= 1", "trainer.max_epochs"
+        )
+    checked["trainer"] = trainer
+    return checked
+
+
+def _walk(section: dict, schema: type, prefix: str) -> dict:
+    out = dict(section)
+    for f in dataclasses.fields(schema):
+        if f.name not in section:
+            continue
+        key, value = f"{prefix}{f.name}", section[f.name]
+        sub = f.default_factory
+        if isinstance(sub, type) and dataclasses.is_dataclass(sub):  # a section
+            out[f.name] = _walk(dict(value or {}), sub, f"{key}.")
+            continue
+        rule = f.metadata.get("rule")
+        if rule is not None:
+            out[f.name] = rule.check(key, value)
+    return out
+
+
+def swapped_sections(current: Mapping, chosen: Mapping[str, Any]) -> list[str]:
+    """The sections whose ``name`` the command line changes (``chosen``: ``{"backbone":
+    "convnet"}``), which start from the chosen thing's own defaults."""
+    return [s for s, name in chosen.items() if s in SWAPPABLE and current[s]["name"] != name]
+
+
+def fresh_section(section: str, name: str, defaults: Mapping) -> dict:
+    """The values of ``section``'s name-specific keys (:data:`SWAPPABLE`) for a new ``name``:
+    the schema's defaults, and the dataset's own augmentation preset."""
+    fresh = {key: defaults[key] for key in SWAPPABLE[section]}
+    if section == "data" and name in DATASET_VIEWS:
+        fresh["views"] = DATASET_VIEWS[name]
+    return fresh
