@@ -22,7 +22,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from selfsup.config_schema import (
     BACKBONE_NAMES,
     DATASET_NAMES,
-    LOGGERS,
+    LOGGERS,  # noqa: F401 (re-exported: what trainer.logger may name)
     METHOD_NAMES,
     VIEW_PRESETS,
     ConfigError,
@@ -87,7 +87,7 @@ class EvalConfig:
     linear_weight_decay: float = setting(1e-4, low=0)
     mlp_probe: bool = setting(False)
     online_probe: bool = setting(True)
-    every_n_epochs: int = setting(1, low=0)  # online probe + kNN monitor on the test split (0: never)
+    every_n_epochs: int = setting(1, low=0)  # online probe + kNN monitor on the test (0: never)
     knn_monitor: bool = setting(True)  # kNN top-1 on the test split at each of those epochs
 
 

@@ -9,7 +9,6 @@ command existed); older checkpoints load the dataset once to learn it.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
