@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 from selfsup import __version__
+from selfsup.errors import OneLineParser as _Parser
 from selfsup.errors import SelfsupError
 
 COMMANDS = {
@@ -40,11 +41,6 @@ EPILOG = """examples:
 
 Data lives in data.root (--data-root), else $SELFSUP_DATA, else ./data, for every command.
 Add --debug (or SELFSUP_DEBUG=1) to see the traceback of an error."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, not usage + message
-        raise SelfsupError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ from selfsup import __version__
 from selfsup.config import Config, to_dict
 from selfsup.data.views import normaliser
 from selfsup.encoder import encoder_metadata, save_encoder
-from selfsup.errors import SelfsupError
+from selfsup.errors import OneLineParser, SelfsupError
 from selfsup.nets import build_backbone
 from selfsup.train.checkpoints import load_selfsup_checkpoint
 from selfsup.train.trained import resolve_checkpoint
@@ -73,9 +73,7 @@ def export_encoder(run: str | Path, out: str | Path) -> tuple[Path, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from selfsup.cli import _Parser  # usage mistakes are one line, like every command's
-
-    parser = _Parser(
+    parser = OneLineParser(
         prog="selfsup export",
         description="Write a trained run's encoder (weights + how to rebuild it) to a "
         ".safetensors file; load it with selfsup.load_encoder(FILE).",

@@ -53,7 +53,8 @@ def one_line_error(argv, capsys) -> str:
             "'trainer.max_epoch': not an argument of lightning.Trainer; did you mean "
             "trainer.max_epochs? (in the command line)",
         ),
-        (["train", "trainer.logger=false"], "trainer.logger is set by selfsup itself"),
+        (["train", "trainer.logger=comet"], "trainer.logger: unknown logger 'comet'"),
+        (["train", "trainer.callbacks=[]"], "trainer.callbacks is set by selfsup itself"),
         (["train", "max_epochs"], "'max_epochs' is neither an option nor an override"),
         (["train", "--config", "missing.yaml"], "config file 'missing.yaml' not found"),
         (["train", "--resume"], "--resume needs --run-dir"),
