@@ -226,7 +226,12 @@ TRAINER_MANAGED = frozenset(
 )
 _BATCHES = Rule((int, float), low=0, note="an integer counts batches, a float <= 1.0 is a share")
 TRAINER_RULES: dict[str, Rule] = {
-    "max_epochs": Rule(int, low=1, special=(-1,), note="no limit, with trainer.max_steps"),
+    "max_epochs": Rule(
+        int,
+        low=0,
+        special=(-1,),
+        note="no limit, with trainer.max_steps; 0 evaluates the untrained encoder",
+    ),
     "min_epochs": Rule(int, low=0, optional=True),
     "max_steps": Rule(int, low=1, special=(-1,), note="no limit"),
     "min_steps": Rule(int, low=0, optional=True),

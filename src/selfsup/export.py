@@ -72,15 +72,20 @@ def export_encoder(run: str | Path, out: str | Path) -> tuple[Path, dict]:
     return save_encoder(backbone, metadata, out), metadata
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(
+def parser() -> OneLineParser:
+    """The ``selfsup export`` command line."""
+    out = OneLineParser(
         prog="selfsup export",
         description="Write a trained run's encoder (weights + how to rebuild it) to a "
         ".safetensors file; load it with selfsup.load_encoder(FILE).",
     )
-    parser.add_argument("run", help="run directory (its newest checkpoint) or checkpoint file")
-    parser.add_argument("file", help="output file, ending in .safetensors")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    out.add_argument("run", help="run directory (its newest checkpoint) or checkpoint file")
+    out.add_argument("file", help="output file, ending in .safetensors")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     out, meta = export_encoder(args.run, args.file)
     shape = "x".join(str(s) for s in meta["image_shape"])
     print(

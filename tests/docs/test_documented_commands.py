@@ -56,10 +56,18 @@ def fenced_blocks(path: Path) -> list[tuple[int, str]]:
 def block_commands(body: str) -> list[str]:
     """The shell lines of a block: continuations joined, comments and blank lines dropped."""
     joined = re.sub(r"\\\n\s*", " ", body)
-    out = []
+    out, pending = [], ""
     for line in joined.splitlines():
+        if pending:  # inside a quoted argument that spans lines (python -c "...")
+            pending += "\n" + line
+            if pending.count('"') % 2 == 0:
+                out.append(pending)
+                pending = ""
+            continue
         line = re.sub(r"\s+#.*$", "", line).strip()
-        if line and not line.startswith("#"):
+        if line.count('"') % 2:
+            pending = line
+        elif line and not line.startswith("#"):
             out.append(line)
     return out
 
@@ -67,7 +75,10 @@ def block_commands(body: str) -> list[str]:
 def selfsup_words(command: str) -> list[str] | None:
     """The words after ``selfsup`` (env assignments and nice / time wrappers skipped), or
     ``None`` for another program."""
-    words = shlex.split(command)
+    try:
+        words = shlex.split(command)
+    except ValueError:  # prose in a block (an apostrophe), not a shell line
+        return None
     while words and re.match(r"^[A-Z_]+=", words[0]):
         words = words[1:]
     while words and words[0] in WRAPPERS:
@@ -133,6 +144,10 @@ def check_parses(words: list[str]) -> None:
 
         parser = reproduce.parser(dynamics.EXPERIMENT, "selfsup dynamics")
         reproduce.resolve(dynamics.EXPERIMENT, parser.parse_args(["--experiments", *rest]))
+    elif name == "export":
+        from selfsup import export
+
+        export.parser().parse_args(rest)
     else:
         raise AssertionError(f"unknown command {name}")
 
