@@ -19,8 +19,19 @@ from torch import nn
 from selfsup.losses import simvae_elbo, vae_elbo
 
 
-def _official_batch_loss(x, mu_x_logits, mu_z, log_var_z, z, log_var_x, binarise, num_sim,
-                         var_z_y=None, p_y_prior="gaussian", num_data=50000):
+def _official_batch_loss(
+    x,
+    mu_x_logits,
+    mu_z,
+    log_var_z,
+    z,
+    log_var_x,
+    binarise,
+    num_sim,
+    var_z_y=None,
+    p_y_prior="gaussian",
+    num_data=50000,
+):
     """The official per-batch objective; ``x`` etc. flattened to (B * J, ...) images in the
     official order (the J views of a sample adjacent). ``var_z_y=None``: the VAE baseline."""
     mu_x = torch.sigmoid(mu_x_logits)
@@ -86,8 +97,9 @@ def test_simvae_official_equals_the_official_code(likelihood, log_var_x, prior, 
 
     def theirs(x, lg, m, lv, z):
         flat = [t.flatten(0, 1) for t in (x, lg, m, lv, z)]
-        total = _official_batch_loss(*flat, log_var_x, likelihood == "bernoulli", j, 0.15,
-                                     prior, num_data)
+        total = _official_batch_loss(
+            *flat, log_var_x, likelihood == "bernoulli", j, 0.15, prior, num_data
+        )
         constant = -b * latent * math.log(num_data) if prior == "uniform" else 0.0
         return (total - constant) / b
 
@@ -118,8 +130,14 @@ def test_vae_official_equals_the_official_baseline(likelihood, log_var_x, beta):
             return (total - constant) / n
         # beta-VAE: the official code has none; beta weighs its entropy + prior terms
         recon_only = _official_batch_loss(
-            flat[0], flat[1], flat[2], torch.zeros_like(flat[3]), torch.zeros_like(flat[4]),
-            log_var_x, likelihood == "bernoulli", j,
+            flat[0],
+            flat[1],
+            flat[2],
+            torch.zeros_like(flat[3]),
+            torch.zeros_like(flat[4]),
+            log_var_x,
+            likelihood == "bernoulli",
+            j,
         ) - 0.5 * n * latent * math.log(2 * math.pi)
         everything = _official_batch_loss(*flat, log_var_x, likelihood == "bernoulli", j)
         everything = everything - 0.5 * n * latent * math.log(2 * math.pi)

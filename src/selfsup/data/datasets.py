@@ -18,6 +18,7 @@ import torch
 from selfsup.data.folder import load_image_folder
 from selfsup.data.images import BatchDataset, DataSplits, FileImages, TensorImages
 from selfsup.data.shapes import load_shapes
+from selfsup.data.styled_mnist import load_styled_mnist
 from selfsup.errors import SelfsupError
 
 __all__ = [
@@ -165,6 +166,7 @@ DATASETS: dict[str, Callable[..., DataSplits]] = {
     "stl10": _stl10,
     "celeba": _celeba,
     "shapes": load_shapes,
+    "styled_mnist": load_styled_mnist,
     "image_folder": load_image_folder,
 }
 #: datasets made in code: they need no files and never download
