@@ -10,6 +10,7 @@ from pathlib import Path
 from selfsup.experiments.claims import Claim
 from selfsup.experiments.stats import mean_std
 
+PROJECTOR = "projector_"
 CURVE_KEYS = (
     "style_score",
     "projector_style_score",
@@ -165,19 +166,25 @@ def plot_curves(curves: dict, dataset: str, path: Path, keys: Sequence[str] = CU
         return None
     plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 3.8), squeeze=False)
+    colours = {m: f"C{i % 10}" for i, m in enumerate(sorted(curves))}  # the same in every panel
     for ax, key in zip(axes[0], keys, strict=True):
         for method, c in sorted(curves.items()):
-            if key not in c["mean"]:
+            # a method without a projector (the VAEs) shows its one probe point, mu, in the
+            # projector panel too, as the reference the heads are compared with
+            shown = key if key in c["mean"] else key.removeprefix(PROJECTOR)
+            if shown not in c["mean"]:
                 continue
-            ys = [math.nan if v is None else v for v in c["mean"][key]]
-            sd = [0.0 if v is None else v for v in c["std"][key]]
+            ys = [math.nan if v is None else v for v in c["mean"][shown]]
+            sd = [0.0 if v is None else v for v in c["std"][shown]]
             style = "-" if "vae" in method else "--"
-            ax.plot(c["steps"], ys, style, marker="o", ms=3, label=method)
+            label = method if shown == key else f"{method} (mu)"
+            ax.plot(c["steps"], ys, style, marker="o", ms=3, label=label, color=colours[method])
             ax.fill_between(
                 c["steps"],
                 [y - e for y, e in zip(ys, sd, strict=True)],
                 [y + e for y, e in zip(ys, sd, strict=True)],
                 alpha=0.15,
+                color=colours[method],
             )
         ax.set_xscale("log")
         ax.set_xlabel("training steps")
@@ -185,5 +192,51 @@ def plot_curves(curves: dict, dataset: str, path: Path, keys: Sequence[str] = CU
         where = "encoder / mu" if not key.startswith("projector_") else "projector output"
         ax.set_title(f"{dataset}: {key} ({where})", fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+        ax.legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def plot_advantage(
+    curves: dict, dataset: str, ours: Sequence[str], rivals: Sequence[str], path: Path
+) -> str | None:
+    """Issue 17's map as a picture: each SimVAE variant's style_score minus each rival's (at
+    the rival's encoder output, solid, and projector output, dotted) against steps, with the
+    zero line and the crossing points. Returns the file name, or ``None`` if nothing to draw."""
+    from selfsup.experiments.report import pyplot, save_figure
+
+    pairs = []
+    for mine in ours:
+        for rival in rivals:
+            for rival_key in ("style_score", "projector_style_score"):
+                a, b = curves.get(mine), curves.get(rival)
+                if a is None or b is None or rival_key not in b["mean"]:
+                    continue
+                if "style_score" not in a["mean"]:
+                    continue
+                common = sorted(set(a["steps"]) & set(b["steps"]))
+                ya = [a["mean"]["style_score"][a["steps"].index(s)] for s in common]
+                yb = [b["mean"][rival_key][b["steps"].index(s)] for s in common]
+                if len(common) >= 2 and None not in ya and None not in yb:
+                    pairs.append((mine, rival, rival_key, common, ya, yb))
+    if not pairs:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(ours), figsize=(5.2 * len(ours), 3.8), squeeze=False)
+    for ax, mine in zip(axes[0], ours, strict=True):
+        for m, rival, rival_key, steps, ya, yb in pairs:
+            if m != mine:
+                continue
+            diff = [x - y for x, y in zip(ya, yb, strict=True)]
+            style = ":" if rival_key.startswith("projector_") else "-"
+            where = "projector" if rival_key.startswith("projector_") else "encoder"
+            (line,) = ax.plot(steps, diff, style, marker="o", ms=3, label=f"{rival} ({where})")
+            for c in crossings(steps, ya, yb):
+                ax.axvline(c["step"], color=line.get_color(), alpha=0.4, lw=0.8)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("training steps")
+        ax.set_ylabel(f"{mine} style_score minus rival's")
+        ax.set_title(f"{dataset}: {mine}'s style advantage (> 0: ahead)", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     return save_figure(fig, path)

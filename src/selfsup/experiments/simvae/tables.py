@@ -7,8 +7,8 @@ from pathlib import Path
 
 from selfsup.experiments.experiment import Finished
 from selfsup.experiments.report import image
-from selfsup.experiments.simvae.curves import CURVE_KEYS, plateaued, plot_curves
-from selfsup.experiments.simvae.settings import RESULT_KEYS, Params, setting_for
+from selfsup.experiments.simvae.curves import CURVE_KEYS, plateaued, plot_advantage, plot_curves
+from selfsup.experiments.simvae.settings import DISCRIMINATIVE, RESULT_KEYS, Params, setting_for
 
 COLUMNS = (*RESULT_KEYS, "scatter_ratio", "class_gaussian_gain", "gmm_gain")
 PROJECTOR_COLUMNS = ("projector_content_linear_top1", "projector_style_score")
@@ -81,6 +81,16 @@ def _curve_section(per_method: dict, dataset: str, out: Path) -> list[str]:
     lines = ["", "Probe metrics against training steps (mean ± std over seeds):", ""]
     if name is not None:
         lines += [image(out / name, out, f"curves-{dataset}"), ""]
+    ours = [m for m in ("simvae", "simvae_official") if m in curves]
+    path = out / f"advantage-{dataset}.png"
+    if ours and plot_advantage(curves, dataset, ours, DISCRIMINATIVE, path) is not None:
+        lines += [
+            "SimVAE's style advantage against steps (its style_score minus each discriminative "
+            "method's; vertical lines: crossing points):",
+            "",
+            image(path, out, f"advantage-{dataset}"),
+            "",
+        ]
     for m, c in curves.items():
         for key in ("style_score", "projector_style_score"):
             if key not in c["mean"]:
