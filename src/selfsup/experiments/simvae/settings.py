@@ -212,10 +212,11 @@ PRESETS = {
     "quick": Preset(
         Params(
             settings=quick_settings(),
-            datasets=("mnist", "fashion_mnist", "shapes", "styled_mnist"),
+            datasets=("mnist", "fashion_mnist", "shapes"),
             methods=QUICK_METHODS,
         ),
-        "MNIST MLP 800 steps, shapes and styled_mnist conv 400 steps, six methods",
+        "MNIST MLP 800 steps, shapes conv 400 steps, six methods (--datasets styled_mnist: "
+        "the digits with known style at the shapes budget)",
         3,
     ),
     "tiny": Preset(
