@@ -16,17 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from selfsup.data.images import DataSplits, TensorImages
+from selfsup.data.shapes import COLOURS as SHAPE_COLOURS
 
-COLOURS = torch.tensor(  # foreground hues, RGB in [0, 1]
-    [
-        [0.95, 0.15, 0.15],  # red
-        [0.15, 0.85, 0.2],  # green
-        [0.2, 0.35, 1.0],  # blue
-        [0.95, 0.9, 0.1],  # yellow
-        [0.9, 0.2, 0.9],  # magenta
-        [0.1, 0.9, 0.95],  # cyan
-    ]
-)
+# the six saturated hues of ``shapes``, so that colour means the same in both sets
+COLOURS = torch.from_numpy(SHAPE_COLOURS).float()
 BACKGROUNDS = torch.tensor([[0.0, 0.0, 0.0], [0.35, 0.35, 0.35], [0.25, 0.15, 0.05]])
 STYLE_FACTORS = {
     "x": "continuous",
