@@ -10,8 +10,6 @@ digits (``base="digits"``). The same arguments always give the same images.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
@@ -30,6 +28,7 @@ STYLE_FACTORS = {
 }
 POSITION_RANGE = 0.25  # centre offset, in image half-widths
 SCALE_RANGE = (0.55, 0.95)  # the digit's box side, in image widths
+BASES = ("mnist", "digits")  # the digit sets it restyles
 
 
 def render_digits(
@@ -78,33 +77,23 @@ def render_digits(
     return images, style
 
 
-def load_styled_mnist(
-    root: str | Path | None = None,
-    download: bool = False,
+def restyle_digits(
+    source: DataSplits,
     n_train: int = 10000,
     n_test: int = 2000,
     image_size: int = 32,
     seed: int = 0,
-    base: str = "mnist",
     **_,
 ) -> DataSplits:
-    """The ``styled_mnist`` splits: the first ``n_train`` / ``n_test`` digits of the base set's
-    train / test split, restyled; style factors in ``extras["style_train"]`` /
-    ``["style_test"]`` and their kinds in ``extras["style_factors"]``.
-
-    Raises:
-        DatasetNotFoundError: ``base="mnist"`` and MNIST is not under ``root``.
-    """
-    from selfsup.data.datasets import load_dataset  # the registry imports this module
-
+    """The ``styled_mnist`` splits from a loaded digit set (``BASES``): its first ``n_train`` /
+    ``n_test`` train / test digits, restyled; style factors in ``extras["style_train"]`` /
+    ``["style_test"]`` and their kinds in ``extras["style_factors"]``. The registry
+    (``selfsup.data.datasets``) loads the base set from the data root and calls this."""
     if n_train < 1 or n_test < 1 or image_size < 8:
         raise ValueError(
             f"styled_mnist needs n_train, n_test >= 1 and image_size >= 8, got {n_train}, "
             f"{n_test}, {image_size}"
         )
-    if base not in ("mnist", "digits"):
-        raise ValueError(f"styled_mnist: base must be 'mnist' or 'digits', got '{base}'")
-    source = load_dataset(base, root, download)
     splits = []
     for split, n, offset in ((source.train, n_train, 0), (source.test, n_test, 1)):
         if not isinstance(split, TensorImages):
