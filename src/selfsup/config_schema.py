@@ -54,6 +54,7 @@ DATASET_NAMES = (
     "mnist",
     "shapes",
     "stl10",
+    "styled_mnist",
     "tensors",
 )
 VIEW_PRESETS = (

@@ -111,6 +111,18 @@ CASES: dict[str, tuple[Callable[[], tuple[torch.Tensor, ...]], Callable[..., tor
             losses.simvae_elbo(x, lg, mu, lv, z, 0.3, "gaussian", -1.0, "uniform").loss
         ),
     ),
+    "simvae_elbo_official": (
+        _views,
+        lambda x, lg, mu, lv, z: losses.simvae_elbo(x, lg, mu, lv, z, weighting="official").loss,
+    ),
+    "vae_elbo_official": (
+        _views,
+        lambda x, lg, mu, lv, z: (
+            losses.vae_elbo(
+                _flat(x), _flat(lg), _flat(mu), _flat(lv), weighting="official", z=_flat(z)
+            ).loss
+        ),
+    ),
     "gaussian_kl": (_views, lambda x, lg, mu, lv, z: losses.gaussian_kl(mu, lv).sum()),
     "gaussian_kl_to_posterior": (
         _views,
@@ -160,6 +172,8 @@ PINNED = {
     "cr_vae_elbo_gaussian": (80.88998900638032, 50.70730684301505),
     "simvae_loss": (39.68968659148099, 10.3150874733599),
     "simvae_elbo_uniform_gaussian": (14.935216981779917, 5.695855493601939),
+    "simvae_elbo_official": (1539.2114383164578, 287.11375153986023),
+    "vae_elbo_official": (761.7452659633365, 143.47709549312614),
     "gaussian_kl": (12.220188273162568, 4.866507591871787),
     "gaussian_kl_to_posterior": (11.032239038160897, 8.067700708040979),
     "reconstruction_nll": (45.67559658790603, 8.651560349379606),

@@ -65,7 +65,8 @@ def test_official_defaults_stay_finite_on_mnist(mnist_root):
 
 def test_reproduce_smoke(tmp_path, capsys):
     out = tmp_path / "rep"
-    assert reproduce(["simvae", "--preset", "tiny", "--workers", "1", "--out", str(out)]) == 0
+    argv = ["simvae", "--preset", "tiny", "--workers", "1", "--out", str(out)]
+    assert reproduce([*argv, "--budget", "4", "--curve-from", "2"]) == 0
     results = json.loads((out / "results.json").read_text())
     shapes = results["summary"]["shapes"]
     assert set(shapes) == {"simvae", "vicreg"}
@@ -77,7 +78,25 @@ def test_reproduce_smoke(tmp_path, capsys):
     style = claims["SimVAE's representation keeps more style (style_score) than vicreg's"]
     ours = (shapes["simvae"]["mean"]["style_score"], shapes["vicreg"]["mean"]["style_score"])
     assert style["ours"] == {"simvae": ours[0], "vicreg": ours[1]}
-    assert style["holds"] == (ours[0] > ours[1]) and style["regime"].startswith("shapes, 3 steps")
+    assert style["holds"] == (ours[0] > ours[1]) and style["regime"].startswith("shapes, 4 steps")
+    # the rival's projector output is probed too; the VAE has no projector
+    proj = shapes["vicreg"]["mean"]["projector_style_score"]
+    head = claims[
+        "SimVAE's representation keeps more style (style_score) than vicreg's projector output"
+    ]
+    assert head["ours"] == {"simvae": ours[0], "vicreg projector output": proj}
+    assert "projector_style_score" not in shapes["simvae"]["mean"]
+    # the curves: probe points at steps 2, 3 and 4, and the advantage claim built on them
+    curve = shapes["simvae"]["curve"]
+    assert curve["steps"] == [2, 3, 4] and len(curve["mean"]["style_score"]) == 3
+    advantage = [c for c in results["claims"] if "once trained long enough" in c["claim"]]
+    assert [c["claim"].split(" keeps")[0] for c in advantage] == ["simvae"]
+    assert advantage[0]["ours"]["last_step"] == 4 and advantage[0]["regime"].startswith("shapes:")
+    assert (out / "curves-shapes.png").exists() and "curves-shapes.png" in results["figures"]
+    # a longer budget continues the same runs from their saved state
+    assert reproduce([*argv, "--budget", "6", "--curve-from", "2", "--resume"]) == 0
+    longer = json.loads((out / "results.json").read_text())["summary"]["shapes"]["simvae"]
+    assert longer["runs"][0]["resumed_at_step"] == 4 and longer["curve"]["steps"] == [2, 3, 4, 6]
     report = (out / "report.md").read_text()
     assert "## shapes" in report and "style_score" in report and "## Claims" in report
     assert (out / "runs" / "shapes-simvae-s0" / "recon.png").exists()

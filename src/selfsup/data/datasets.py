@@ -18,6 +18,7 @@ import torch
 from selfsup.data.folder import load_image_folder
 from selfsup.data.images import BatchDataset, DataSplits, FileImages, TensorImages
 from selfsup.data.shapes import load_shapes
+from selfsup.data.styled_mnist import BASES, restyle_digits
 from selfsup.data.tensors import load_tensors
 from selfsup.errors import SelfsupError
 
@@ -163,6 +164,13 @@ def _celeba(
     return DataSplits("celeba", train, test, extras={"attribute": attribute})
 
 
+def _styled_mnist(root: Path, download: bool, base: str = "mnist", **params) -> DataSplits:
+    # MNIST digits with known colour, background, position and scale (data/styled_mnist.py)
+    if base not in BASES:
+        raise SelfsupError(f"styled_mnist: unknown base '{base}'; valid: {', '.join(BASES)}")
+    return restyle_digits(DATASETS[base](root, download), **params)
+
+
 DATASETS: dict[str, Callable[..., DataSplits]] = {
     "digits": _digits,
     "mnist": _torchvision_train_test("MNIST", "mnist", 10, _grey_split),
@@ -172,6 +180,7 @@ DATASETS: dict[str, Callable[..., DataSplits]] = {
     "stl10": _stl10,
     "celeba": _celeba,
     "shapes": load_shapes,
+    "styled_mnist": _styled_mnist,
     "folder": load_image_folder,
     "image_folder": load_image_folder,  # the former name of "folder"
     "tensors": load_tensors,

@@ -13,11 +13,13 @@ from typing import NamedTuple
 import torch
 
 from selfsup.losses.vae import (
+    WEIGHTINGS,
     _check_log_sigma,
-    _reconstruction_nll,
     check_finite_elbo,
     check_images,
     check_posterior,
+    entropy_term,
+    weighted_reconstruction,
 )
 from selfsup.validation import InputError, check_choice, check_positive, check_same_shape
 
@@ -45,6 +47,7 @@ def simvae_elbo(
     likelihood: str = "bernoulli",
     log_sigma_x2: float = -4.6,
     hyperprior: str = "normal",
+    weighting: str = "elbo",
 ) -> SimVAETerms:
     """Negative ELBO_SSL of a batch, and its named terms (constants dropped).
 
@@ -56,6 +59,14 @@ def simvae_elbo(
     - hyperprior: ``1/2 ||zbar_i||^2`` for an ``N(0, I)`` hyperprior on the cluster centre
       (``"normal"``, the official default) or 0 for ``"uniform"``.
 
+    ``weighting="official"`` is the official code's objective (``SelfSup`` in
+    alicebizeul/simvae, ``src/model/models.py`` and ``src/model/priors.py``) term for term,
+    its per-batch sum divided by B: the reconstruction divided by ``exp(log_sigma_x2)`` for
+    the Bernoulli likelihood too (x ~99.5 at -4.6; see ``weighted_reconstruction``) and the
+    entropy ``-1/2 sum 2 pi logvar`` (see ``entropy_term``); prior and hyperprior are the same
+    as above. Additive constants are dropped in both (the official uniform hyperprior adds
+    ``L log(num_data)`` per sample).
+
     Args:
         x: ``(B, J, C, H, W)`` views in [0, 1] (the reconstruction targets).
         x_logits: ``(B, J, C, H, W)`` decoder outputs before the sigmoid.
@@ -65,6 +76,7 @@ def simvae_elbo(
         likelihood: ``"bernoulli"`` or ``"gaussian"``; log_sigma_x2: Gaussian log variance
             (official -4.6, i.e. sigma_x^2 ~ 0.01).
         hyperprior: ``"normal"`` or ``"uniform"``.
+        weighting: ``"elbo"`` (the paper's ELBO, default) or ``"official"``.
 
     Returns:
         ``SimVAETerms`` averaged over the B samples.
@@ -84,10 +96,11 @@ def simvae_elbo(
         raise InputError(f"{fn} needs J >= 2 views per sample, got x {tuple(x.shape)}")
     check_positive(sigma2, "sigma2", fn, " (the official 0.15)")
     check_choice(hyperprior, "hyperprior", fn, HYPERPRIORS)
+    check_choice(weighting, "weighting", fn, WEIGHTINGS)
     _check_log_sigma(log_sigma_x2, fn)
     check_finite_elbo(fn, likelihood, x=x, x_logits=x_logits, mu=mu, logvar=logvar, z=z)
-    rec = _reconstruction_nll(x, x_logits, likelihood, log_sigma_x2).sum(1).mean()
-    entropy = -0.5 * logvar.sum((1, 2)).mean()
+    rec = weighted_reconstruction(x, x_logits, likelihood, log_sigma_x2, weighting).sum(1).mean()
+    entropy = entropy_term(logvar, weighting).sum(1).mean()
     zbar = z.mean(1, keepdim=True)
     # zbar's rounding is common to the J views, so it cancels to first order in the sum of
     # squares (the deviations sum to zero): one pass is as accurate as two (measured in
@@ -111,6 +124,9 @@ def simvae_loss(
     likelihood: str = "bernoulli",
     log_sigma_x2: float = -4.6,
     hyperprior: str = "normal",
+    weighting: str = "elbo",
 ) -> torch.Tensor:
     """The scalar negative ELBO_SSL; see ``simvae_elbo``."""
-    return simvae_elbo(x, x_logits, mu, logvar, z, sigma2, likelihood, log_sigma_x2, hyperprior)[0]
+    return simvae_elbo(
+        x, x_logits, mu, logvar, z, sigma2, likelihood, log_sigma_x2, hyperprior, weighting
+    )[0]

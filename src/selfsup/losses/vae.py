@@ -24,6 +24,9 @@ from selfsup.validation import (
 )
 
 LIKELIHOODS = ("bernoulli", "gaussian")
+# "elbo": the paper's objective; "official": the objective as alicebizeul/simvae computes it
+# (src/model/models.py, BaseVAE.recon_and_entropy and the priors), see docs/simvae.md
+WEIGHTINGS = ("elbo", "official")
 
 
 def check_images(x: torch.Tensor, x_logits: torch.Tensor, fn: str, likelihood: str) -> None:
@@ -66,6 +69,33 @@ def _reconstruction_nll(
     else:
         per_pixel = (x - torch.sigmoid(x_logits)).pow(2) / (2 * math.exp(log_sigma_x2))
     return per_pixel.flatten(-3).sum(-1)
+
+
+def weighted_reconstruction(
+    x: torch.Tensor,
+    x_logits: torch.Tensor,
+    likelihood: str,
+    log_sigma_x2: float,
+    weighting: str,
+) -> torch.Tensor:
+    """Per-image reconstruction term ``(...)`` of either weighting (inputs already checked).
+
+    The official code divides *both* likelihoods by ``exp(log_var_x)``: for the Gaussian that is
+    the ELBO's ``1 / (2 sigma_x^2)`` already; for the Bernoulli it is an extra factor
+    ``exp(-log_sigma_x2)`` (about 99.5 at the official -4.6) that the ELBO does not have."""
+    rec = _reconstruction_nll(x, x_logits, likelihood, log_sigma_x2)
+    if weighting == "official" and likelihood == "bernoulli":
+        rec = rec * math.exp(-log_sigma_x2)
+    return rec
+
+
+def entropy_term(logvar: torch.Tensor, weighting: str) -> torch.Tensor:
+    """Minus the posterior entropy, up to a constant, summed over the last dim: ``(..., L)`` ->
+    ``(...)``. ``"elbo"``: ``-1/2 sum logvar``; ``"official"``: ``-1/2 sum 2 pi logvar`` as the
+    official code writes it (``0.5 * torch.sum(2*math.pi*log_var_z)``, gradient ``-pi`` per
+    log-variance instead of ``-1/2``)."""
+    scale = math.pi if weighting == "official" else 0.5
+    return -scale * logvar.sum(-1)
 
 
 def reconstruction_nll(
@@ -157,8 +187,17 @@ def vae_elbo(
     beta: float = 1.0,
     likelihood: str = "bernoulli",
     log_sigma_x2: float = -4.6,
+    weighting: str = "elbo",
+    z: torch.Tensor | None = None,
 ) -> VAETerms:
     """Negative ELBO of a VAE with a standard-normal prior (beta-VAE when ``beta != 1``).
+
+    ``weighting="elbo"`` (default): ``rec + beta * KL(q(z|x) || N(0, I))`` with the analytic KL.
+    ``weighting="official"``: the VAE baseline of the official SimVAE code
+    (``GmmVAEWithAugments``: ``Prior_StdGauss`` and ``BaseVAE.recon_and_entropy``) per image:
+    the reconstruction weighted as in ``weighted_reconstruction``, and in place of the KL its
+    one-sample estimate as that code writes it, ``-pi sum logvar + 1/2 ||z||^2`` (additive
+    constants dropped), which needs the sample ``z``; ``beta`` multiplies that term.
 
     Args:
         x: ``(N, C, H, W)`` targets in [0, 1] (views of a batch may be stacked along N).
@@ -166,6 +205,8 @@ def vae_elbo(
         mu, logvar: ``(N, L)`` parameters of ``q(z|x) = N(mu, diag exp(logvar))``.
         beta: weight of the KL term (1: the plain VAE).
         likelihood, log_sigma_x2: see ``reconstruction_nll``.
+        weighting: ``"elbo"`` or ``"official"``.
+        z: ``(N, L)`` reparameterised samples; required by ``"official"``, unused otherwise.
 
     Returns:
         ``VAETerms`` averaged over the N images.
@@ -179,9 +220,18 @@ def vae_elbo(
         )
     check_nonnegative(beta, "beta", fn)
     _check_log_sigma(log_sigma_x2, fn)
-    check_finite_elbo(fn, likelihood, x=x, x_logits=x_logits, mu=mu, logvar=logvar)
-    rec = _reconstruction_nll(x, x_logits, likelihood, log_sigma_x2).mean()
-    kl = _gaussian_kl(mu, logvar).mean()
+    check_choice(weighting, "weighting", fn, WEIGHTINGS)
+    if weighting == "official":
+        if z is None:
+            raise InputError(f"{fn}: weighting='official' needs the latent samples z")
+        check_same_shape(mu, z, ("mu", "z"), fn)
+    extra = {} if z is None else {"z": z}
+    check_finite_elbo(fn, likelihood, x=x, x_logits=x_logits, mu=mu, logvar=logvar, **extra)
+    rec = weighted_reconstruction(x, x_logits, likelihood, log_sigma_x2, weighting).mean()
+    if weighting == "official":
+        kl = (entropy_term(logvar, weighting) + 0.5 * z.pow(2).sum(-1)).mean()
+    else:
+        kl = _gaussian_kl(mu, logvar).mean()
     return VAETerms(rec + beta * kl, rec, kl)
 
 

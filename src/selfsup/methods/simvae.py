@@ -31,5 +31,6 @@ class SimVAE(GenerativeMethod):
             self.likelihood,
             self.log_sigma_x2,
             self.hyperprior,
+            self.weighting,
         )
         return terms, v["mu"][:, 0]

@@ -15,7 +15,7 @@ import torch
 from selfsup.data.views import Normalise
 from selfsup.errors import SelfsupError
 from selfsup.losses import cr_vae_elbo, vae_elbo
-from selfsup.losses.vae import LIKELIHOODS
+from selfsup.losses.vae import LIKELIHOODS, WEIGHTINGS
 from selfsup.methods.base import SSLMethod
 
 
@@ -28,6 +28,8 @@ class GenerativeMethod(SSLMethod):
         binarise_targets: threshold the *reconstruction targets* at this value (the official
             code binarises MNIST at 0.5); inputs stay grey so that evaluation on plain images
             sees what training saw. ``None``: targets are the grey values.
+        weighting: ``"elbo"`` (the paper's objective) or ``"official"`` (the official code's
+            weighting of its terms; see ``selfsup.losses.simvae_elbo`` and docs/simvae.md).
         **common: ``SSLMethod`` arguments.
     """
 
@@ -37,6 +39,7 @@ class GenerativeMethod(SSLMethod):
         likelihood: str = "bernoulli",
         log_sigma_x2: float = -4.6,
         binarise_targets: float | None = None,
+        weighting: str = "elbo",
         **common,
     ) -> None:
         super().__init__(**common)
@@ -49,7 +52,10 @@ class GenerativeMethod(SSLMethod):
             raise SelfsupError(
                 f"unknown likelihood '{likelihood}'; valid: {', '.join(LIKELIHOODS)}"
             )
+        if weighting not in WEIGHTINGS:
+            raise SelfsupError(f"unknown weighting '{weighting}'; valid: {', '.join(WEIGHTINGS)}")
         self.likelihood, self.log_sigma_x2 = likelihood, log_sigma_x2
+        self.weighting = weighting
         self.binarise_targets = binarise_targets
         self.decoder = self.backbone.make_decoder()
         channels = self.backbone.in_shape[0]
@@ -105,6 +111,8 @@ class VAE(GenerativeMethod):
             self.beta,
             self.likelihood,
             self.log_sigma_x2,
+            self.weighting,
+            v["z"].flatten(0, 1),
         )
         return terms, v["mu"][:, 0]
 
@@ -125,6 +133,9 @@ class CRVAE(GenerativeMethod):
             raise SelfsupError(
                 f"CR-VAE uses exactly 2 views, got data.n_views={len(self.views.views)}"
             )
+        if self.weighting != "elbo":
+            # the official SimVAE code has no CR-VAE, so there is no official weighting to copy
+            raise SelfsupError("CR-VAE has only weighting 'elbo' (the official code has no CR-VAE)")
         self.beta, self.gamma = beta, gamma
 
     def compute_loss(self, views: list[torch.Tensor]) -> tuple[NamedTuple, torch.Tensor]:

@@ -1,11 +1,21 @@
-"""One SimVAE-reproduction run: train a method on one dataset for a fixed number of steps with
-Adam (a plain loop, no Lightning: the runs are small and many), then evaluate the frozen encoder
-(linear probe, kNN sweep, GMM clustering, latent structure, style probes) and, for seed 0 of a
-generative method, draw reconstructions and cluster samples."""
+"""One SimVAE-reproduction run: train a method on one dataset with Adam (a plain loop, no
+Lightning: the runs are small and many) for a budget of steps or minutes, measure the frozen
+encoder at the curve's steps along the way and fully at the end (``probing.py``) and, for seed 0
+of a generative method, draw reconstructions and cluster samples.
+
+A run saves its whole state (weights, Adam, the data order, the curve so far, its training
+time) to ``OUT/partial/<key>/state.pt`` at every curve step and every ``SAVE_EVERY_S`` seconds
+of training; a rerun with the same arguments continues from there, drawing exactly the views
+and batches an uninterrupted run would have drawn, so an interruption loses at most that much.
+A rerun with a larger budget (and otherwise the same arguments) continues it too: the budget
+can grow in chunks. The curve's points probe a fixed subset of the images (``curve_eval``) so
+that each costs seconds; the final table probes the full evaluation sets.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -13,14 +23,22 @@ import torch
 from omegaconf import OmegaConf
 
 from selfsup.experiments.experiment import RunContext
-from selfsup.experiments.simvae.settings import GENERATIVE, KNN_KS, Setting
+from selfsup.experiments.simvae.probing import Features, final_metrics, point_metrics
+from selfsup.experiments.simvae.settings import GENERATIVE, Setting, split_method
+
+SAVE_EVERY_S = 60.0
+STATE = "state.pt"
 
 
 def run_config(dataset: str, method: str, seed: int, s: Setting, data_root: str) -> dict:
-    """The full selfsup config of one run (also usable with ``selfsup train``)."""
+    """The full selfsup config of one run (also usable with ``selfsup train``); ``method`` may
+    carry a weighting suffix, e.g. ``simvae_official``."""
+    name, weighting = split_method(method)
     params: dict = {}
-    if method in GENERATIVE:
+    if name in GENERATIVE:
         params = dict(likelihood=s.likelihood, binarise_targets=s.binarise_targets)
+        if weighting != "elbo":
+            params["weighting"] = weighting
     return {
         "seed": seed,
         "data": {
@@ -31,7 +49,7 @@ def run_config(dataset: str, method: str, seed: int, s: Setting, data_root: str)
             "params": s.data_params,
         },
         "backbone": {"name": s.backbone, "params": s.backbone_params},
-        "method": {"name": method, "params": params, "projector": s.projector},
+        "method": {"name": name, "params": params, "projector": s.projector},
         "optim": {
             "name": "adam",
             "lr": s.lr,
@@ -78,19 +96,68 @@ def run_one(job: dict, ctx: RunContext) -> dict:
         return {"error": f"non-finite loss: {err}", "finite": False}
 
 
+class _Progress:
+    """Everything a run carries from step to step, saved and restored as plain tensors and
+    lists (``torch.load(weights_only=True)`` reads it back)."""
+
+    def __init__(self, seed: int, n: int) -> None:
+        self.step, self.cursor, self.seconds = 0, 0, 0.0
+        self.gen = torch.Generator().manual_seed(seed)
+        self.order = torch.randperm(n, generator=self.gen)
+        self.losses: list = []
+        self.curve: list = []
+
+    def state(self, method, optimiser, args: str) -> dict:
+        return {
+            "args": args,
+            "model": method.state_dict(),
+            "optimiser": optimiser.state_dict(),
+            "gen": self.gen.get_state(),
+            "order": self.order,
+            "counters": torch.tensor([self.step, self.cursor], dtype=torch.int64),
+            "seconds": torch.tensor(self.seconds, dtype=torch.float64),
+            "losses": json.dumps(self.losses),
+            "curve": json.dumps(self.curve),
+        }
+
+    def restore(self, saved: dict, method, optimiser) -> None:
+        method.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimiser"])
+        self.gen.set_state(saved["gen"])
+        self.order = saved["order"]
+        self.step, self.cursor = (int(v) for v in saved["counters"])
+        self.seconds = float(saved["seconds"])
+        self.losses, self.curve = json.loads(saved["losses"]), json.loads(saved["curve"])
+
+
+def _identity(job: dict) -> str:
+    """What a saved state must share with a run to continue it: everything but the budget, so
+    that a longer budget continues a shorter one's run."""
+    setting = {k: v for k, v in job["setting"].items() if k not in ("steps", "minutes", "eval_at")}
+    return json.dumps({**job, "setting": setting, "pictures": None}, sort_keys=True)
+
+
+def _load_state(path: Path, args: str) -> dict | None:
+    """The saved state of this very run, or ``None`` (absent, unreadable, other arguments)."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError, EOFError):
+        return None
+    if not isinstance(saved, dict) or saved.get("args") != args:
+        return None
+    return saved
+
+
+def _save_state(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a kill while saving leaves the previous state intact
+
+
 def _train_and_evaluate(job: dict, ctx: RunContext) -> dict:
     from selfsup.config import Config
     from selfsup.data.views import to_unit_float
-    from selfsup.evaluate import (
-        LinearProbe,
-        MLPProbe,
-        extract_features,
-        gmm_clustering,
-        knn_sweep,
-        latent_structure,
-        style_scores,
-    )
-    from selfsup.evaluate.pictures import cluster_samples_grid, reconstruction_grid
     from selfsup.methods import NonFiniteLossError, build_method
     from selfsup.optim import build_optimizer, parameter_groups
 
@@ -105,61 +172,84 @@ def _train_and_evaluate(job: dict, ctx: RunContext) -> dict:
     method = build_method(config, data)
     modules = [m for n, m in method.named_children() if n not in ("views", "normalise")]
     optimiser = build_optimizer(parameter_groups(modules, 0.0), "adam", s.lr, 0.0, eps=1e-4)
-    order_gen = torch.Generator().manual_seed(seed)
     n = len(data.ssl_train)
-    order = torch.randperm(n, generator=order_gen)
-    cursor, losses, start = 0, [], time.time()
+    p = _Progress(seed, n)
+    args = _identity(job)
+    state_path = ctx.out / "partial" / ctx.run_dir.name / STATE
+    saved = _load_state(state_path, args)
+    if saved is not None and int(saved["counters"][0]) <= s.steps:
+        p.restore(saved, method, optimiser)
+    else:
+        saved = None
+    resumed_at = p.step
+    train_set, train_idx = _subset(data.train, s.eval_train, seed=0)
+    curve_train, curve_idx = _subset(train_set, s.curve_eval[0], seed=1)
+    if train_idx is not None and curve_idx is not None:
+        curve_idx = train_idx[curve_idx]
+    elif curve_idx is None:
+        curve_idx = train_idx
+    curve_at = set(s.eval_at)
+    last_save = time.time()
+
+    def curve_point() -> None:
+        if p.curve and p.curve[-1]["step"] == p.step:
+            return  # measured before an interruption
+        method.eval()
+        f = Features(method, data, curve_train, curve_idx, test_n=s.curve_eval[1])
+        p.curve.append({"step": p.step, "train_seconds": p.seconds, **point_metrics(f)})
+        method.train()
+
+    def out_of_budget() -> bool:
+        if s.minutes is not None and p.seconds >= 60 * s.minutes:
+            return True
+        return p.step >= s.steps
+
     method.train()
-    for step in range(s.steps):
-        if cursor + s.batch_size > n:
-            order, cursor = torch.randperm(n, generator=order_gen), 0
-        images, _ = data.ssl_train.get_batch(order[cursor : cursor + s.batch_size])
-        cursor += s.batch_size
-        torch.manual_seed(seed * 1_000_003 + step)  # the views of a step depend on (seed, step)
+    while not out_of_budget():
+        start = time.time()
+        if p.cursor + s.batch_size > n:
+            p.order, p.cursor = torch.randperm(n, generator=p.gen), 0
+        images, _ = data.ssl_train.get_batch(p.order[p.cursor : p.cursor + s.batch_size])
+        p.cursor += s.batch_size
+        torch.manual_seed(seed * 1_000_003 + p.step)  # the views of a step depend on (seed, step)
         views = [method.normalise(v) for v in method.views(to_unit_float(images))]
         terms, _ = method.compute_loss(views)
         if not torch.isfinite(terms[0]):
-            raise NonFiniteLossError(step, 0, terms[0].item())
+            raise NonFiniteLossError(p.step, 0, terms[0].item())
         optimiser.zero_grad(set_to_none=True)
         terms[0].backward()
         optimiser.step()
-        if step % max(1, s.steps // 20) == 0 or step == s.steps - 1:
-            losses.append((step, float(terms[0].detach())))
-    train_seconds = time.time() - start
+        log_every = max(1, s.steps // 20) if s.minutes is None else 50
+        if p.step % log_every == 0:
+            p.losses.append((p.step, float(terms[0].detach())))
+        p.step += 1
+        p.seconds += time.time() - start
+        if p.step in curve_at or out_of_budget():
+            curve_point()
+        if p.step in curve_at or out_of_budget() or time.time() - last_save > SAVE_EVERY_S:
+            _save_state(state_path, p.state(method, optimiser, args))
+            last_save = time.time()
+    if not p.curve or p.curve[-1]["step"] != p.step:  # resumed at the end of the budget
+        curve_point()
+        _save_state(state_path, p.state(method, optimiser, args))
     method.eval()
-    train_set, train_idx = _subset(data.train, s.eval_train, seed=0)
-    tr_f, tr_y = extract_features(method.backbone, train_set, method.normalise)
-    te_f, te_y = extract_features(method.backbone, data.test, method.normalise)
-    finite = bool(torch.isfinite(tr_f).all() and torch.isfinite(te_f).all())
+    features = Features(method, data, train_set, train_idx)
     m: dict = {
-        "train_seconds": round(train_seconds, 1),
-        "final_loss": losses[-1][1],
-        "finite": finite,
-        "losses": losses,
+        "steps": p.step,
+        "train_seconds": round(p.seconds, 1),
+        "resumed_at_step": resumed_at or None,
+        "final_loss": p.losses[-1][1] if p.losses else math.nan,
+        "losses": p.losses,
     }
-    m["content_linear_top1"] = LinearProbe().fit(tr_f, tr_y).score(te_f, te_y)
-    knn = knn_sweep(*_standardise(tr_f, te_f, tr_y, te_y), ks=KNN_KS)
-    m["knn_by_k"] = knn
-    m["content_knn_top1"] = max(knn.values())
-    if job["mlp_probe"]:
-        m["content_mlp_top1"] = MLPProbe(seed=seed).fit(tr_f, tr_y).score(te_f, te_y)
-    m.update(gmm_clustering(te_f, te_y, data.num_classes, seed=seed))
-    m.update(latent_structure(tr_f, tr_y, te_f, te_y, seed=seed))
-    m["style_score"] = None
-    if "style_train" in data.extras:
-        style_train = data.extras["style_train"]
-        if train_idx is not None:
-            style_train = {k: v[train_idx] for k, v in style_train.items()}
-        m.update(style_scores(tr_f, style_train, te_f, data.extras["style_test"]))
-    if job["pictures"] and method_name in GENERATIVE:
+    m.update(final_metrics(features, data.num_classes, seed, job["mlp_probe"]))
+    m["curve"] = p.curve
+    if job["pictures"] and split_method(method_name)[0] in GENERATIVE:
+        from selfsup.evaluate.pictures import cluster_samples_grid, reconstruction_grid
+
         images, _ = data.test.get_batch(torch.arange(12))
         reconstruction_grid(method, images, ctx.run_dir / "recon.png")
-        cluster_samples_grid(method, tr_f[:5000], data.num_classes, ctx.run_dir / "samples.png")
+        cluster_samples_grid(
+            method, features.train[:5000], data.num_classes, ctx.run_dir / "samples.png"
+        )
         m["pictures"] = ["recon.png", "samples.png"]
     return m
-
-
-def _standardise(tr_f, te_f, tr_y, te_y):
-    # cosine kNN on centred, unit-variance features: the VAE means are not centred at 0
-    mean, std = tr_f.mean(0), tr_f.std(0).clamp_min(1e-8)
-    return (tr_f - mean) / std, tr_y, (te_f - mean) / std, te_y
