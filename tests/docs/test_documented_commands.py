@@ -260,6 +260,7 @@ def mnist_present(mnist_root):
     return mnist_root
 
 
+@pytest.mark.slow  # ~4 minutes on 2 cores: outside the default suite's 10-minute budget
 def test_readme_training_block_runs_in_order(mnist_present, tmp_path):
     commands = readme_training_block()
     assert any("--resume" in c for c in commands)

@@ -82,7 +82,7 @@ class KNNMonitor(L.Callback):
     training; it appears in ``metrics.csv``, the trackers and ``training_curves.png``).
 
     Process 0 encodes both splits (the backbone in eval mode, outside DDP: no collective
-    calls) while the others wait at their next step; on one process it costs one pass over
+    calls) while the others wait for its result; on one process it costs one pass over
     the train and test images.
     """
 
@@ -93,15 +93,19 @@ class KNNMonitor(L.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         from selfsup.evaluate import extract_features, knn_accuracy
 
-        if self.every < 1 or (trainer.current_epoch + 1) % self.every or trainer.global_rank:
+        if self.every < 1 or (trainer.current_epoch + 1) % self.every:
             return
-        with torch.autocast(pl_module.device.type, enabled=False):
-            backbone, normalise = pl_module.backbone, pl_module.normalise
-            train_f, train_y = extract_features(backbone, self.data.train, normalise)
-            test_f, test_y = extract_features(backbone, self.data.test, normalise)
-        top1 = knn_accuracy(train_f, train_y, test_f, test_y, self.k, self.temperature)
-        # logged from process 0 alone: no reduction across processes
-        pl_module.log("val/knn_top1", top1, on_epoch=True, rank_zero_only=True)
+        top1 = None
+        if trainer.is_global_zero:
+            with torch.autocast(pl_module.device.type, enabled=False):
+                backbone, normalise = pl_module.backbone, pl_module.normalise
+                train_f, train_y = extract_features(backbone, self.data.train, normalise)
+                test_f, test_y = extract_features(backbone, self.data.test, normalise)
+            top1 = knn_accuracy(train_f, train_y, test_f, test_y, self.k, self.temperature)
+        # every process logs process 0's value (the mean over equal values is that value), so
+        # Lightning's epoch-level reduction holds and it has nothing to warn about
+        top1 = trainer.strategy.broadcast(top1, src=0)
+        pl_module.log("val/knn_top1", float(top1), on_epoch=True, sync_dist=True)
 
 
 #: callbacks a config may name in its ``callbacks`` section; values are their constructors
