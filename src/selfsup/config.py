@@ -22,15 +22,12 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from selfsup.config_schema import (
     BACKBONE_NAMES,
     DATASET_NAMES,
-    LOGGERS,  # noqa: F401 (re-exported: what trainer.logger may name)
     METHOD_NAMES,
     VIEW_PRESETS,
     ConfigError,
     fresh_section,
-    logger_names,
     setting,
     swapped_sections,
-    trainer_rule,
     validate,
 )
 from selfsup.errors import SelfsupError
@@ -251,16 +248,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (
 def shipped_configs() -> list[str]:
     folder = resources.files("selfsup") / "configs"
     return sorted(Path(str(p)).stem for p in folder.iterdir() if str(p).endswith(".yaml"))
-
-
-def check_trainer_keys(trainer: DictConfig | dict) -> None:
-    """Refuse ``trainer`` keys that are not arguments of ``lightning.Trainer`` or that selfsup
-    sets itself (see ``selfsup.config_schema.TRAINER_KEYS``)."""
-    for key in trainer:
-        if key == "logger":  # names selfsup turns into Lightning loggers
-            logger_names(trainer[key])
-        else:
-            trainer_rule(str(key))
 
 
 def to_dict(config: DictConfig) -> dict:

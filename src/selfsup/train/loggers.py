@@ -23,7 +23,7 @@ from pathlib import Path
 
 from lightning.pytorch.loggers import Logger
 
-from selfsup.config import logger_names
+from selfsup.config_schema import logger_names
 from selfsup.errors import SelfsupError
 from selfsup.train.csv_log import RunCSVLogger
 
