@@ -132,6 +132,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.data_root:
         overrides.append(f"data.root={args.data_root}")
     config = load_config(config_path, overrides)  # every config error is found here, quickly
+    if args.resume:  # the checkpoint, and what the config may change, before Lightning
+        _preflight_resume(run_dir, config)
     if run_dir is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{config.method.name}-{config.data.name}-{stamp}"
@@ -157,6 +159,17 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preflight_resume(run_dir: Path, config) -> None:
+    from selfsup.train.preflight import check_resume
+    from selfsup.train.run_lock import RunLock
+
+    try:
+        check_resume(run_dir, config)
+    except SelfsupError:
+        RunLock(run_dir, "train").check_free()  # a process working there is the news first
+        raise
+
+
 def _print_metrics(metrics: dict, where: Path) -> None:
     shown = {k: v for k, v in metrics.items() if k.endswith("top1")}
     print("  ".join(f"{k}={v:.4f}" for k, v in shown.items()) + f"  ({where})")
@@ -170,6 +183,9 @@ def _eval(args: argparse.Namespace) -> int:
         raise SelfsupError("selfsup eval: name a run directory or checkpoint (selfsup eval RUN)")
     if args.epochs < 1:
         raise SelfsupError(f"selfsup eval: --epochs must be >= 1, got {args.epochs}")
+    from selfsup.train.preflight import check_trained
+
+    check_trained(path, args.dataset)  # the file and the image shape, before Lightning
     from selfsup.data.datasets import DatasetNotFoundError
     from selfsup.train import evaluate_encoder
     from selfsup.train.trained import evaluate_checkpoint
@@ -198,11 +214,29 @@ def _forward(command: str, argv: list[str]) -> int:
     module, function = FORWARDED[command]
     if command == "analyze":  # the run is named the same way in every command
         argv = _run_dir_as_positional(argv)
+        _preflight_analyze(argv)
     try:
         target = getattr(importlib.import_module(module), function)
     except (ImportError, AttributeError):
         raise SelfsupError(f"{module}.{function} is not available in this version") from None
     return int(target(argv) or 0)
+
+
+def _preflight_analyze(argv: list[str]) -> None:
+    """``selfsup analyze RUN [--dataset NAME]``: the run's checkpoint and image shape, checked
+    before the command's module imports torch (anything less plain is left to its parser and
+    checked when the run is loaded)."""
+    if not argv or argv[0].startswith("-") or "--encoder" in argv:
+        return
+    dataset = None
+    for i, word in enumerate(argv):
+        if word == "--dataset" and i + 1 < len(argv):
+            dataset = argv[i + 1]
+        elif word.startswith("--dataset="):
+            dataset = word.split("=", 1)[1]
+    from selfsup.train.preflight import check_trained
+
+    check_trained(argv[0], dataset)
 
 
 def _run_dir_as_positional(argv: list[str]) -> list[str]:
