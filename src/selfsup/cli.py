@@ -2,7 +2,9 @@
 
 Bad input is one line on stderr (``error: ...``) and exit code 2; ``--debug`` (or
 ``SELFSUP_DEBUG=1``) adds the traceback. Nothing heavy (torch, Lightning) is imported before
-the command line and the config have been checked, so a mistake is reported at once.
+the command line and the config have been checked, so a mistake is reported at once; the files a
+command names (a run, a checkpoint) are checked before Lightning is imported
+(``selfsup.train.preflight``), and torch only once a file looks like a checkpoint.
 """
 
 from __future__ import annotations

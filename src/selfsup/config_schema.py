@@ -73,7 +73,19 @@ METHOD_PARAMS = {
     "vicreg_pairdist": ("sim_coeff", "entropy_coeff", "sigma", "bound"),
 }
 METHOD_NAMES = tuple(sorted(METHOD_PARAMS))
-BACKBONE_NAMES = ("conv_vae", "convnet", "mlp", "mlp_vae", "resnet", "timm", "torchvision")
+#: each backbone's arguments (``backbone.params``); ``None``: it passes other keys on to the
+#: library that builds it (timm, torchvision), which reports them itself (checked against
+#: ``selfsup.nets.BACKBONES`` by tests/core/test_config_schema.py)
+BACKBONE_PARAMS: dict[str, tuple[str, ...] | None] = {
+    "conv_vae": ("latent_dim", "widths", "residual"),
+    "convnet": ("channels",),
+    "mlp": ("hidden", "batch_norm"),
+    "mlp_vae": ("latent_dim", "hidden"),
+    "resnet": ("depth", "small_images"),
+    "timm": None,
+    "torchvision": None,
+}
+BACKBONE_NAMES = tuple(sorted(BACKBONE_PARAMS))
 DATASET_NAMES = (
     "celeba",
     "cifar10",
@@ -392,7 +404,8 @@ def validate(config: Mapping, schema: type) -> dict:
         ConfigError: the first key that breaks its rule, what is allowed and what was given.
     """
     checked = _walk(dict(config), schema, "")
-    check_method_params(checked.get("method") or {})
+    check_params("method", checked.get("method") or {}, METHOD_PARAMS)
+    check_params("backbone", checked.get("backbone") or {}, BACKBONE_PARAMS)
     trainer = dict(checked.get("trainer") or {})
     for key, value in trainer.items():
         if key == "logger":
@@ -409,15 +422,19 @@ def validate(config: Mapping, schema: type) -> dict:
     return checked
 
 
-def check_method_params(method: Mapping) -> None:
-    """Refuse ``method.params`` keys the chosen method does not take (:data:`METHOD_PARAMS`)."""
-    valid = METHOD_PARAMS.get(method.get("name"), ())
-    unknown = sorted(set(method.get("params") or {}) - set(valid))
+def check_params(kind: str, section: Mapping, valid: Mapping) -> None:
+    """Refuse ``<kind>.params`` keys that the chosen method / backbone does not take
+    (:data:`METHOD_PARAMS`, :data:`BACKBONE_PARAMS`)."""
+    name = section.get("name")
+    accepted = valid.get(name)
+    if accepted is None:  # an unknown name is refused by its rule; None takes any key
+        return
+    unknown = sorted(set(section.get("params") or {}) - set(accepted))
     if unknown:
         raise ConfigError(
-            f"unknown method parameter(s) {', '.join(unknown)} for '{method['name']}'; "
-            f"valid: {', '.join(valid)}",
-            f"method.params.{unknown[0]}",
+            f"unknown {kind} parameter(s) {', '.join(unknown)} for '{name}'; "
+            f"valid: {', '.join(accepted)}",
+            f"{kind}.params.{unknown[0]}",
         )
 
 

@@ -61,8 +61,8 @@ def one_line_error(argv, capsys) -> str:
         (["train", "--run-dirr", "x"], "unrecognized arguments: --run-dirr"),
         (["train", "method.params.sim_coef=3"], "unknown method parameter(s) sim_coef"),
         (["train", "method.name=simclr", "method.params.sim_coeff=3"], "for 'simclr'; valid:"),
-        # checked when the backbone is built (after the imports)
         (["train", "backbone.params.depth=3"], "unknown backbone parameter(s) depth for 'mlp'"),
+        # checked when the data is loaded (after the imports)
         (
             ["train", "data.name=mnist", "data.root=/nonexistent"],
             "dataset 'MNIST' not found under '/nonexistent'",
@@ -193,11 +193,20 @@ def test_eval_advice_names_its_own_options(digits_run, tmp_path, monkeypatch, ca
     assert "point --data-root" in err and "data.download" not in err
 
 
-def test_the_method_params_table_is_the_classes():
-    from selfsup.config_schema import METHOD_PARAMS
+def test_the_params_tables_are_the_classes():
+    import inspect
+
+    from selfsup.config_schema import BACKBONE_PARAMS, METHOD_PARAMS
     from selfsup.methods import METHODS, method_params
+    from selfsup.nets import BACKBONES
 
     assert {name: tuple(method_params(cls)) for name, cls in METHODS.items()} == METHOD_PARAMS
+    for name, cls in BACKBONES.items():
+        params = inspect.signature(cls).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            assert BACKBONE_PARAMS[name] is None, name
+        else:
+            assert BACKBONE_PARAMS[name] == tuple(p for p in params if p != "in_shape"), name
 
 
 def _in_a_fresh_process(argv: list[str], cwd: Path) -> tuple[int, bool, bool, str]:
@@ -228,6 +237,7 @@ def test_file_and_resume_errors_come_before_lightning(digits_run, tmp_path):
         (["eval", "cut.ckpt"], False, "cut.ckpt is truncated or corrupted"),
         (["eval", "nowhere"], False, "'nowhere' is neither a run directory nor a checkpoint"),
         (["train", "method.params.sim_coef=3"], False, "unknown method parameter(s) sim_coef"),
+        (["train", "backbone.params.depth=3"], False, "unknown backbone parameter(s) depth"),
         (
             ["analyze", "--run-dir", str(digits_run), "--dataset", "mnist"],
             True,

@@ -90,15 +90,6 @@ PROGRAMS = {"selfsup", "python", "python3.11", "pip", "cp", "export", "torchrun"
 RUNNABLE = {"selfsup", "python", "cp", "export"}
 
 
-def fenced_blocks(path: Path) -> list[tuple[int, str]]:
-    """``(line number, body)`` of every fenced code block of a markdown file."""
-    text = path.read_text()
-    return [
-        (text[: m.start()].count("\n") + 1, m.group(2))
-        for m in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.S | re.M)
-    ]
-
-
 def block_commands(body: str) -> list[str]:
     """The shell lines of a block: continuations joined, comments and blank lines dropped."""
     joined = re.sub(r"\\\n\s*", " ", body)
@@ -138,14 +129,63 @@ def selfsup_words(command: str) -> list[str] | None:
     return words[1:] if words[:1] == ["selfsup"] else None
 
 
-def documented_commands() -> list[tuple[str, str]]:
-    """``(where, command)`` for every documented ``selfsup`` command without placeholders."""
+@dataclass
+class Block:
+    """A fenced code block: where it starts, its language tag, body and shell commands."""
+
+    file: str
+    line: int
+    lang: str
+    body: str
+    commands: list[str]
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def is_shell(self) -> bool:
+        return any(program_words(c)[:1] and program_words(c)[0] in PROGRAMS for c in self.commands)
+
+    def not_run(self) -> str | None:
+        """Why the full check leaves it out (:data:`NOT_RUN`), or ``None``."""
+        for (file, text), why in NOT_RUN.items():
+            if file == self.file and text in self.body:
+                return why
+        return None
+
+    def runnable(self) -> bool:
+        """Every line a command the full check can run (no placeholder, no other program)."""
+        return all(
+            program_words(c)[:1] and program_words(c)[0] in RUNNABLE and not _synopsis(c)
+            for c in self.commands
+        )
+
+
+def _synopsis(command: str) -> bool:
+    words = program_words(command)
+    if words[:2] == ["python", "-c"] or words[:1] == ["export"]:
+        return False  # code or an assignment, not a synopsis
+    return bool(PLACEHOLDER.search(" ".join(words[1:])))
+
+
+def all_blocks() -> list[Block]:
+    """Every fenced block of the README, then of docs/*.md in name order."""
     found = []
     for path in DOCS:
         text = path.read_text()
-        for line, body in fenced_blocks(path):
-            for command in block_commands(body):
-                found.append((f"{path.name}:{line}", command))
+        for m in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.S | re.M):
+            line = text[: m.start()].count("\n") + 1
+            body = m.group(2)
+            found.append(Block(path.name, line, m.group(1), body, block_commands(body)))
+    return found
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """``(where, command)`` for every documented ``selfsup`` command without placeholders."""
+    found = [(b.where, command) for b in all_blocks() for command in b.commands]
+    for path in DOCS:
+        text = path.read_text()
         for m in re.finditer(r"`((?:[A-Z_]+=\S+ )*selfsup [^`]+)`", text):
             words = m.group(1).split()
             if len(words) <= 2 or words[-1].startswith("--"):
@@ -233,58 +273,6 @@ def with_budget(command: str, tiny_reproductions: bool = True) -> str:
         quick, appended = SMALL_REPRODUCTIONS[words[1]]
         return f"{command.replace('--quick', quick)} {appended}".rstrip()
     return command
-
-
-@dataclass
-class Block:
-    """A fenced code block: where it starts, its language tag, body and shell commands."""
-
-    file: str
-    line: int
-    lang: str
-    body: str
-    commands: list[str]
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}"
-
-    @property
-    def is_shell(self) -> bool:
-        return any(program_words(c)[:1] and program_words(c)[0] in PROGRAMS for c in self.commands)
-
-    def not_run(self) -> str | None:
-        """Why the full check leaves it out (:data:`NOT_RUN`), or ``None``."""
-        for (file, text), why in NOT_RUN.items():
-            if file == self.file and text in self.body:
-                return why
-        return None
-
-    def runnable(self) -> bool:
-        """Every line a command the full check can run (no placeholder, no other program)."""
-        return all(
-            program_words(c)[:1] and program_words(c)[0] in RUNNABLE and not _synopsis(c)
-            for c in self.commands
-        )
-
-
-def _synopsis(command: str) -> bool:
-    words = program_words(command)
-    if words[:2] == ["python", "-c"] or words[:1] == ["export"]:
-        return False  # code or an assignment, not a synopsis
-    return bool(PLACEHOLDER.search(" ".join(words[1:])))
-
-
-def all_blocks() -> list[Block]:
-    """Every fenced block of the README, then of docs/*.md in name order."""
-    found = []
-    for path in DOCS:
-        text = path.read_text()
-        for m in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.S | re.M):
-            line = text[: m.start()].count("\n") + 1
-            body = m.group(2)
-            found.append(Block(path.name, line, m.group(1), body, block_commands(body)))
-    return found
 
 
 def blocks_to_run() -> list[Block]:
