@@ -22,8 +22,8 @@ from selfsup.config import load_config
 from selfsup.errors import SelfsupError
 from selfsup.train import checkpoints, load_method, train
 from selfsup.train.atomic import atomic_write_text
+from selfsup.train.checkpoint_io import RunCheckpointIO
 from selfsup.train.checkpoints import (
-    RunCheckpointIO,
     load_checkpoint,
     newest_checkpoint,
     prune_epoch_checkpoints,

@@ -170,12 +170,3 @@ def first_sentence(err: BaseException) -> str:
     """The first sentence of an error's message, for a one-line report."""
     text = " ".join(str(err).split())
     return text.split(". ")[0][:160] or type(err).__name__
-
-
-def __getattr__(name: str):
-    # Lightning's checkpoint I/O lives in its own module: reading checkpoints stays light
-    if name == "RunCheckpointIO":
-        from selfsup.train.checkpoint_io import RunCheckpointIO
-
-        return RunCheckpointIO
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
