@@ -86,7 +86,8 @@ NOT_RUN = {
     ("results.md", "selfsup eval RUN_DIR"): "names a copy of a run by placeholder (RUN_DIR); "
     "baselines.md's block runs the same protocols on runs/my-run",
     ("results.md", "configs/METHOD_mnist.yaml"): "a template over the *_mnist configs "
-    "(METHOD); each config is trained by the default suite's config tests",
+    "(METHOD); each passes the schema in the default suite, and the README's and "
+    "baselines.md's blocks train vicreg_mnist, simclr_mnist, dino_mnist and byol_mnist",
     ("your_data.md", "torchrun --nnodes=2"): "needs 4 devices on each of 2 nodes; "
     "tests/userdata runs 2 nodes x 1 process through torchrun's rendezvous (slow)",
     ("your_data.md", "srun selfsup"): "needs a SLURM cluster",
