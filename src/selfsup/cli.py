@@ -135,7 +135,9 @@ def _train(args: argparse.Namespace) -> int:
         overrides.append(f"data.root={args.data_root}")
     config = load_config(config_path, overrides)  # every config error is found here, quickly
     if args.resume:  # the checkpoint, and what the config may change, before Lightning
-        _preflight_resume(run_dir, config)
+        from selfsup.train.preflight import check_resume
+
+        _unless_in_use(run_dir, "train", check_resume, run_dir, config)
     if run_dir is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{config.method.name}-{config.data.name}-{stamp}"
@@ -161,14 +163,16 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _preflight_resume(run_dir: Path, config) -> None:
-    from selfsup.train.preflight import check_resume
+def _unless_in_use(run_dir: Path | None, purpose: str, check, *args) -> None:
+    """``check(*args)``; if it refuses, a process working in ``run_dir`` is the news that
+    matters first (what it finds may be that process's half-made run)."""
     from selfsup.train.run_lock import RunLock
 
     try:
-        check_resume(run_dir, config)
+        check(*args)
     except SelfsupError:
-        RunLock(run_dir, "train").check_free()  # a process working there is the news first
+        if run_dir is not None:
+            RunLock(run_dir, purpose).check_free()
         raise
 
 
@@ -185,9 +189,10 @@ def _eval(args: argparse.Namespace) -> int:
         raise SelfsupError("selfsup eval: name a run directory or checkpoint (selfsup eval RUN)")
     if args.epochs < 1:
         raise SelfsupError(f"selfsup eval: --epochs must be >= 1, got {args.epochs}")
-    from selfsup.train.preflight import check_trained
+    from selfsup.train.preflight import check_trained, run_dir_of
 
-    check_trained(path, args.dataset)  # the file and the image shape, before Lightning
+    # the file and the image shape, before Lightning
+    _unless_in_use(run_dir_of(path), "eval", check_trained, path, args.dataset)
     from selfsup.data.datasets import DatasetNotFoundError
     from selfsup.train import evaluate_encoder
     from selfsup.train.trained import evaluate_checkpoint

@@ -353,9 +353,10 @@ def prepare_clone(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         (tmp_path / "shared" / "data").symlink_to(SHARED_DATA)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "selfsup").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m selfsup.cli "$@"\n')
-    (bin_dir / "selfsup").chmod(0o755)
-    (bin_dir / "python").symlink_to(sys.executable)
+    # wrappers, not links: a link to a virtual environment's python does not find its packages
+    for name, run in (("selfsup", "-m selfsup.cli "), ("python", "")):
+        (bin_dir / name).write_text(f'#!/bin/sh\nexec "{sys.executable}" {run}"$@"\n')
+        (bin_dir / name).chmod(0o755)
     env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
