@@ -17,7 +17,8 @@ What runs where:
 
 Each command runs as written at a small budget (the README says which, below its install
 lines): ``selfsup train`` lines get :data:`TRAIN_BUDGET` appended (overrides may stand anywhere
-and the last one wins, so the line is otherwise unchanged), ``analyze`` fewer samples
+and the last one wins, so the line is otherwise unchanged) and at most :data:`MAX_EPOCHS`
+epochs, ``analyze`` fewer samples
 (:data:`ANALYZE_BUDGET`), a reproduction's ``--quick`` smaller sizes
 (:data:`SMALL_REPRODUCTIONS`), and a ``cp`` that refreshes a figure in ``docs/img/`` copies it
 to ``runs/docs-img/`` instead (the figure is made and checked to exist; the tracked PNG is left
@@ -50,6 +51,8 @@ TRAIN_BUDGET = [
     "eval.linear_probe=false",
     "trainer.enable_progress_bar=false",
 ]
+#: a documented ``trainer.max_epochs`` above this runs this many (the README resumes 5 -> 8)
+MAX_EPOCHS = 8
 ANALYZE_BUDGET = [
     "--n-samples",
     "64",
@@ -273,7 +276,10 @@ def with_budget(command: str) -> str:
     if words is None:
         return command
     if words[:1] == ["train"]:
-        epochs = [] if "trainer.max_epochs=" in command else ["trainer.max_epochs=2"]
+        written = [int(m) for m in re.findall(r"trainer\.max_epochs=(\d+)", command)]
+        epochs = ["trainer.max_epochs=2"] if not written else []
+        if written and written[-1] > MAX_EPOCHS:
+            epochs = [f"trainer.max_epochs={MAX_EPOCHS}"]
         return f"{command} {' '.join(TRAIN_BUDGET + epochs)}"
     if words[:1] == ["analyze"]:
         return f"{command} {' '.join(ANALYZE_BUDGET)}"
