@@ -2,7 +2,9 @@
 
 Bad input is one line on stderr (``error: ...``) and exit code 2; ``--debug`` (or
 ``SELFSUP_DEBUG=1``) adds the traceback. Nothing heavy (torch, Lightning) is imported before
-the command line and the config have been checked, so a mistake is reported at once.
+the command line and the config have been checked, so a mistake is reported at once; the files a
+command names (a run, a checkpoint) are checked before Lightning is imported
+(``selfsup.train.preflight``), and torch only once a file looks like a checkpoint.
 """
 
 from __future__ import annotations
@@ -132,6 +134,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.data_root:
         overrides.append(f"data.root={args.data_root}")
     config = load_config(config_path, overrides)  # every config error is found here, quickly
+    if args.resume:  # the checkpoint, and what the config may change, before Lightning
+        from selfsup.train.preflight import check_resume
+
+        _unless_in_use(run_dir, "train", check_resume, run_dir, config)
     if run_dir is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{config.method.name}-{config.data.name}-{stamp}"
@@ -157,6 +163,19 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unless_in_use(run_dir: Path | None, purpose: str, check, *args) -> None:
+    """``check(*args)``; if it refuses, a process working in ``run_dir`` is the news that
+    matters first (what it finds may be that process's half-made run)."""
+    from selfsup.train.run_lock import RunLock
+
+    try:
+        check(*args)
+    except SelfsupError:
+        if run_dir is not None:
+            RunLock(run_dir, purpose).check_free()
+        raise
+
+
 def _print_metrics(metrics: dict, where: Path) -> None:
     shown = {k: v for k, v in metrics.items() if k.endswith("top1")}
     print("  ".join(f"{k}={v:.4f}" for k, v in shown.items()) + f"  ({where})")
@@ -170,6 +189,10 @@ def _eval(args: argparse.Namespace) -> int:
         raise SelfsupError("selfsup eval: name a run directory or checkpoint (selfsup eval RUN)")
     if args.epochs < 1:
         raise SelfsupError(f"selfsup eval: --epochs must be >= 1, got {args.epochs}")
+    from selfsup.train.preflight import check_trained, run_dir_of
+
+    # the file and the image shape, before Lightning
+    _unless_in_use(run_dir_of(path), "eval", check_trained, path, args.dataset)
     from selfsup.data.datasets import DatasetNotFoundError
     from selfsup.train import evaluate_encoder
     from selfsup.train.trained import evaluate_checkpoint
@@ -198,11 +221,29 @@ def _forward(command: str, argv: list[str]) -> int:
     module, function = FORWARDED[command]
     if command == "analyze":  # the run is named the same way in every command
         argv = _run_dir_as_positional(argv)
+        _preflight_analyze(argv)
     try:
         target = getattr(importlib.import_module(module), function)
     except (ImportError, AttributeError):
         raise SelfsupError(f"{module}.{function} is not available in this version") from None
     return int(target(argv) or 0)
+
+
+def _preflight_analyze(argv: list[str]) -> None:
+    """``selfsup analyze RUN [--dataset NAME]``: the run's checkpoint and image shape, checked
+    before the command's module imports torch (anything less plain is left to its parser and
+    checked when the run is loaded)."""
+    if not argv or argv[0].startswith("-") or "--encoder" in argv:
+        return
+    dataset = None
+    for i, word in enumerate(argv):
+        if word == "--dataset" and i + 1 < len(argv):
+            dataset = argv[i + 1]
+        elif word.startswith("--dataset="):
+            dataset = word.split("=", 1)[1]
+    from selfsup.train.preflight import check_trained
+
+    check_trained(argv[0], dataset)
 
 
 def _run_dir_as_positional(argv: list[str]) -> list[str]:

@@ -26,23 +26,66 @@ from typing import Any
 
 from selfsup.errors import SelfsupError
 
-METHOD_NAMES = (
-    "barlow_twins",
-    "beta_vae",
-    "byol",
-    "cr_vae",
-    "dino",
-    "moco",
-    "radial_vicreg",
-    "simclr",
-    "simsiam",
-    "simvae",
-    "vae",
-    "vicreg",
-    "vicreg_logdet",
-    "vicreg_pairdist",
-)
-BACKBONE_NAMES = ("conv_vae", "convnet", "mlp", "mlp_vae", "resnet", "timm", "torchvision")
+#: each method's own keyword arguments: what ``method.params`` may set (the signatures of the
+#: classes in ``selfsup.methods.METHODS``, listed here so that a wrong key is refused before
+#: Lightning is imported; tests/core/test_config_schema.py checks them against the classes)
+METHOD_PARAMS = {
+    "barlow_twins": ("lambd",),
+    "beta_vae": ("beta", "likelihood", "log_sigma_x2", "binarise_targets", "weighting"),
+    "byol": ("predictor_hidden", "base_momentum", "final_momentum"),
+    "cr_vae": ("beta", "gamma", "likelihood", "log_sigma_x2", "binarise_targets", "weighting"),
+    "dino": (
+        "out_dim",
+        "local_crops",
+        "local_crop_size",
+        "local_crop_scale",
+        "student_temperature",
+        "teacher_temperature",
+        "warmup_teacher_temperature",
+        "warmup_teacher_temperature_epochs",
+        "center_momentum",
+        "freeze_prototypes_epochs",
+        "base_momentum",
+        "final_momentum",
+    ),
+    "moco": (
+        "temperature",
+        "queue_size",
+        "base_momentum",
+        "final_momentum",
+        "symmetric",
+        "shuffle_bn",
+    ),
+    "radial_vicreg": ("radial", "radial_coeff", "sim_coeff", "std_coeff", "cov_coeff", "eps"),
+    "simclr": ("temperature",),
+    "simsiam": ("predictor_hidden",),
+    "simvae": (
+        "sigma2",
+        "hyperprior",
+        "likelihood",
+        "log_sigma_x2",
+        "binarise_targets",
+        "weighting",
+    ),
+    "vae": ("beta", "likelihood", "log_sigma_x2", "binarise_targets", "weighting"),
+    "vicreg": ("sim_coeff", "std_coeff", "cov_coeff", "eps"),
+    "vicreg_logdet": ("sim_coeff", "logdet_coeff", "eps"),
+    "vicreg_pairdist": ("sim_coeff", "entropy_coeff", "sigma", "bound"),
+}
+METHOD_NAMES = tuple(sorted(METHOD_PARAMS))
+#: each backbone's arguments (``backbone.params``); ``None``: it passes other keys on to the
+#: library that builds it (timm, torchvision), which reports them itself (checked against
+#: ``selfsup.nets.BACKBONES`` by tests/core/test_config_schema.py)
+BACKBONE_PARAMS: dict[str, tuple[str, ...] | None] = {
+    "conv_vae": ("latent_dim", "widths", "residual"),
+    "convnet": ("channels",),
+    "mlp": ("hidden", "batch_norm"),
+    "mlp_vae": ("latent_dim", "hidden"),
+    "resnet": ("depth", "small_images"),
+    "timm": None,
+    "torchvision": None,
+}
+BACKBONE_NAMES = tuple(sorted(BACKBONE_PARAMS))
 DATASET_NAMES = (
     "celeba",
     "cifar10",
@@ -83,6 +126,18 @@ DATASET_VIEWS = {
     "celeba": "simclr",
     "image_folder": "simclr",
     "shapes": "shapes",
+}
+#: the ``(C, H, W)`` of the datasets whose image shape does not depend on ``data.params`` (the
+#: others, e.g. ``folder`` or ``shapes``, are known once loaded): lets ``eval`` / ``analyze``
+#: refuse a dataset of another shape before any data is read (tests/core/test_config_schema.py
+#: checks them against the loaders)
+DATASET_SHAPES = {
+    "digits": (1, 8, 8),
+    "mnist": (1, 28, 28),
+    "fashion_mnist": (1, 28, 28),
+    "cifar10": (3, 32, 32),
+    "cifar100": (3, 32, 32),
+    "stl10": (3, 96, 96),
 }
 #: per section chosen by name: the keys that describe the chosen thing, which start from its
 #: own defaults when the name is changed on the command line
@@ -349,6 +404,8 @@ def validate(config: Mapping, schema: type) -> dict:
         ConfigError: the first key that breaks its rule, what is allowed and what was given.
     """
     checked = _walk(dict(config), schema, "")
+    check_params("method", checked.get("method") or {}, METHOD_PARAMS)
+    check_params("backbone", checked.get("backbone") or {}, BACKBONE_PARAMS)
     trainer = dict(checked.get("trainer") or {})
     for key, value in trainer.items():
         if key == "logger":
@@ -363,6 +420,22 @@ def validate(config: Mapping, schema: type) -> dict:
         )
     checked["trainer"] = trainer
     return checked
+
+
+def check_params(kind: str, section: Mapping, valid: Mapping) -> None:
+    """Refuse ``<kind>.params`` keys that the chosen method / backbone does not take
+    (:data:`METHOD_PARAMS`, :data:`BACKBONE_PARAMS`)."""
+    name = section.get("name")
+    accepted = valid.get(name)
+    if accepted is None:  # an unknown name is refused by its rule; None takes any key
+        return
+    unknown = sorted(set(section.get("params") or {}) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"unknown {kind} parameter(s) {', '.join(unknown)} for '{name}'; "
+            f"valid: {', '.join(accepted)}",
+            f"{kind}.params.{unknown[0]}",
+        )
 
 
 def _walk(section: dict, schema: type, prefix: str) -> dict:

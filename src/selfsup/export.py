@@ -22,7 +22,7 @@ from selfsup.encoder import encoder_metadata, save_encoder
 from selfsup.errors import OneLineParser, SelfsupError
 from selfsup.nets import build_backbone
 from selfsup.train.checkpoints import load_selfsup_checkpoint
-from selfsup.train.trained import resolve_checkpoint
+from selfsup.train.preflight import resolve_checkpoint
 
 #: where a checkpoint records the ``(C, H, W)`` its method was built for
 IMAGE_SHAPE = "selfsup_image_shape"

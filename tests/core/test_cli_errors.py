@@ -59,9 +59,10 @@ def one_line_error(argv, capsys) -> str:
         (["train", "--config", "missing.yaml"], "config file 'missing.yaml' not found"),
         (["train", "--resume"], "--resume needs --run-dir"),
         (["train", "--run-dirr", "x"], "unrecognized arguments: --run-dirr"),
-        # checked when the method is built (after the imports)
         (["train", "method.params.sim_coef=3"], "unknown method parameter(s) sim_coef"),
+        (["train", "method.name=simclr", "method.params.sim_coeff=3"], "for 'simclr'; valid:"),
         (["train", "backbone.params.depth=3"], "unknown backbone parameter(s) depth for 'mlp'"),
+        # checked when the data is loaded (after the imports)
         (
             ["train", "data.name=mnist", "data.root=/nonexistent"],
             "dataset 'MNIST' not found under '/nonexistent'",
@@ -182,10 +183,85 @@ def test_analyze_a_digits_run_on_mnist(digits_run, mnist_root, capsys):
     assert "trained on images of shape (1, 8, 8), but 'mnist' has (1, 28, 28)" in err
 
 
-def test_eval_advice_names_its_own_options(digits_run, tmp_path, capsys):
+def test_eval_advice_names_its_own_options(digits_run, tmp_path, monkeypatch, capsys):
     argv = ["eval", str(digits_run), "--dataset", "mnist", "--data-root", str(tmp_path)]
+    # the image shapes differ, which is said first, before any data is looked for ...
+    assert "but 'mnist' has (1, 28, 28)" in one_line_error(argv, capsys)
+    # ... and where a shape is not known in advance, the missing data's advice is eval's own
+    monkeypatch.setattr("selfsup.train.preflight.DATASET_SHAPES", {})
     err = one_line_error(argv, capsys)
     assert "point --data-root" in err and "data.download" not in err
+
+
+def test_the_params_tables_are_the_classes():
+    import inspect
+
+    from selfsup.config_schema import BACKBONE_PARAMS, METHOD_PARAMS
+    from selfsup.methods import METHODS, method_params
+    from selfsup.nets import BACKBONES
+
+    assert {name: tuple(method_params(cls)) for name, cls in METHODS.items()} == METHOD_PARAMS
+    for name, cls in BACKBONES.items():
+        params = inspect.signature(cls).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            assert BACKBONE_PARAMS[name] is None, name
+        else:
+            assert BACKBONE_PARAMS[name] == tuple(p for p in params if p != "in_shape"), name
+
+
+def _in_a_fresh_process(argv: list[str], cwd: Path) -> tuple[int, bool, bool, str]:
+    """``selfsup ARGV`` in a new Python: exit code, whether torch and Lightning were imported,
+    and stderr."""
+    code = (
+        "import sys; from selfsup.cli import main; rc = main(sys.argv[1:]); "
+        "print(rc, 'torch' in sys.modules, 'lightning' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", code, *argv], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    rc, torch_, lightning = out.stdout.split()
+    return int(rc), torch_ == "True", lightning == "True", out.stderr
+
+
+def test_file_and_resume_errors_come_before_lightning(digits_run, tmp_path):
+    """Files that are not what they should be, a resume below the epochs done and unknown
+    method parameters are refused before Lightning is imported (the plain ones before torch):
+    one line, exit 2, nothing written (benchmarks/cli_startup.py times them)."""
+    whole = (digits_run / "checkpoints" / "last.ckpt").read_bytes()
+    (tmp_path / "cut.ckpt").write_bytes(whole[: len(whole) // 2])
+    before = sorted(p.name for p in digits_run.rglob("*"))
+    cases = [  # argv, torch may be imported, expected
+        (["eval", str(REPO / "README.md")], False, "README.md is not a PyTorch checkpoint"),
+        (["analyze", str(REPO / "README.md")], False, "README.md is not a PyTorch checkpoint"),
+        (["eval", "cut.ckpt"], False, "cut.ckpt is truncated or corrupted"),
+        (["eval", "nowhere"], False, "'nowhere' is neither a run directory nor a checkpoint"),
+        (["train", "method.params.sim_coef=3"], False, "unknown method parameter(s) sim_coef"),
+        (["train", "backbone.params.depth=3"], False, "unknown backbone parameter(s) depth"),
+        (
+            ["analyze", "--run-dir", str(digits_run), "--dataset", "mnist"],
+            True,
+            "trained on images of shape (1, 8, 8), but 'mnist' has (1, 28, 28)",
+        ),
+        (["eval", str(digits_run), "--dataset", "cifar10"], True, "but 'cifar10' has (3, 32, 32)"),
+        (
+            ["train", "--run-dir", str(digits_run), "--resume", "trainer.max_epochs=1"],
+            True,
+            "trainer.max_epochs=1 is below the 2 epochs",
+        ),
+        (
+            ["train", "--run-dir", str(digits_run), "--resume", "seed=3"],
+            True,
+            "--resume cannot change seed (0 -> 3)",
+        ),
+    ]
+    for argv, torch_allowed, expected in cases:
+        rc, torch_, lightning, err = _in_a_fresh_process(argv, tmp_path)
+        lines = err.strip().splitlines()
+        assert rc == 2 and len(lines) == 1 and expected in lines[0], (argv, err)
+        assert not lightning, argv
+        assert torch_allowed or not torch_, argv
+    assert sorted(p.name for p in digits_run.rglob("*")) == before
 
 
 def test_data_advice_is_true_for_each_command(tmp_path, capsys):

@@ -161,3 +161,33 @@ def test_the_readme_lists_every_key():
 
     missing = [k for k in keys(Config) if f"`{k}" not in readme]
     assert missing == [], f"README.md does not document {missing}"
+
+
+def test_the_dataset_shapes_are_the_loaders(tmp_path, monkeypatch):
+    """DATASET_SHAPES (what eval / analyze check before loading data) equals what each loader
+    gives: the embedded digits, and the torchvision sets read from fakes in their real layout."""
+    import os
+
+    import torchvision.datasets.cifar as cifar
+    import torchvision.datasets.stl10 as stl10
+
+    from selfsup.data import load_dataset
+    from tests.userdata import fakes
+
+    for module in (cifar, stl10):  # the fakes are not the real files: no md5 comparison
+        monkeypatch.setattr(module, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+    writers = {
+        "mnist": fakes.fashion_mnist,  # the same IDX layout under another folder name
+        "fashion_mnist": fakes.fashion_mnist,
+        "cifar10": fakes.cifar,
+        "cifar100": lambda root: fakes.cifar(root, hundred=True),
+        "stl10": fakes.stl10,
+    }
+    assert set(schema.DATASET_SHAPES) == {"digits", *writers}
+    assert load_dataset("digits").image_shape == schema.DATASET_SHAPES["digits"]
+    for name, write in writers.items():
+        root = tmp_path / name
+        write(root)
+        if name == "mnist":
+            (root / "FashionMNIST").rename(root / "MNIST")
+        assert load_dataset(name, root).image_shape == schema.DATASET_SHAPES[name], name

@@ -22,8 +22,8 @@ from selfsup.config import load_config
 from selfsup.errors import SelfsupError
 from selfsup.train import checkpoints, load_method, train
 from selfsup.train.atomic import atomic_write_text
+from selfsup.train.checkpoint_io import RunCheckpointIO
 from selfsup.train.checkpoints import (
-    RunCheckpointIO,
     load_checkpoint,
     newest_checkpoint,
     prune_epoch_checkpoints,
@@ -410,7 +410,7 @@ def test_a_full_disk_during_a_save_keeps_the_previous_checkpoint(tmp_path, monke
         f.write(b"PK\x03\x04 half a checkpoint")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(checkpoints.torch, "save", save_until_the_disk_is_full)
+    monkeypatch.setattr(torch, "save", save_until_the_disk_is_full)  # checkpoint_io saves
     with pytest.raises(SelfsupError, match="could not write .*No space left on device"):
         train(load_config(None, [*TINY, "checkpoint.keep=1"]), run)
     monkeypatch.undo()

@@ -168,9 +168,6 @@ def load_encoder(spec: str) -> nn.Module:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from selfsup.data import load_dataset, make_views, normaliser
-    from selfsup.data.datasets import DatasetNotFoundError
-
     if (args.run_dir is None) == (args.encoder is None):
         raise SelfsupError("give either RUN_DIR or --encoder module:callable (exactly one)")
     if args.weights is not None and args.encoder is None:
@@ -183,10 +180,18 @@ def _main(args: argparse.Namespace) -> int:
         raise SelfsupError(f"--n-views must be >= 20 (normality tests), got {args.n_views}")
     if args.n_samples < 8:
         raise SelfsupError(f"--n-samples must be >= 8, got {args.n_samples}")
+    if args.run_dir is not None:  # the file and the image shape, before Lightning (the CLI
+        # checked them before this module imported torch; main() may be called directly)
+        from selfsup.train.preflight import check_trained
+
+        check_trained(args.run_dir, args.dataset)
+    from selfsup.data import load_dataset, make_views, normaliser
+    from selfsup.data.datasets import DatasetNotFoundError
+
     spaces: dict[str, nn.Module] = {}
     if args.run_dir is not None:
         from selfsup.train import load_method
-        from selfsup.train.trained import run_dir_of
+        from selfsup.train.preflight import run_dir_of
 
         run = Path(args.run_dir)
         method, config = load_method(run)

@@ -7,25 +7,23 @@ unpickles with ``torch.load(weights_only=True)``: only tensors, storages and pla
 weights-only allow-list). A file that asks for any other object (a class, a function such as
 ``os.system``) is refused before anything in it runs, with one line naming what it asked for.
 selfsup adds nothing to that allow-list: its checkpoints hold only such values (the run config
-is stored as a plain dict), and :class:`RunCheckpointIO` refuses to *write* one that would not
-load this way.
+is stored as a plain dict), and :class:`~selfsup.train.checkpoint_io.RunCheckpointIO` refuses
+to *write* one that would not load this way.
+
+This module imports neither torch (until a file passes the checks that need no torch) nor
+Lightning, so that a command checks the files it is given at once (``selfsup.train.preflight``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import pickle
 import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
-import torch
-from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from torch.serialization import get_unsafe_globals_in_checkpoint
-
 from selfsup.errors import SelfsupError
-from selfsup.train.atomic import atomic_file
 
 CHECKPOINTS = "checkpoints"
 LAST = "last.ckpt"
@@ -59,6 +57,18 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu", mmap: bool = Fa
     if not is_zip and not head.startswith(_PICKLE):
         what = "it is empty" if not head else f"it starts with {head!r}"
         raise SelfsupError(f"{path} is not a PyTorch checkpoint ({what})")
+    if is_zip:  # a cut file has lost the zip directory at its end: found without torch
+        try:
+            zipfile.ZipFile(path).close()
+        except (zipfile.BadZipFile, OSError) as err:
+            raise SelfsupError(
+                f"{path} is truncated or corrupted ({first_sentence(err)}); use an intact "
+                f"checkpoint"
+            ) from None
+    # torch is imported here, not with the module: the checks above answer a wrong file at once
+    import torch
+    from torch.serialization import get_unsafe_globals_in_checkpoint
+
     try:
         if is_zip:
             unsafe = get_unsafe_globals_in_checkpoint(path)
@@ -90,6 +100,8 @@ def load_selfsup_checkpoint(
     weights = state.get("state_dict")
     if not isinstance(state.get("selfsup_config"), dict) or not isinstance(weights, dict):
         raise SelfsupError(f"{path} was not written by selfsup (no selfsup_config inside)")
+    import torch
+
     if not all(isinstance(v, torch.Tensor) for v in weights.values()):
         raise SelfsupError(f"{path}: its state_dict holds values that are not tensors")
     if not isinstance(state.get("global_step", 0), int):
@@ -134,48 +146,6 @@ def prune_epoch_checkpoints(folder: str | Path, keep: int) -> list[Path]:
     for p in doomed:
         p.unlink(missing_ok=True)
     return doomed
-
-
-class RunCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint I/O for a run directory.
-
-    Saves go to a temporary file in the checkpoint's own folder, are fsynced and renamed over
-    the target (a full disk or a kill leaves the previous file intact); after an epoch file,
-    only the ``keep`` newest epoch files remain. Loads use :func:`load_checkpoint` whatever
-    ``weights_only`` Lightning asks for.
-
-    Args:
-        keep: epoch files to keep (newest by epoch number); ``-1`` keeps all.
-    """
-
-    def __init__(self, keep: int = -1) -> None:
-        super().__init__()
-        self.keep = keep
-
-    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
-        if storage_options is not None:
-            raise TypeError("RunCheckpointIO takes no storage_options")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path) as f:  # a failed write: SelfsupError, the old file intact
-            torch.save(checkpoint, f)
-            f.flush()
-            unsafe = get_unsafe_globals_in_checkpoint(f.name)
-            if unsafe:
-                raise SelfsupError(
-                    f"not saving {path}: it would hold {', '.join(unsafe)}, which a safe load "
-                    f"refuses; callback and module states must be tensors and plain values"
-                )
-        if _epoch(path):
-            prune_epoch_checkpoints(path.parent, self.keep)
-        elif path.name == LAST:
-            for old in path.parent.glob("last-v*.ckpt"):
-                if OLD_LAST.match(old.name):
-                    with contextlib.suppress(OSError):
-                        old.unlink()
-
-    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
-        return load_checkpoint(path, map_location=map_location or "cpu")
 
 
 def _epoch(path: Path) -> re.Match | None:

@@ -20,11 +20,10 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 
 from selfsup.allocator import reuse_freed_memory
-from selfsup.config import Config, to_dict
+from selfsup.config import to_dict
 from selfsup.data import DataSplits, load_dataset
 from selfsup.errors import SelfsupError
 from selfsup.evaluate import LinearProbe, MLPProbe, extract_features, knn_accuracy
@@ -32,18 +31,18 @@ from selfsup.methods import SSLMethod, build_method
 from selfsup.train.atomic import remove_temp_files
 from selfsup.train.bookkeeping import Attempt, Bookkeeping
 from selfsup.train.callbacks import KNNMonitor, OnlineLinearProbe, build_callback
+from selfsup.train.checkpoint_io import RunCheckpointIO
 from selfsup.train.checkpoints import (
     CHECKPOINTS,
     LAST,
-    RunCheckpointIO,
     first_sentence,
-    load_selfsup_checkpoint,
     newest_checkpoint,
 )
 from selfsup.train.csv_log import METRICS_CSV, earlier_rows
 from selfsup.train.datamodule import ImageDataModule, loader_position
 from selfsup.train.interrupt import Interrupted, SignalGuard, StopOnSignal
 from selfsup.train.loggers import TENSORBOARD, build_loggers, external_loggers, log_final
+from selfsup.train.preflight import check_resume
 from selfsup.train.progress import StageProgress
 from selfsup.train.quiet import quiet_lightning, verbose
 from selfsup.train.report import plot_training_curves
@@ -258,69 +257,10 @@ def _checkpoint_to_resume(
                 f"choose another --run-dir"
             )
         return None, None
-    ckpt = newest_checkpoint(run_dir)
-    if ckpt is None:
-        raise SelfsupError(
-            f"--resume: no checkpoint in {run_dir / CHECKPOINTS}; start the run without --resume"
-        )
-    # an unsafe or foreign file is refused here, before anything else happens
-    state = load_selfsup_checkpoint(ckpt, mmap=True)
-    _check_resumable(state["selfsup_config"], config, ckpt)
-    _check_epochs_left(state, config, ckpt)
+    # an unsafe or foreign file is refused here, before anything else happens (the CLI made
+    # the same checks before importing Lightning; the files may have changed since)
+    ckpt, state = check_resume(run_dir, config)
     return ckpt, loader_position(state)
-
-
-def _check_epochs_left(state: dict, config: DictConfig, ckpt: Path) -> None:
-    """Refuse a resume whose ``trainer.max_epochs`` is below the epochs already trained (equal
-    is a finished run resumed: nothing is trained, the evaluation is redone)."""
-    wanted = config.trainer.get("max_epochs")
-    try:
-        done = int(state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
-    except (KeyError, TypeError, ValueError):
-        return
-    if isinstance(wanted, int) and 0 <= wanted < done:
-        raise SelfsupError(
-            f"--resume: trainer.max_epochs={wanted} is below the {done} epochs {ckpt} has "
-            f"already trained; pass trainer.max_epochs > {done} to train on, or evaluate it "
-            f"as it is with: selfsup eval {ckpt.parent.parent}"
-        )
-
-
-#: what a resume may change (keys, or sections ending in "."): how long and where to train,
-#: how to evaluate and checkpoint, the optimiser's settings (not which optimiser); the rest
-#: defines the trained state and how it continues exactly
-RESUMABLE = ("trainer.", "checkpoint.", "eval.", "callbacks.", "optim.", "lens.")
-RESUMABLE_KEYS = {"data.root", "data.path", "data.test_path", "data.download", "data.num_workers"}
-
-
-def _check_resumable(stored: dict, config: DictConfig, ckpt: Path) -> None:
-    try:  # keys added to the schema since the checkpoint was written take their defaults
-        old = _flatten(to_dict(OmegaConf.merge(OmegaConf.structured(Config), stored)))
-    except OmegaConfBaseException as err:
-        raise SelfsupError(f"{ckpt}: its stored config is invalid ({err.msg})") from None
-    new = _flatten(to_dict(config))
-
-    def fixed(key: str) -> bool:
-        return key == "optim.name" or not (key.startswith(RESUMABLE) or key in RESUMABLE_KEYS)
-
-    changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k) and fixed(k)]
-    if changed:
-        shown = ", ".join(f"{k} ({old.get(k)!r} -> {new.get(k)!r})" for k in changed[:3])
-        raise SelfsupError(
-            f"--resume cannot change {shown}: {ckpt} was trained with the former; resume "
-            f"without such overrides, or start a new run"
-        )
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (empty sections vanish)."""
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -> L.Trainer:

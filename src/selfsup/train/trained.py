@@ -10,40 +10,21 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 
-from selfsup.config import Config
 from selfsup.data import DataSplits
 from selfsup.errors import SelfsupError
 from selfsup.methods import SSLMethod, build_method
-from selfsup.train.checkpoints import CHECKPOINTS, load_selfsup_checkpoint, newest_checkpoint
+from selfsup.train.checkpoints import load_selfsup_checkpoint
+from selfsup.train.preflight import (
+    resolve_checkpoint,
+    run_dir_of,
+    shape_mismatch,
+    stored_config,
+)
 from selfsup.train.run import evaluate_encoder, load_data
 from selfsup.train.run_dir import METRICS, update_metrics, write_json
 from selfsup.train.run_lock import RunLock
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    """The checkpoint a path names: a run directory's newest, or the file itself."""
-    path = Path(path)
-    if path.is_dir():
-        ckpt = newest_checkpoint(path)
-        if ckpt is None:
-            raise SelfsupError(f"no checkpoint in {path / CHECKPOINTS}; is it a selfsup run dir?")
-        return ckpt
-    if path.is_file():
-        return path
-    raise SelfsupError(f"'{path}' is neither a run directory nor a checkpoint file")
-
-
-def run_dir_of(path: str | Path) -> Path | None:
-    """The run directory ``path`` belongs to (itself, or ``<run>`` for ``<run>/checkpoints/x``)."""
-    path = Path(path)
-    if path.is_dir():
-        return path
-    if path.parent.name == CHECKPOINTS:
-        return path.parent.parent
-    return None
 
 
 def load_method(path: str | Path) -> tuple[SSLMethod, DictConfig]:
@@ -54,11 +35,7 @@ def load_method(path: str | Path) -> tuple[SSLMethod, DictConfig]:
 
 def _load(ckpt: Path) -> tuple[SSLMethod, DictConfig, dict]:
     state = load_selfsup_checkpoint(ckpt)
-    try:
-        config = OmegaConf.merge(OmegaConf.structured(Config), state["selfsup_config"])
-    except OmegaConfBaseException as err:
-        first = err.msg.splitlines()[0]
-        raise SelfsupError(f"{ckpt}: its stored config is invalid ({first})") from None
+    config = stored_config(state, ckpt)
     method = build_method(config, load_data(config))
     try:
         method.load_state_dict(state["state_dict"])
@@ -96,10 +73,7 @@ def evaluate_checkpoint(
             config.data.root = data_root
         data = load_data(config)
         if tuple(data.image_shape) != method.image_shape:
-            raise SelfsupError(
-                f"the encoder was trained on images of shape {method.image_shape}, but "
-                f"'{data.name}' has {tuple(data.image_shape)}; pick a dataset of the same shape"
-            )
+            raise SelfsupError(shape_mismatch(method.image_shape, data.name, data.image_shape))
         metrics = evaluate(method, data, config)
         metrics.update(
             dataset=data.name,
