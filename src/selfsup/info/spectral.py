@@ -100,6 +100,64 @@ def covariance_spectrum(Z: torch.Tensor) -> torch.Tensor:
     return (s * s / max(1, Z.shape[0] - 1))[: max(1, min(Z.shape[0] - 1, Z.shape[1]))]
 
 
+def _gram(Z: torch.Tensor, centred: bool) -> torch.Tensor:
+    """The smaller Gram matrix of ``Z (n, d)`` (``Z - mean`` if ``centred``), float64."""
+    Z = Z.to(torch.float64)
+    n, d = Z.shape
+    mean = Z.mean(0)
+    Zc = Z - mean  # centred before any product, so a large common offset costs no precision
+    if n <= d:
+        gram = Zc @ Zc.T
+        if not centred:  # (zc_i + m)(zc_j + m) = zc_i zc_j + zc_i m + zc_j m + m m
+            proj = Zc @ mean
+            gram = gram + proj[:, None] + proj[None, :] + mean @ mean
+    else:
+        gram = Zc.T @ Zc
+        if not centred:
+            gram = gram + n * torch.outer(mean, mean)
+    return gram
+
+
+def _resolved(lam: torch.Tensor, n: int, d: int) -> torch.Tensor:
+    """``lam`` descending, with the eigenvalues a Gram matrix does not resolve set to 0."""
+    lam = lam.flip(0)
+    tol = lam[0].clamp_min(0.0) * max(n, d) * torch.finfo(torch.float64).eps
+    return torch.where(lam > tol, lam, 0.0)
+
+
+def gram_eigenvalues(Z: torch.Tensor, centred: bool = False) -> torch.Tensor:
+    """Squared singular values of ``Z (n, d)`` (of ``Z - mean(Z)`` if ``centred``), descending,
+    ``min(n, d)`` of them, float64: the eigenvalues of the smaller Gram matrix, ``Z Z^T`` or
+    ``Z^T Z``.
+
+    One symmetric eigendecomposition of a ``min(n, d)``-square matrix instead of an SVD (about
+    3x less work at n = 360, d = 1024), so one call serves RankMe, the effective rank, alpha-ReQ
+    and the Ledoit-Wolf entropy. The Gram matrix squares the condition number: eigenvalues
+    below ``max(n, d) * eps * lambda_max`` (singular values below about ``5e-7 s_max`` at
+    ``d = 1024``) are not resolved and are returned as 0; the others agree with
+    ``torch.linalg.svdvals(Z) ** 2`` to about ``1e-14`` relative to ``lambda_max``.
+    """
+    n, d = Z.shape
+    return _resolved(torch.linalg.eigvalsh(_gram(Z, centred)), n, d)
+
+
+def principal_components(Z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(gram_eigenvalues(Z, centred=True), V)``: the spectrum of the centred ``Z (n, d)`` and
+    its top ``k`` principal axes ``V (d, k')`` (orthonormal columns, float64), from one
+    eigendecomposition of the smaller Gram matrix. ``k'`` is ``k`` or the number of resolved
+    non-zero eigenvalues, if fewer (0 for a constant ``Z``)."""
+    n, d = Z.shape
+    lam, U = torch.linalg.eigh(_gram(Z, centred=True))
+    lam = _resolved(lam, n, d)
+    k = min(k, int((lam > 0).sum()))
+    top = U.flip(1)[:, :k]
+    if n > d:  # the Gram matrix is Zc^T Zc: its eigenvectors are the axes
+        return lam, top
+    Zc = Z.to(torch.float64) - Z.to(torch.float64).mean(0)
+    # Zc = U S V^T, so V = Zc^T U / s for the non-zero singular values
+    return lam, Zc.T @ top / lam[:k].sqrt()
+
+
 def power_law_exponent(
     eigenvalues: torch.Tensor, fit_range: tuple[int, int] = ALPHA_FIT_RANGE
 ) -> float:

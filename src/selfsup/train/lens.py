@@ -35,31 +35,43 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from selfsup.info import lidar, rankme
-from selfsup.info.spectral import power_law_exponent, spectral_entropy_rank
+from selfsup.info import lidar
+from selfsup.info.spectral import (
+    RANKME_EPS,
+    gram_eigenvalues,
+    power_law_exponent,
+    principal_components,
+    spectral_entropy_rank,
+)
 from selfsup.train.atomic import atomic_write_text
 from selfsup.train.info_tracking import InfoTracking, _finite, basic_stats
 from selfsup.train.lens_grassmann import GrassmannTrack, linear_head
 
 
-def view_mutual_information(z_a: torch.Tensor, z_b: torch.Tensor, k: int = 8) -> dict[str, float]:
+def view_mutual_information(
+    z_a: torch.Tensor, z_b: torch.Tensor, k: int = 8, pcs: torch.Tensor | None = None
+) -> dict[str, float]:
     """I(view a; view b) of two views' outputs ``(n, d)``, in nats.
 
-    ``mi_gauss``: the Gaussian formula on the top ``min(k, d, n // 20)`` principal components of
-    both views together (plug-in covariances need ``n >>`` dimensions; the components come from
-    a randomised SVD, which draws from torch's global generator); ``mi_ksg``: KSG (k = 3) on the
-    first component of each view. ``k_pcs`` says how many components were used.
+    ``mi_gauss``: the Gaussian formula on the projections onto the axes ``pcs (d, >= k)``
+    (default: the top principal axes of both views together), ``min(k, d, n // 20)`` of them
+    (plug-in covariances need ``n >>`` dimensions); ``mi_ksg``: KSG (k = 3) on the first axis
+    of each view. ``k_pcs`` says how many axes were used. Any fixed projection gives a valid MI
+    (the lens passes the clean embeddings' axes, which it has already computed).
     """
     from selfsup.info import gaussian_mutual_information, ksg_mutual_information
 
     z_a, z_b = z_a.double(), z_b.double()
     n, d = z_a.shape
     k = max(1, min(k, d, n // 20))
-    both = torch.cat([z_a, z_b])
-    # a randomised SVD finds the top k directions at a fraction of the cost of a full one
-    # (10x at n = 720, d = 1024); any projection gives a valid MI, these are near the top PCs
-    q = min(k + 8, *both.shape)
-    pcs = torch.svd_lowrank(both - both.mean(0), q=q, niter=3)[2][:, :k]
+    if not bool(torch.isfinite(z_a).all() and torch.isfinite(z_b).all()):
+        return {"mi_gauss": math.nan, "mi_ksg": math.nan, "k_pcs": 0.0}
+    if pcs is None:
+        pcs = principal_components(torch.cat([z_a, z_b]), k)[1]
+    k = min(k, pcs.shape[1])
+    if k == 0:  # a constant output: nothing to project on
+        return {"mi_gauss": math.nan, "mi_ksg": math.nan, "k_pcs": 0.0}
+    pcs = pcs[:, :k].to(torch.float64)
     pa, pb = (z_a - z_a.mean(0)) @ pcs, (z_b - z_b.mean(0)) @ pcs
     joint = torch.cov(torch.cat([pa, pb], 1).T)
     return {
@@ -75,8 +87,8 @@ def collapse_indicators(z: torch.Tensor) -> dict[str, float]:
     n, d = z.shape
     std = z.std(0)
     unit = F.normalize(z, dim=1)
-    cos = unit @ unit.T
-    off = (cos.sum() - cos.diagonal().sum()) / max(1, n * (n - 1))
+    # sum over i != j of u_i . u_j = ||sum_i u_i||^2 - sum_i ||u_i||^2: no n x n matrix
+    off = (unit.sum(0).pow(2).sum() - unit.pow(2).sum()) / max(1, n * (n - 1))
     mean_std = float(std.mean())
     return {
         "mean_cos": float(off),
@@ -85,28 +97,26 @@ def collapse_indicators(z: torch.Tensor) -> dict[str, float]:
     }
 
 
-def _finite_svdvals(x: torch.Tensor) -> torch.Tensor | None:
-    if not bool(torch.isfinite(x).all()):
-        return None
-    try:
-        return torch.linalg.svdvals(x)
-    except (RuntimeError, torch.linalg.LinAlgError):
-        return None
+def spectral_stats(
+    z: torch.Tensor, views: torch.Tensor | None = None, centred: torch.Tensor | None = None
+) -> dict[str, float]:
+    """RankMe, effective rank, alpha-ReQ of ``z (n, d)``, and LiDAR of ``views (m, q, d)``.
 
-
-def spectral_stats(z: torch.Tensor, views: torch.Tensor | None = None) -> dict[str, float]:
-    """RankMe, effective rank, alpha-ReQ of ``z (n, d)``, and LiDAR of ``views (m, q, d)``."""
+    ``centred``: ``gram_eigenvalues(z, centred=True)`` if already computed. The values are
+    those of :func:`selfsup.info.rankme`, :func:`selfsup.info.effective_rank` of ``z - mean``
+    and :func:`selfsup.info.alpha_req`, from two Gram eigendecompositions instead of SVDs.
+    """
     z = z.double()
     n, d = z.shape
-    # one SVD of the centred embeddings serves both the effective rank and alpha-ReQ
-    s = _finite_svdvals(z - z.mean(0))
-    out = {
-        "rankme": _finite(rankme, z),
-        "erank": float(spectral_entropy_rank(s)) if s is not None else math.nan,
-        "alpha_req": _finite(power_law_exponent, s * s / max(1, n - 1))
-        if s is not None
-        else math.nan,
-    }
+    out = dict.fromkeys(("rankme", "erank", "alpha_req"), math.nan)
+    if bool(torch.isfinite(z).all()):
+        raw = gram_eigenvalues(z)
+        centred = gram_eigenvalues(z, centred=True) if centred is None else centred
+        out["rankme"] = float(spectral_entropy_rank(raw.sqrt(), RANKME_EPS))
+        out["erank"] = float(spectral_entropy_rank(centred.sqrt()))
+        if n >= 3:  # the covariance spectrum: min(n - 1, d) eigenvalues
+            covariance = centred[: min(n - 1, d)] / (n - 1)
+            out["alpha_req"] = _finite(power_law_exponent, covariance)
     out["rankme_frac"] = out["rankme"] / min(n, d)
     if views is not None:
         out["lidar"] = _finite(lidar, views.double())
@@ -116,10 +126,20 @@ def spectral_stats(z: torch.Tensor, views: torch.Tensor | None = None) -> dict[s
 def lens_stats(
     z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor, views: torch.Tensor | None = None
 ) -> dict[str, float]:
-    """Every lens number of one embedding space (clean ``z``, two views, LiDAR views)."""
-    stats = basic_stats(z, z_a, z_b)
-    stats.update(spectral_stats(z, views))
-    stats.update(view_mutual_information(z_a, z_b))
+    """Every lens number of one embedding space (clean ``z``, two views, LiDAR views).
+
+    One eigendecomposition of the centred Gram matrix of ``z`` serves the effective rank,
+    alpha-ReQ, the Ledoit-Wolf entropy and the axes of the view MI; a second, uncentred one
+    RankMe (``docs/lens.md``, "What a measurement costs").
+    """
+    z = z.double()
+    try:
+        centred, pcs = principal_components(z, 8)
+    except (RuntimeError, torch.linalg.LinAlgError):  # not finite, or eigh did not converge
+        centred, pcs = None, None
+    stats = basic_stats(z, z_a, z_b, centred)
+    stats.update(spectral_stats(z, views, centred))
+    stats.update(view_mutual_information(z_a, z_b, pcs=pcs))
     stats.update(collapse_indicators(z))
     return stats
 
