@@ -13,7 +13,7 @@ import torch
 from sklearn.covariance import ledoit_wolf
 
 from selfsup.info import gaussian_entropy_from_samples, gram_eigenvalues, ledoit_wolf_entropy
-from selfsup.info.spectral import principal_components
+from selfsup.info.spectral import gram_spectra, principal_components
 
 
 def _hard(name: str) -> torch.Tensor:
@@ -108,3 +108,14 @@ def test_ledoit_wolf_entropy_warns_and_refuses_like_the_covariance_route():
         ledoit_wolf_entropy(torch.ones(30, 4, dtype=torch.float64))
     with pytest.raises(ValueError):
         ledoit_wolf_entropy(torch.tensor([[math.nan, 1.0], [2.0, 3.0]]))
+
+
+@pytest.mark.parametrize("name", ["dominant", "offset", "tall"])
+def test_gram_spectra_are_the_three_separate_results(name):
+    z = _hard(name)
+    both = gram_spectra(z, 4)
+    lam, axes = principal_components(z, 4)
+    raw = gram_eigenvalues(z)
+    assert (both.raw - raw).abs().max() <= 1e-13 * raw[0]
+    assert (both.centred - lam).abs().max() <= 1e-13 * lam[0]
+    assert torch.allclose((both.axes * axes).sum(0).abs(), torch.ones(4, dtype=torch.float64))

@@ -227,14 +227,14 @@ def ledoit_wolf_entropy(z: torch.Tensor, eigenvalues: torch.Tensor | None = None
     n, d = z64.shape
     if eigenvalues is None:
         eigenvalues = gram_eigenvalues(z64, centred=True)
-    lam = torch.zeros(d, dtype=torch.float64)  # the d eigenvalues of S (ML, divided by n)
+    lam = torch.zeros(d, dtype=torch.float64, device=z.device)  # the d eigenvalues of S (ML)
     lam[: eigenvalues.numel()] = eigenvalues.to(torch.float64) / n
     mu = lam.sum() / d
     delta2 = ((lam - mu) ** 2).sum() / d  # ||S - mu I||_F^2 / d, no cancellation
     sq_norms = (z64 - z64.mean(0)).pow(2).sum(1)
     beta2 = ((sq_norms**2).sum() / n - (lam**2).sum()) / (n * d)
     beta2 = torch.minimum(beta2, delta2)
-    alpha = beta2 / delta2 if delta2 > 0 else torch.zeros((), dtype=torch.float64)
+    alpha = beta2 / delta2 if delta2 > 0 else torch.zeros_like(delta2)
     shrunk = (1.0 - alpha) * lam + alpha * mu
     if not bool((shrunk > 0).all()):
         raise InputError(

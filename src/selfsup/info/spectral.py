@@ -29,6 +29,7 @@ One implementation each, with the published definitions (float64 inside, Python 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -100,22 +101,30 @@ def covariance_spectrum(Z: torch.Tensor) -> torch.Tensor:
     return (s * s / max(1, Z.shape[0] - 1))[: max(1, min(Z.shape[0] - 1, Z.shape[1]))]
 
 
-def _gram(Z: torch.Tensor, centred: bool) -> torch.Tensor:
-    """The smaller Gram matrix of ``Z (n, d)`` (``Z - mean`` if ``centred``), float64."""
+class GramSpectra(NamedTuple):
+    """What one centred Gram product of ``Z (n, d)`` gives (:func:`gram_spectra`)."""
+
+    raw: torch.Tensor  # squared singular values of Z, descending, min(n, d)
+    centred: torch.Tensor  # the same of Z - mean(Z)
+    axes: torch.Tensor  # (d, k') top principal axes of Z, orthonormal columns
+
+
+def _grams(Z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(centred Gram, uncentred Gram, Zc)``: the smaller Gram matrices of ``Z (n, d)``, float64,
+    from one product of the centred data (centred before any product, so a large common offset
+    costs no precision; the offset's terms are added afterwards)."""
     Z = Z.to(torch.float64)
     n, d = Z.shape
     mean = Z.mean(0)
-    Zc = Z - mean  # centred before any product, so a large common offset costs no precision
+    Zc = Z - mean
     if n <= d:
-        gram = Zc @ Zc.T
-        if not centred:  # (zc_i + m)(zc_j + m) = zc_i zc_j + zc_i m + zc_j m + m m
-            proj = Zc @ mean
-            gram = gram + proj[:, None] + proj[None, :] + mean @ mean
+        centred = Zc @ Zc.T
+        proj = Zc @ mean  # (zc_i + m)(zc_j + m) = zc_i zc_j + zc_i m + zc_j m + m m
+        raw = centred + proj[:, None] + proj[None, :] + mean @ mean
     else:
-        gram = Zc.T @ Zc
-        if not centred:
-            gram = gram + n * torch.outer(mean, mean)
-    return gram
+        centred = Zc.T @ Zc
+        raw = centred + n * torch.outer(mean, mean)
+    return centred, raw, Zc
 
 
 def _resolved(lam: torch.Tensor, n: int, d: int) -> torch.Tensor:
@@ -125,20 +134,31 @@ def _resolved(lam: torch.Tensor, n: int, d: int) -> torch.Tensor:
     return torch.where(lam > tol, lam, 0.0)
 
 
+def _axes(Zc: torch.Tensor, lam: torch.Tensor, U: torch.Tensor, k: int) -> torch.Tensor:
+    """Top ``k`` principal axes from the centred Gram's ``eigh`` (ascending ``U``)."""
+    n, d = Zc.shape
+    k = min(k, int((lam > 0).sum()))
+    top = U.flip(1)[:, :k]
+    if n > d:  # the Gram matrix is Zc^T Zc: its eigenvectors are the axes
+        return top
+    return Zc.T @ top / lam[:k].sqrt()  # Zc = U S V^T, so V = Zc^T U / s
+
+
 def gram_eigenvalues(Z: torch.Tensor, centred: bool = False) -> torch.Tensor:
     """Squared singular values of ``Z (n, d)`` (of ``Z - mean(Z)`` if ``centred``), descending,
     ``min(n, d)`` of them, float64: the eigenvalues of the smaller Gram matrix, ``Z Z^T`` or
     ``Z^T Z``.
 
-    One symmetric eigendecomposition of a ``min(n, d)``-square matrix instead of an SVD (about
-    3x less work at n = 360, d = 1024), so one call serves RankMe, the effective rank, alpha-ReQ
-    and the Ledoit-Wolf entropy. The Gram matrix squares the condition number: eigenvalues
-    below ``max(n, d) * eps * lambda_max`` (singular values below about ``5e-7 s_max`` at
-    ``d = 1024``) are not resolved and are returned as 0; the others agree with
-    ``torch.linalg.svdvals(Z) ** 2`` to about ``1e-14`` relative to ``lambda_max``.
+    A symmetric eigendecomposition of a ``min(n, d)``-square matrix instead of an SVD (about
+    3x less work at n = 360, d = 1024), which serves RankMe, the effective rank, alpha-ReQ
+    and the Ledoit-Wolf entropy alike. The Gram matrix squares the condition number:
+    eigenvalues below ``max(n, d) * eps * lambda_max`` (singular values below about
+    ``5e-7 s_max`` at ``d = 1024``) are not resolved and are returned as 0; the others agree
+    with ``torch.linalg.svdvals(Z) ** 2`` to about ``1e-14`` relative to ``lambda_max``.
     """
     n, d = Z.shape
-    return _resolved(torch.linalg.eigvalsh(_gram(Z, centred)), n, d)
+    gram = _grams(Z)[0 if centred else 1]
+    return _resolved(torch.linalg.eigvalsh(gram), n, d)
 
 
 def principal_components(Z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,15 +167,20 @@ def principal_components(Z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.T
     eigendecomposition of the smaller Gram matrix. ``k'`` is ``k`` or the number of resolved
     non-zero eigenvalues, if fewer (0 for a constant ``Z``)."""
     n, d = Z.shape
-    lam, U = torch.linalg.eigh(_gram(Z, centred=True))
+    centred, _, Zc = _grams(Z)
+    lam, U = torch.linalg.eigh(centred)
     lam = _resolved(lam, n, d)
-    k = min(k, int((lam > 0).sum()))
-    top = U.flip(1)[:, :k]
-    if n > d:  # the Gram matrix is Zc^T Zc: its eigenvectors are the axes
-        return lam, top
-    Zc = Z.to(torch.float64) - Z.to(torch.float64).mean(0)
-    # Zc = U S V^T, so V = Zc^T U / s for the non-zero singular values
-    return lam, Zc.T @ top / lam[:k].sqrt()
+    return lam, _axes(Zc, lam, U, k)
+
+
+def gram_spectra(Z: torch.Tensor, k: int) -> GramSpectra:
+    """Both spectra of ``Z (n, d)`` and its top ``k`` axes from one Gram product:
+    ``gram_eigenvalues(Z)``, ``principal_components(Z, k)``. The lens's shared decomposition."""
+    n, d = Z.shape
+    centred, raw, Zc = _grams(Z)
+    lam, U = torch.linalg.eigh(centred)
+    lam = _resolved(lam, n, d)
+    return GramSpectra(_resolved(torch.linalg.eigvalsh(raw), n, d), lam, _axes(Zc, lam, U, k))
 
 
 def power_law_exponent(

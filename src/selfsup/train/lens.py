@@ -38,7 +38,8 @@ import torch.nn.functional as F
 from selfsup.info import lidar
 from selfsup.info.spectral import (
     RANKME_EPS,
-    gram_eigenvalues,
+    GramSpectra,
+    gram_spectra,
     power_law_exponent,
     principal_components,
     spectral_entropy_rank,
@@ -98,24 +99,24 @@ def collapse_indicators(z: torch.Tensor) -> dict[str, float]:
 
 
 def spectral_stats(
-    z: torch.Tensor, views: torch.Tensor | None = None, centred: torch.Tensor | None = None
+    z: torch.Tensor, views: torch.Tensor | None = None, spectra: GramSpectra | None = None
 ) -> dict[str, float]:
     """RankMe, effective rank, alpha-ReQ of ``z (n, d)``, and LiDAR of ``views (m, q, d)``.
 
-    ``centred``: ``gram_eigenvalues(z, centred=True)`` if already computed. The values are
-    those of :func:`selfsup.info.rankme`, :func:`selfsup.info.effective_rank` of ``z - mean``
-    and :func:`selfsup.info.alpha_req`, from two Gram eigendecompositions instead of SVDs.
+    ``spectra``: ``gram_spectra(z, k)`` if already computed. The values are those of
+    :func:`selfsup.info.rankme`, :func:`selfsup.info.effective_rank` of ``z - mean`` and
+    :func:`selfsup.info.alpha_req`, from one Gram product instead of three SVDs.
     """
     z = z.double()
     n, d = z.shape
     out = dict.fromkeys(("rankme", "erank", "alpha_req"), math.nan)
-    if bool(torch.isfinite(z).all()):
-        raw = gram_eigenvalues(z)
-        centred = gram_eigenvalues(z, centred=True) if centred is None else centred
-        out["rankme"] = float(spectral_entropy_rank(raw.sqrt(), RANKME_EPS))
-        out["erank"] = float(spectral_entropy_rank(centred.sqrt()))
+    if spectra is None and bool(torch.isfinite(z).all()):
+        spectra = _finite_spectra(z)
+    if spectra is not None:
+        out["rankme"] = float(spectral_entropy_rank(spectra.raw.sqrt(), RANKME_EPS))
+        out["erank"] = float(spectral_entropy_rank(spectra.centred.sqrt()))
         if n >= 3:  # the covariance spectrum: min(n - 1, d) eigenvalues
-            covariance = centred[: min(n - 1, d)] / (n - 1)
+            covariance = spectra.centred[: min(n - 1, d)] / (n - 1)
             out["alpha_req"] = _finite(power_law_exponent, covariance)
     out["rankme_frac"] = out["rankme"] / min(n, d)
     if views is not None:
@@ -123,23 +124,28 @@ def spectral_stats(
     return out
 
 
+def _finite_spectra(z: torch.Tensor, k: int = 0) -> GramSpectra | None:
+    try:
+        return gram_spectra(z, k)
+    except (RuntimeError, torch.linalg.LinAlgError):  # not finite, or eigh did not converge
+        return None
+
+
 def lens_stats(
     z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor, views: torch.Tensor | None = None
 ) -> dict[str, float]:
     """Every lens number of one embedding space (clean ``z``, two views, LiDAR views).
 
-    One eigendecomposition of the centred Gram matrix of ``z`` serves the effective rank,
-    alpha-ReQ, the Ledoit-Wolf entropy and the axes of the view MI; a second, uncentred one
-    RankMe (``docs/lens.md``, "What a measurement costs").
+    One Gram product of the centred ``z`` and its two eigendecompositions serve RankMe, the
+    effective rank, alpha-ReQ, the Ledoit-Wolf entropy and the axes of the view MI
+    (``docs/lens.md``, "What a measurement costs").
     """
     z = z.double()
-    try:
-        centred, pcs = principal_components(z, 8)
-    except (RuntimeError, torch.linalg.LinAlgError):  # not finite, or eigh did not converge
-        centred, pcs = None, None
-    stats = basic_stats(z, z_a, z_b, centred)
-    stats.update(spectral_stats(z, views, centred))
-    stats.update(view_mutual_information(z_a, z_b, pcs=pcs))
+    spectra = _finite_spectra(z, 8) if bool(torch.isfinite(z).all()) else None
+    stats = basic_stats(z, z_a, z_b, spectra.centred if spectra is not None else None)
+    stats.update(spectral_stats(z, views, spectra))
+    axes = spectra.axes if spectra is not None else None
+    stats.update(view_mutual_information(z_a, z_b, pcs=axes))
     stats.update(collapse_indicators(z))
     return stats
 
@@ -191,12 +197,14 @@ class Lens(InfoTracking):
         super().load_state_dict(state_dict)
         self.grassmann.load_state_dict(state_dict.get("grassmann", {}))
 
-    def _measure(self, pl_module, images: torch.Tensor) -> dict[str, float]:
+    def embed(self, pl_module, images: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        """``{"rep": [z, z_a, z_b, lidar views], "emb": ...}``: every forward pass of one
+        measurement, the probe images once and each view once (no gradients)."""
         normalise, backbone = pl_module.normalise, pl_module.backbone
         projector = getattr(pl_module, "projector", None)
         view = pl_module.views.views[0]
         m, q = min(self.lidar_samples, len(images)), self.lidar_views
-        with torch.no_grad():
+        with torch.inference_mode():
             inputs = [normalise(images), normalise(view(images)), normalise(view(images))]
             if m >= 2:
                 repeated = images[:m].repeat_interleave(q, 0)  # (m q, C, H, W), views grouped
@@ -205,12 +213,20 @@ class Lens(InfoTracking):
             spaces = {"rep": reps}
             if projector is not None:
                 spaces["emb"] = [projector(r) for r in reps]
+            for outputs in spaces.values():
+                if m >= 2:
+                    outputs[3] = outputs[3].reshape(m, q, -1)
+        return spaces
+
+    def _measure(self, pl_module, images: torch.Tensor) -> dict[str, float]:
+        spaces = self.embed(pl_module, images)
         values: dict[str, float] = {}
         for name, (z, z_a, z_b, *rest) in spaces.items():
-            views = rest[0].reshape(m, q, -1) if rest else None
+            views = rest[0] if rest else None
             values.update({f"{name}_{k}": v for k, v in lens_stats(z, z_a, z_b, views).items()})
-        head = linear_head(projector)
+        head = linear_head(getattr(pl_module, "projector", None))
         if head is not None:  # the paper's closed form beside the measured span of W
+            reps = spaces["rep"]
             values.update(self.grassmann.measure(head.weight, reps[1], reps[2]))
         return values
 
