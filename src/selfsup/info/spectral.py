@@ -206,7 +206,7 @@ def power_law_exponent(
         first, last = 1, positive
     if last - first + 1 < 2:
         return math.nan
-    ranks = torch.arange(first, last + 1, dtype=torch.float64)
+    ranks = torch.arange(first, last + 1, dtype=torch.float64, device=lam.device)
     y = torch.log(lam[first - 1 : last])
     X = torch.stack([-torch.log(ranks), torch.ones_like(ranks)], 1)
     w = (1.0 / ranks)[:, None]
@@ -240,7 +240,9 @@ def _scatter(views: torch.Tensor, delta: float) -> tuple[torch.Tensor, torch.Ten
     means = v.mean(1)  # (n, d)
     B = (means - means.mean(0)).T / math.sqrt(n)
     within = (v - means[:, None]).reshape(n * q, d)
-    S_w = within.T @ within / (n * (q - 1)) + delta * torch.eye(d, dtype=torch.float64)
+    S_w = within.T @ within / (n * (q - 1)) + delta * torch.eye(
+        d, dtype=torch.float64, device=v.device
+    )
     return B, S_w
 
 
@@ -270,7 +272,7 @@ def lda_spectrum(views: torch.Tensor, delta: float = LIDAR_DELTA) -> torch.Tenso
     X = torch.linalg.solve_triangular(L, B, upper=False)  # L^-1 B: B^T S_w^-1 B = X^T X
     small = torch.linalg.eigvalsh(X.T @ X)
     d = S_w.shape[0]
-    zeros = torch.zeros(max(0, d - small.numel()), dtype=torch.float64)
+    zeros = torch.zeros(max(0, d - small.numel()), dtype=torch.float64, device=S_w.device)
     return torch.cat([zeros, small[-min(d, small.numel()) :]])
 
 
