@@ -2,7 +2,8 @@
 
 Rounds alternate (without, with) so both see the same machine load; the figures are the
 medians of the per-round ratios of wall time and of CPU time (user + system, all threads of
-the child: much less sensitive to what else runs on a shared machine). Each run is a fresh
+the child: much less sensitive to what else runs on a shared machine). The last line:
+``wall_ratio=... cpu_ratio=... lens_rows=... lens_seconds=... load1=...``. Each run is a fresh
 ``selfsup train`` process (imports, data, training, final evaluation: what a user waits for).
 
     python benchmarks/lens_cost.py --rounds 3 --every 5 --out runs/lens_cost
@@ -11,6 +12,7 @@ the child: much less sensitive to what else runs on a shared machine). Each run 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import resource
@@ -19,6 +21,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from harness import final_line
 
 
 def _cpu() -> float:
@@ -51,10 +55,14 @@ def main() -> None:
     args = p.parse_args()
     out = Path(args.out)
     rows = []
+    lens_on = [*args.overrides, f"lens.every_n_epochs={args.every}"]
     for r in range(args.rounds):
         load = os.getloadavg()[0]
-        base, base_cpu = _run(out / "without", list(args.overrides))
-        lens, lens_cpu = _run(out / "with", [*args.overrides, f"lens.every_n_epochs={args.every}"])
+        runs = {"without": list(args.overrides), "with": lens_on}
+        # ABBA: odd rounds start with the lens, so a drift in load favours neither
+        order = ["without", "with"] if r % 2 == 0 else ["with", "without"]
+        got = {name: _run(out / name, runs[name]) for name in order}
+        (base, base_cpu), (lens, lens_cpu) = got["without"], got["with"]
         rows.append(
             {
                 "round": r,
@@ -69,17 +77,27 @@ def main() -> None:
             }
         )
         print(json.dumps(rows[-1]), flush=True)
-    lens_csv = (out / "with" / "lens.csv").read_text().splitlines()
+    with open(out / "with" / "lens.csv", newline="") as f:
+        seconds = [float(row["seconds"]) for row in csv.DictReader(f)]
+    loads = [r[k] for r in rows for k in ("load1_before", "load1_after")]
     summary = {
         "median_ratio": statistics.median(r["ratio"] for r in rows),
         "median_cpu_ratio": statistics.median(r["cpu_ratio"] for r in rows),
         "rounds": rows,
-        "lens_rows": len(lens_csv) - 1,
+        "lens_rows": len(seconds),
+        "lens_seconds": sum(seconds),  # the measurements' own cost in the last round
         "every": args.every,
         "overrides": args.overrides,
     }
     print(json.dumps(summary, indent=1))
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    final_line(
+        wall_ratio=summary["median_ratio"],
+        cpu_ratio=summary["median_cpu_ratio"],
+        lens_rows=len(seconds),
+        lens_seconds=sum(seconds),
+        load1=f"{min(loads):.2f}-{max(loads):.2f}",
+    )
 
 
 if __name__ == "__main__":

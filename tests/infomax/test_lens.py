@@ -137,3 +137,18 @@ def test_lens_with_a_linear_head_logs_the_grassmann_prediction(tmp_path):
     for key in ("grass_pred_dist", "grass_top_dist", "grass_pred_top_dist"):
         assert 0.0 <= float(rows[1][key]) <= 1.0
     assert "emb_lidar" not in rows[0]
+
+
+def test_training_curves_leave_the_lens_columns_to_lens_png(tmp_path):
+    import matplotlib.image
+
+    from selfsup.train.report import plot_training_curves
+
+    lens_keys = [f"lens/emb_{k}" for k in ("rankme", "erank", "knn", "gauss_ub", "lidar")]
+    header = ["step", "epoch", "train/loss", "val/knn_top1", *lens_keys, "info/rep_knn"]
+    rows = [",".join(header)] + [",".join(str(i + j) for j in range(len(header))) for i in range(3)]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    out = plot_training_curves(tmp_path / "metrics.csv", tmp_path / "curves.png")
+    height, width = matplotlib.image.imread(out).shape[:2]
+    # two panels side by side (4.5 x 3.2 inches each at 90 dpi), not a 3 x 3 grid of eight
+    assert (height, width) == (round(3.2 * 90), round(2 * 4.5 * 90))

@@ -33,6 +33,18 @@ from selfsup.info.regimes import (
 )
 from selfsup.train.info_tracking import _finite
 
+#: analysis.json's names of the lens's numbers (selfsup.train.lens.lens_stats)
+LENS_KEYS = {
+    "rankme": "rankme",
+    "effective_rank": "erank",
+    "alpha_req": "alpha_req",
+    "entropy_gaussian": "gauss_ub",
+    "entropy_knn": "knn",
+    "mi_gaussian": "mi_gauss",
+    "mi_ksg": "mi_ksg",
+    "k_pcs": "k_pcs",
+}
+
 
 def _interval(values: list[float]) -> list[float]:
     v = np.asarray([x for x in values if math.isfinite(x)], dtype=np.float64)
@@ -88,8 +100,8 @@ def space_numbers(
     seed: int,
 ) -> dict[str, dict]:
     """Every number of one space with its interval: ``{key: {"value", "ci95", ...}}``."""
-    from selfsup.info import gaussian_entropy_from_samples, knn_entropy, lidar
-    from selfsup.train.lens import spectral_stats, view_mutual_information
+    from selfsup.info import lidar
+    from selfsup.train.lens import lens_stats
 
     z, z_a, z_b = z.double(), z_a.double(), z_b.double()
     n, d = z.shape
@@ -98,20 +110,9 @@ def space_numbers(
     def stats(i: torch.Tensor) -> dict[str, float]:
         with warnings.catch_warnings():  # the regime goes into the json once, not per half
             warnings.simplefilter("ignore", EstimatorRegimeWarning)
-            spectral = spectral_stats(z[i])
-            mi = view_mutual_information(z_a[i], z_b[i])
-            return {
-                "rankme": spectral["rankme"],
-                "effective_rank": spectral["erank"],
-                "alpha_req": spectral["alpha_req"],
-                "entropy_gaussian": _finite(
-                    gaussian_entropy_from_samples, z[i], shrinkage="ledoit_wolf"
-                ),
-                "entropy_knn": _finite(knn_entropy, z[i], 3),
-                "mi_gaussian": mi["mi_gauss"],
-                "mi_ksg": mi["mi_ksg"],
-                "k_pcs": mi["k_pcs"],
-            }
+            # the lens's own numbers (one shared decomposition per half)
+            lens = lens_stats(z[i], z_a[i], z_b[i])
+            return {key: lens[name] for key, name in LENS_KEYS.items()}
 
     values = stats(torch.arange(n))
     k_pcs = int(values.pop("k_pcs"))

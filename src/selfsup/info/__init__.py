@@ -21,6 +21,7 @@ from selfsup.info.gaussian import (
     gaussian_entropy_from_samples,
     gaussian_mutual_information,
     ledoit_wolf_covariance,
+    ledoit_wolf_entropy,
     logdet_entropy,
     sample_covariance,
 )
@@ -38,7 +39,7 @@ from selfsup.info.mixture import (
     pairwise_distance_entropy,
 )
 from selfsup.info.regimes import EstimatorRegimeWarning
-from selfsup.info.spectral import alpha_req, effective_rank, lidar, rankme
+from selfsup.info.spectral import alpha_req, effective_rank, gram_eigenvalues, lidar, rankme
 
 __all__ = [
     "EstimatorRegimeWarning",
@@ -53,10 +54,12 @@ __all__ = [
     "gaussian_entropy",
     "gaussian_entropy_from_samples",
     "gaussian_mutual_information",
+    "gram_eigenvalues",
     "knn_distances",
     "knn_entropy",
     "ksg_mutual_information",
     "ledoit_wolf_covariance",
+    "ledoit_wolf_entropy",
     "lidar",
     "local_affine",
     "logdet_entropy",

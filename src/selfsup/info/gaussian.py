@@ -195,6 +195,54 @@ def gaussian_entropy_from_samples(
     return _entropy_of_cov(cov, fn)
 
 
+def ledoit_wolf_entropy(z: torch.Tensor, eigenvalues: torch.Tensor | None = None) -> float:
+    """``gaussian_entropy_from_samples(z, "ledoit_wolf")`` of one sample ``z (n, d)``, from the
+    spectrum of the centred data instead of a ``d x d`` covariance and its Cholesky factor.
+
+    The Ledoit-Wolf covariance ``(1 - a) S + a mu I`` has the eigenvalues ``(1 - a) l_k + a mu``
+    of the maximum likelihood covariance ``S``; ``mu``, ``||S - mu I||_F`` and ``||S||_F`` are
+    sums over the ``l_k`` (``d - min(n, d)`` of them are 0), and the last term of the weight
+    needs only the squared row norms. Same value to ``1e-9`` relative, same regime warning.
+
+    Args:
+        z: ``(n, d)`` samples, ``n >= 2``.
+        eigenvalues: :func:`selfsup.info.spectral.gram_eigenvalues` ``(z, centred=True)``, if
+            already computed (the lens shares one decomposition between its measures).
+
+    Returns:
+        The entropy in nats.
+
+    Raises:
+        ValueError: as ``gaussian_entropy_from_samples``: bad input, or a singular shrunk
+            covariance (every sample equal).
+    """
+    fn = "gaussian_entropy_from_samples"
+    _check_z(z, fn)
+    if z.ndim != 2:
+        raise InputError(f"ledoit_wolf_entropy: z must have shape (n, d), got {tuple(z.shape)}")
+    from selfsup.info.spectral import gram_eigenvalues
+
+    warn_outside(LEDOIT_WOLF_ENTROPY, fn, n=z.shape[0], d=z.shape[1])
+    z64 = z.to(torch.float64)
+    n, d = z64.shape
+    if eigenvalues is None:
+        eigenvalues = gram_eigenvalues(z64, centred=True)
+    lam = torch.zeros(d, dtype=torch.float64, device=z.device)  # the d eigenvalues of S (ML)
+    lam[: eigenvalues.numel()] = eigenvalues.to(torch.float64) / n
+    mu = lam.sum() / d
+    delta2 = ((lam - mu) ** 2).sum() / d  # ||S - mu I||_F^2 / d, no cancellation
+    sq_norms = (z64 - z64.mean(0)).pow(2).sum(1)
+    beta2 = ((sq_norms**2).sum() / n - (lam**2).sum()) / (n * d)
+    beta2 = torch.minimum(beta2, delta2)
+    alpha = beta2 / delta2 if delta2 > 0 else torch.zeros_like(delta2)
+    shrunk = (1.0 - alpha) * lam + alpha * mu
+    if not bool((shrunk > 0).all()):
+        raise InputError(
+            f"{fn}: the shrunk covariance is singular (every sample equal?); no entropy"
+        )
+    return float(0.5 * (d * _LOG_2PI_E + torch.log(shrunk).sum()))
+
+
 def _logdet_entropy(z: torch.Tensor, beta: float) -> torch.Tensor:
     n, d = z.shape[-2], z.shape[-1]
     out_dtype = z.dtype if z.dtype in (torch.float32, torch.float64) else torch.float32

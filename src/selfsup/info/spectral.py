@@ -29,6 +29,7 @@ One implementation each, with the published definitions (float64 inside, Python 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -100,6 +101,88 @@ def covariance_spectrum(Z: torch.Tensor) -> torch.Tensor:
     return (s * s / max(1, Z.shape[0] - 1))[: max(1, min(Z.shape[0] - 1, Z.shape[1]))]
 
 
+class GramSpectra(NamedTuple):
+    """What one centred Gram product of ``Z (n, d)`` gives (:func:`gram_spectra`)."""
+
+    raw: torch.Tensor  # squared singular values of Z, descending, min(n, d)
+    centred: torch.Tensor  # the same of Z - mean(Z)
+    axes: torch.Tensor  # (d, k') top principal axes of Z, orthonormal columns
+
+
+def _grams(Z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(centred Gram, uncentred Gram, Zc)``: the smaller Gram matrices of ``Z (n, d)``, float64,
+    from one product of the centred data (centred before any product, so a large common offset
+    costs no precision; the offset's terms are added afterwards)."""
+    Z = Z.to(torch.float64)
+    n, d = Z.shape
+    mean = Z.mean(0)
+    Zc = Z - mean
+    if n <= d:
+        centred = Zc @ Zc.T
+        proj = Zc @ mean  # (zc_i + m)(zc_j + m) = zc_i zc_j + zc_i m + zc_j m + m m
+        raw = centred + proj[:, None] + proj[None, :] + mean @ mean
+    else:
+        centred = Zc.T @ Zc
+        raw = centred + n * torch.outer(mean, mean)
+    return centred, raw, Zc
+
+
+def _resolved(lam: torch.Tensor, n: int, d: int) -> torch.Tensor:
+    """``lam`` descending, with the eigenvalues a Gram matrix does not resolve set to 0."""
+    lam = lam.flip(0)
+    tol = lam[0].clamp_min(0.0) * max(n, d) * torch.finfo(torch.float64).eps
+    return torch.where(lam > tol, lam, 0.0)
+
+
+def _axes(Zc: torch.Tensor, lam: torch.Tensor, U: torch.Tensor, k: int) -> torch.Tensor:
+    """Top ``k`` principal axes from the centred Gram's ``eigh`` (ascending ``U``)."""
+    n, d = Zc.shape
+    k = min(k, int((lam > 0).sum()))
+    top = U.flip(1)[:, :k]
+    if n > d:  # the Gram matrix is Zc^T Zc: its eigenvectors are the axes
+        return top
+    return Zc.T @ top / lam[:k].sqrt()  # Zc = U S V^T, so V = Zc^T U / s
+
+
+def gram_eigenvalues(Z: torch.Tensor, centred: bool = False) -> torch.Tensor:
+    """Squared singular values of ``Z (n, d)`` (of ``Z - mean(Z)`` if ``centred``), descending,
+    ``min(n, d)`` of them, float64: the eigenvalues of the smaller Gram matrix, ``Z Z^T`` or
+    ``Z^T Z``.
+
+    A symmetric eigendecomposition of a ``min(n, d)``-square matrix instead of an SVD (about
+    3x less work at n = 360, d = 1024), which serves RankMe, the effective rank, alpha-ReQ
+    and the Ledoit-Wolf entropy alike. The Gram matrix squares the condition number:
+    eigenvalues below ``max(n, d) * eps * lambda_max`` (singular values below about
+    ``5e-7 s_max`` at ``d = 1024``) are not resolved and are returned as 0; the others agree
+    with ``torch.linalg.svdvals(Z) ** 2`` to about ``1e-14`` relative to ``lambda_max``.
+    """
+    n, d = Z.shape
+    gram = _grams(Z)[0 if centred else 1]
+    return _resolved(torch.linalg.eigvalsh(gram), n, d)
+
+
+def principal_components(Z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(gram_eigenvalues(Z, centred=True), V)``: the spectrum of the centred ``Z (n, d)`` and
+    its top ``k`` principal axes ``V (d, k')`` (orthonormal columns, float64), from one
+    eigendecomposition of the smaller Gram matrix. ``k'`` is ``k`` or the number of resolved
+    non-zero eigenvalues, if fewer (0 for a constant ``Z``)."""
+    n, d = Z.shape
+    centred, _, Zc = _grams(Z)
+    lam, U = torch.linalg.eigh(centred)
+    lam = _resolved(lam, n, d)
+    return lam, _axes(Zc, lam, U, k)
+
+
+def gram_spectra(Z: torch.Tensor, k: int) -> GramSpectra:
+    """Both spectra of ``Z (n, d)`` and its top ``k`` axes from one Gram product:
+    ``gram_eigenvalues(Z)``, ``principal_components(Z, k)``. The lens's shared decomposition."""
+    n, d = Z.shape
+    centred, raw, Zc = _grams(Z)
+    lam, U = torch.linalg.eigh(centred)
+    lam = _resolved(lam, n, d)
+    return GramSpectra(_resolved(torch.linalg.eigvalsh(raw), n, d), lam, _axes(Zc, lam, U, k))
+
+
 def power_law_exponent(
     eigenvalues: torch.Tensor, fit_range: tuple[int, int] = ALPHA_FIT_RANGE
 ) -> float:
@@ -123,7 +206,7 @@ def power_law_exponent(
         first, last = 1, positive
     if last - first + 1 < 2:
         return math.nan
-    ranks = torch.arange(first, last + 1, dtype=torch.float64)
+    ranks = torch.arange(first, last + 1, dtype=torch.float64, device=lam.device)
     y = torch.log(lam[first - 1 : last])
     X = torch.stack([-torch.log(ranks), torch.ones_like(ranks)], 1)
     w = (1.0 / ranks)[:, None]
@@ -157,7 +240,9 @@ def _scatter(views: torch.Tensor, delta: float) -> tuple[torch.Tensor, torch.Ten
     means = v.mean(1)  # (n, d)
     B = (means - means.mean(0)).T / math.sqrt(n)
     within = (v - means[:, None]).reshape(n * q, d)
-    S_w = within.T @ within / (n * (q - 1)) + delta * torch.eye(d, dtype=torch.float64)
+    S_w = within.T @ within / (n * (q - 1)) + delta * torch.eye(
+        d, dtype=torch.float64, device=v.device
+    )
     return B, S_w
 
 
@@ -187,7 +272,7 @@ def lda_spectrum(views: torch.Tensor, delta: float = LIDAR_DELTA) -> torch.Tenso
     X = torch.linalg.solve_triangular(L, B, upper=False)  # L^-1 B: B^T S_w^-1 B = X^T X
     small = torch.linalg.eigvalsh(X.T @ X)
     d = S_w.shape[0]
-    zeros = torch.zeros(max(0, d - small.numel()), dtype=torch.float64)
+    zeros = torch.zeros(max(0, d - small.numel()), dtype=torch.float64, device=S_w.device)
     return torch.cat([zeros, small[-min(d, small.numel()) :]])
 
 

@@ -80,7 +80,12 @@ def plot_info_tracking(
         ax.legend(fontsize=7)
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
-    fig.tight_layout()
+    # fixed margins for the fixed panel size: tight_layout measured every tick label and
+    # doubled the time of the figure (1.3 of 2.6 s, a cost every lens / tracking run pays)
+    height = fig.get_figheight()  # inches: room for the x label below, the title above
+    fig.subplots_adjust(
+        left=0.05, right=0.98, bottom=0.45 / height, top=1 - 0.3 / height, wspace=0.25, hspace=0.4
+    )
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(out_path) as f:

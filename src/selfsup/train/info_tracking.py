@@ -40,9 +40,9 @@ from selfsup.data.views import to_unit_float
 from selfsup.info import (
     augmentation_gaussianity,
     effective_rank,
-    gaussian_entropy_from_samples,
     knn_entropy,
     ledoit_wolf_covariance,
+    ledoit_wolf_entropy,
     logdet_entropy,
     pairwise_distance_entropy,
 )
@@ -59,17 +59,21 @@ def _finite(fn, *args, **kwargs) -> float:
     return value
 
 
-def basic_stats(z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, float]:
+def basic_stats(
+    z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor, centred: torch.Tensor | None = None
+) -> dict[str, float]:
     """The cheap part of :func:`embedding_stats`: Gaussian (Ledoit-Wolf) and kNN entropies,
-    spread, invariance and separation (the lens's entropy numbers)."""
+    spread, invariance and separation (the lens's entropy numbers). ``centred``:
+    ``selfsup.info.gram_eigenvalues(z, centred=True)``, if already computed."""
     z, z_a, z_b = z.double(), z_a.double(), z_b.double()
     n = z.shape[0]
     invariance = float(F.mse_loss(z_a, z_b))
     variance = float(z.var(0).mean())
-    between = float(torch.pdist(z).pow(2).mean()) if n > 1 else math.nan
+    # the mean of ||z_i - z_j||^2 over pairs i != j is 2 tr(S), S the unbiased covariance
+    between = 2.0 * z.shape[1] * variance if n > 1 else math.nan
     within = float((z_a - z_b).pow(2).sum(1).mean())
     return {
-        "gauss_ub": _finite(gaussian_entropy_from_samples, z, shrinkage="ledoit_wolf"),
+        "gauss_ub": _finite(ledoit_wolf_entropy, z, centred),
         "knn": _finite(knn_entropy, z, 3),
         "std": math.sqrt(variance),
         "invariance": invariance,

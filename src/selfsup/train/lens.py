@@ -11,8 +11,9 @@ random views every time, the training run's random stream untouched), for the ba
 * entropy estimates: ``gauss_ub`` (Gaussian upper bound with a Ledoit-Wolf covariance) and
   ``knn`` (Kozachenko-Leonenko, k = 3), with the spread ``std``, and ``separation`` (between /
   within views): :func:`selfsup.train.info_tracking.basic_stats`;
-* the invariance: ``mi_gauss`` (Gaussian I(view a; view b) on the top principal components) and
-  ``mi_ksg`` (KSG on the first one), ``invariance_rel`` (mse between views / variance);
+* the invariance: ``mi_gauss`` (Gaussian I(view a; view b) on the top principal axes of the
+  clean probe embeddings) and ``mi_ksg`` (KSG on the first one), ``invariance_rel`` (mse
+  between views / variance);
 * collapse indicators: ``mean_cos`` (mean cosine similarity of distinct samples: 1 when all
   embeddings point one way), ``dead_frac`` (share of dimensions whose std is below 1% of the
   mean std), ``rankme_frac`` (RankMe / its maximum ``min(n, d)``).
@@ -23,6 +24,12 @@ prediction of the learning-dynamics paper is logged beside the measured span of 
 
 Values go to the run's loggers (CSV column ``lens/<space>_<name>``) and, at fit end, to
 ``lens.csv`` and ``lens.png`` in the run directory. ``seconds`` is each measurement's own cost.
+
+Cost: each view is embedded once (no gradients), and one product ``Zc Zc^T`` of the centred
+embeddings with its two eigendecompositions (:func:`selfsup.info.spectral.gram_spectra`)
+serves RankMe, the effective rank, alpha-ReQ, the Ledoit-Wolf entropy and the MI's axes; the
+pair sums of ``separation`` and ``mean_cos`` are closed forms. Each equals its reference
+estimator to 1e-8 (``tests/infomax/test_lens_reference.py``).
 """
 
 from __future__ import annotations
@@ -35,31 +42,44 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from selfsup.info import lidar, rankme
-from selfsup.info.spectral import power_law_exponent, spectral_entropy_rank
+from selfsup.info import lidar
+from selfsup.info.spectral import (
+    RANKME_EPS,
+    GramSpectra,
+    gram_spectra,
+    power_law_exponent,
+    principal_components,
+    spectral_entropy_rank,
+)
 from selfsup.train.atomic import atomic_write_text
 from selfsup.train.info_tracking import InfoTracking, _finite, basic_stats
 from selfsup.train.lens_grassmann import GrassmannTrack, linear_head
 
 
-def view_mutual_information(z_a: torch.Tensor, z_b: torch.Tensor, k: int = 8) -> dict[str, float]:
+def view_mutual_information(
+    z_a: torch.Tensor, z_b: torch.Tensor, k: int = 8, pcs: torch.Tensor | None = None
+) -> dict[str, float]:
     """I(view a; view b) of two views' outputs ``(n, d)``, in nats.
 
-    ``mi_gauss``: the Gaussian formula on the top ``min(k, d, n // 20)`` principal components of
-    both views together (plug-in covariances need ``n >>`` dimensions; the components come from
-    a randomised SVD, which draws from torch's global generator); ``mi_ksg``: KSG (k = 3) on the
-    first component of each view. ``k_pcs`` says how many components were used.
+    ``mi_gauss``: the Gaussian formula on the projections onto the axes ``pcs (d, >= k)``
+    (default: the top principal axes of both views together), ``min(k, d, n // 20)`` of them
+    (plug-in covariances need ``n >>`` dimensions); ``mi_ksg``: KSG (k = 3) on the first axis
+    of each view. ``k_pcs`` says how many axes were used. Any fixed projection gives a valid MI
+    (the lens passes the clean embeddings' axes, which it has already computed).
     """
     from selfsup.info import gaussian_mutual_information, ksg_mutual_information
 
     z_a, z_b = z_a.double(), z_b.double()
     n, d = z_a.shape
     k = max(1, min(k, d, n // 20))
-    both = torch.cat([z_a, z_b])
-    # a randomised SVD finds the top k directions at a fraction of the cost of a full one
-    # (10x at n = 720, d = 1024); any projection gives a valid MI, these are near the top PCs
-    q = min(k + 8, *both.shape)
-    pcs = torch.svd_lowrank(both - both.mean(0), q=q, niter=3)[2][:, :k]
+    if not bool(torch.isfinite(z_a).all() and torch.isfinite(z_b).all()):
+        return {"mi_gauss": math.nan, "mi_ksg": math.nan, "k_pcs": 0.0}
+    if pcs is None:
+        pcs = principal_components(torch.cat([z_a, z_b]), k)[1]
+    k = min(k, pcs.shape[1])
+    if k == 0:  # a constant output: nothing to project on
+        return {"mi_gauss": math.nan, "mi_ksg": math.nan, "k_pcs": 0.0}
+    pcs = pcs[:, :k].to(torch.float64)
     pa, pb = (z_a - z_a.mean(0)) @ pcs, (z_b - z_b.mean(0)) @ pcs
     joint = torch.cov(torch.cat([pa, pb], 1).T)
     return {
@@ -75,8 +95,8 @@ def collapse_indicators(z: torch.Tensor) -> dict[str, float]:
     n, d = z.shape
     std = z.std(0)
     unit = F.normalize(z, dim=1)
-    cos = unit @ unit.T
-    off = (cos.sum() - cos.diagonal().sum()) / max(1, n * (n - 1))
+    # sum over i != j of u_i . u_j = ||sum_i u_i||^2 - sum_i ||u_i||^2: no n x n matrix
+    off = (unit.sum(0).pow(2).sum() - unit.pow(2).sum()) / max(1, n * (n - 1))
     mean_std = float(std.mean())
     return {
         "mean_cos": float(off),
@@ -85,41 +105,54 @@ def collapse_indicators(z: torch.Tensor) -> dict[str, float]:
     }
 
 
-def _finite_svdvals(x: torch.Tensor) -> torch.Tensor | None:
-    if not bool(torch.isfinite(x).all()):
-        return None
-    try:
-        return torch.linalg.svdvals(x)
-    except (RuntimeError, torch.linalg.LinAlgError):
-        return None
+def spectral_stats(
+    z: torch.Tensor, views: torch.Tensor | None = None, spectra: GramSpectra | None = None
+) -> dict[str, float]:
+    """RankMe, effective rank, alpha-ReQ of ``z (n, d)``, and LiDAR of ``views (m, q, d)``.
 
-
-def spectral_stats(z: torch.Tensor, views: torch.Tensor | None = None) -> dict[str, float]:
-    """RankMe, effective rank, alpha-ReQ of ``z (n, d)``, and LiDAR of ``views (m, q, d)``."""
+    ``spectra``: ``gram_spectra(z, k)`` if already computed. The values are those of
+    :func:`selfsup.info.rankme`, :func:`selfsup.info.effective_rank` of ``z - mean`` and
+    :func:`selfsup.info.alpha_req`, from one Gram product instead of three SVDs.
+    """
     z = z.double()
     n, d = z.shape
-    # one SVD of the centred embeddings serves both the effective rank and alpha-ReQ
-    s = _finite_svdvals(z - z.mean(0))
-    out = {
-        "rankme": _finite(rankme, z),
-        "erank": float(spectral_entropy_rank(s)) if s is not None else math.nan,
-        "alpha_req": _finite(power_law_exponent, s * s / max(1, n - 1))
-        if s is not None
-        else math.nan,
-    }
+    out = dict.fromkeys(("rankme", "erank", "alpha_req"), math.nan)
+    if spectra is None and bool(torch.isfinite(z).all()):
+        spectra = _finite_spectra(z)
+    if spectra is not None:
+        out["rankme"] = float(spectral_entropy_rank(spectra.raw.sqrt(), RANKME_EPS))
+        out["erank"] = float(spectral_entropy_rank(spectra.centred.sqrt()))
+        if n >= 3:  # the covariance spectrum: min(n - 1, d) eigenvalues
+            covariance = spectra.centred[: min(n - 1, d)] / (n - 1)
+            out["alpha_req"] = _finite(power_law_exponent, covariance)
     out["rankme_frac"] = out["rankme"] / min(n, d)
     if views is not None:
         out["lidar"] = _finite(lidar, views.double())
     return out
 
 
+def _finite_spectra(z: torch.Tensor, k: int = 0) -> GramSpectra | None:
+    try:
+        return gram_spectra(z, k)
+    except (RuntimeError, torch.linalg.LinAlgError):  # not finite, or eigh did not converge
+        return None
+
+
 def lens_stats(
     z: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor, views: torch.Tensor | None = None
 ) -> dict[str, float]:
-    """Every lens number of one embedding space (clean ``z``, two views, LiDAR views)."""
-    stats = basic_stats(z, z_a, z_b)
-    stats.update(spectral_stats(z, views))
-    stats.update(view_mutual_information(z_a, z_b))
+    """Every lens number of one embedding space (clean ``z``, two views, LiDAR views).
+
+    One Gram product of the centred ``z`` and its two eigendecompositions serve RankMe, the
+    effective rank, alpha-ReQ, the Ledoit-Wolf entropy and the axes of the view MI
+    (``docs/lens.md``, "What a measurement costs").
+    """
+    z = z.double()
+    spectra = _finite_spectra(z, 8) if bool(torch.isfinite(z).all()) else None
+    stats = basic_stats(z, z_a, z_b, spectra.centred if spectra is not None else None)
+    stats.update(spectral_stats(z, views, spectra))
+    axes = spectra.axes if spectra is not None else None
+    stats.update(view_mutual_information(z_a, z_b, pcs=axes))
     stats.update(collapse_indicators(z))
     return stats
 
@@ -171,12 +204,14 @@ class Lens(InfoTracking):
         super().load_state_dict(state_dict)
         self.grassmann.load_state_dict(state_dict.get("grassmann", {}))
 
-    def _measure(self, pl_module, images: torch.Tensor) -> dict[str, float]:
+    def embed(self, pl_module, images: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        """``{"rep": [z, z_a, z_b, lidar views], "emb": ...}``: every forward pass of one
+        measurement, the probe images once and each view once (no gradients)."""
         normalise, backbone = pl_module.normalise, pl_module.backbone
         projector = getattr(pl_module, "projector", None)
         view = pl_module.views.views[0]
         m, q = min(self.lidar_samples, len(images)), self.lidar_views
-        with torch.no_grad():
+        with torch.inference_mode():
             inputs = [normalise(images), normalise(view(images)), normalise(view(images))]
             if m >= 2:
                 repeated = images[:m].repeat_interleave(q, 0)  # (m q, C, H, W), views grouped
@@ -185,12 +220,20 @@ class Lens(InfoTracking):
             spaces = {"rep": reps}
             if projector is not None:
                 spaces["emb"] = [projector(r) for r in reps]
+            for outputs in spaces.values():
+                if m >= 2:
+                    outputs[3] = outputs[3].reshape(m, q, -1)
+        return spaces
+
+    def _measure(self, pl_module, images: torch.Tensor) -> dict[str, float]:
+        spaces = self.embed(pl_module, images)
         values: dict[str, float] = {}
         for name, (z, z_a, z_b, *rest) in spaces.items():
-            views = rest[0].reshape(m, q, -1) if rest else None
+            views = rest[0] if rest else None
             values.update({f"{name}_{k}": v for k, v in lens_stats(z, z_a, z_b, views).items()})
-        head = linear_head(projector)
+        head = linear_head(getattr(pl_module, "projector", None))
         if head is not None:  # the paper's closed form beside the measured span of W
+            reps = spaces["rep"]
             values.update(self.grassmann.measure(head.weight, reps[1], reps[2]))
         return values
 

@@ -22,6 +22,11 @@ def read_metrics_csv(path: Path) -> dict[str, list[tuple[float, float]]]:
     return series
 
 
+#: logged columns with a figure of their own (lens.png, info_tracking.png): dozens of panels
+#: that would repeat them here (and took 5 s of a 50 s quickstart run, docs/lens.md)
+OWN_FIGURE = ("lens/", "info/")
+
+
 def plot_training_curves(csv_path: Path, out_path: Path) -> Path | None:
     """Write a grid of the per-step and per-epoch curves; ``None`` if there is nothing to plot."""
     import matplotlib
@@ -31,7 +36,11 @@ def plot_training_curves(csv_path: Path, out_path: Path) -> Path | None:
 
     if not csv_path.exists():
         return None
-    series = {k: v for k, v in read_metrics_csv(csv_path).items() if not k.endswith("_step")}
+    series = {
+        k: v
+        for k, v in read_metrics_csv(csv_path).items()
+        if not k.endswith("_step") and not k.startswith(OWN_FIGURE)
+    }
     if not series:
         return None
     names = sorted(series)

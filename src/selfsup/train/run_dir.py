@@ -5,7 +5,7 @@ Layout of a run directory::
     config.yaml          the resolved config of the newest attempt that started training
     metrics.json         training record + final evaluation; ``eval`` holds ``selfsup eval``'s
     metrics.csv          every logged row, all attempts merged
-    training_curves.png  the curves in metrics.csv
+    training_curves.png  the curves in metrics.csv (the lens and info tracking: own figures)
     tensorboard/         event files (append-only streams, one per attempt)
     checkpoints/         epoch=NNN.ckpt and last.ckpt, nothing else
     .selfsup.lock        held by the process working in the directory (see run_lock.py)
