@@ -9,7 +9,9 @@ cost of these transforms does not depend on the content), with the same paramete
       Normalize included) on PIL images, in 2 DataLoader workers as lightly's examples run it
       (batch 256); timed from the first batch to the last, so worker start-up is left out;
   ours: ``selfsup.data.pipeline.View`` with the same recipe, on uint8 batches of 256 in the
-      main process (torch's default threads), uint8 -> float and normalisation included.
+      main process (torch's default threads), uint8 -> float and normalisation included,
+      with glibc's allocator setting that ``selfsup train`` makes on CPU
+      (``selfsup.allocator``; ``--default-allocator``: glibc's defaults, as lightly's side).
 The two take turns, round by round (``harness.interleave``). Wall-clock views/s is the
 headline; CPU seconds per view (ours: the process; lightly: its workers and main process,
 from /proc) is printed beside it because it is far less sensitive to a shared machine.
@@ -26,6 +28,7 @@ one PIL image in this process (CPU microseconds per view, same clock).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -34,6 +37,7 @@ import numpy as np
 import torch
 from harness import LoadLog, final_line, interleave, median
 
+from selfsup.allocator import reuse_freed_memory
 from selfsup.data.pipeline import View, ViewSpec
 from selfsup.data.views import PRESETS, Normalise, to_unit_float
 
@@ -112,28 +116,34 @@ class Lightly:
 
 
 class Ours:
-    def __init__(self, recipe: str, images: np.ndarray) -> None:
+    def __init__(self, recipe: str, images: np.ndarray, tune_allocator: bool = True) -> None:
         size = images.shape[1]
+        self.tune_allocator = tune_allocator
         self.batches = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().split(BATCH)
         self.pipelines = [View(spec, size) for spec in our_specs(recipe)]
         self.normalise = Normalise(*IMAGENET)
 
     def __call__(self) -> None:
+        # tuned only while ours runs: lightly's DataLoader workers fork with glibc's defaults
+        tuned = reuse_freed_memory() if self.tune_allocator else contextlib.nullcontext()
         cpu0, start = time.process_time(), time.perf_counter()
         n = 0
-        for batch in self.batches:
-            x = to_unit_float(batch)
-            views = [self.normalise(v(x)) for v in self.pipelines]
-            n += len(views[0])
+        with tuned:
+            for batch in self.batches:
+                x = to_unit_float(batch)
+                views = [self.normalise(v(x)) for v in self.pipelines]
+                n += len(views[0])
         self.seconds = time.perf_counter() - start
         self.views, self.cpu = 2 * n, time.process_time() - cpu0
 
 
-def compare(recipe: str, size: int, n_images: int, rounds: int, load: LoadLog) -> dict:
+def compare(
+    recipe: str, size: int, n_images: int, rounds: int, load: LoadLog, tune_allocator: bool
+) -> dict:
     images = np.random.default_rng(size).integers(0, 256, (n_images, size, size, 3), np.uint8)
     lightly = Lightly(recipe, images)
     # lightly's rate is timed from its first batch on: give it one batch more
-    ours = Ours(recipe, images[: n_images - BATCH])
+    ours = Ours(recipe, images[: n_images - BATCH], tune_allocator)
     rates: dict[str, list[float]] = {"lightly": [], "ours": []}
     cpu: dict[str, list[float]] = {"lightly": [], "ours": []}
 
@@ -222,6 +232,11 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 96])
     ap.add_argument("--rounds", type=int, help="alternations (default 5; quick 3)")
     ap.add_argument("--stages", action="store_true", help="per-stage CPU cost instead")
+    ap.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="ours with glibc's default allocator settings (default: as `selfsup train`)",
+    )
     args = ap.parse_args()
     try:
         import lightly  # noqa: F401
@@ -241,12 +256,17 @@ def main() -> None:
         )
         return
     rounds = args.rounds or (3 if args.quick else 5)
-    print(f"torch threads {torch.get_num_threads()}, lightly: 2 DataLoader workers, batch {BATCH}")
+    print(
+        f"torch threads {torch.get_num_threads()}, lightly: 2 DataLoader workers, batch {BATCH}; "
+        f"ours with {'glibc default' if args.default_allocator else 'the tuned'} allocator"
+    )
     results = {}
     for size in args.sizes:
         # about 1 s of lightly's work per round on these machines
         n_images = BATCH * (4 if size <= 32 else 2) * (1 if args.quick else 2) + BATCH
-        results[size] = compare(args.recipe, size, n_images, rounds, load)
+        results[size] = compare(
+            args.recipe, size, n_images, rounds, load, not args.default_allocator
+        )
     print(load)
     final_line(
         **{f"ratio_{s}": r["ratio"] for s, r in results.items()},

@@ -9,7 +9,8 @@ fixed order, so a view depends only on the seed and the batch. The geometry is o
 torchvision's ColorJitter applies its four operations in a random order per image. Here the
 samples are sorted by their order before the resampling reads them (the resampling writes a
 new tensor anyway), each run of samples sharing an order is jittered as one contiguous slice,
-and one scatter at the end restores the batch order.
+and a scatter restores the batch order. The operations after the jitter (grey, blur,
+solarisation, noise) then run on the samples that drew them, gathered from the whole batch.
 """
 
 from __future__ import annotations
