@@ -139,14 +139,15 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int | None = Non
         radius = blur_radius(float(sigma.max()))
     radius = min(radius, h - 1, w - 1)  # reflection needs the pad narrower than the image
     k = gaussian_kernels(sigma.to(x.dtype), radius).repeat_interleave(c, 0)  # (B C, K)
-    # one image with B C channels, each with its own kernel: a depthwise convolution, which
-    # oneDNN runs several times faster in the channels-last layout
-    flat = F.pad(x.reshape(1, b * c, h, w), (radius, radius, 0, 0), mode="reflect")
-    flat = flat.contiguous(memory_format=torch.channels_last)
+    # one image with B C channels, each with its own kernel: a depthwise convolution. Padded
+    # once on all sides (the rows added above and below are reflections, so blurring them
+    # along the width is the same as reflecting the blurred rows). In the NCHW layout: with
+    # the few dozen images the pipeline blurs at once, oneDNN's NCHW kernel took ~0.6 times
+    # the CPU time of its channels-last one plus the two layout changes (96 px, one thread).
+    flat = F.pad(x.reshape(1, b * c, h, w), (radius,) * 4, mode="reflect")
     flat = F.conv2d(flat, k[:, None, None, :], groups=b * c)
-    flat = F.pad(flat, (0, 0, radius, radius), mode="reflect")
     flat = F.conv2d(flat, k[:, None, :, None], groups=b * c)
-    return flat.contiguous().view(b, c, h, w)
+    return flat.view(b, c, h, w)
 
 
 def jitter(x: torch.Tensor, factors: torch.Tensor, order: tuple[int, ...]) -> torch.Tensor:
