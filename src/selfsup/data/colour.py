@@ -77,7 +77,6 @@ def hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     gb_max = torch.maximum(g, b)
     value = torch.maximum(r, gb_max)
     chroma = value - torch.minimum(torch.minimum(r, g), b)
-    inv = chroma.clamp(min=1e-12).reciprocal_()  # grey pixels: every difference below is 0
     gb, br, rg = g - b, b - r, r - g
     # which channel is largest, ties to red, then green (torchvision's rule), as 0 / 1 masks
     red = _step(r - gb_max)
@@ -85,15 +84,18 @@ def hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     # hue in sextants: (g - b) / c if red is largest, 2 + (b - r) / c if green, 4 + (r - g) / c
     # if blue, i.e. with blue = 1 - red - green: 4 - 4 red - 2 green + (rg + red (gb - rg) +
     # green (br - rg)) / c; in [-1, 5], then turned by 6 * shift and wrapped to [0, 6]
-    sextant = rg.addcmul(red, gb - rg).addcmul_(green, br - rg).mul_(inv)
+    # (grey pixels: chroma 0, and every difference in the numerator is 0 too)
+    sextant = rg.addcmul(red, gb - rg).addcmul_(green, br - rg).div_(chroma.clamp(min=1e-12))
     sextant.add_(red, alpha=-4.0).add_(green, alpha=-2.0)
     sextant.add_(4.0 + 6.0 * _per_sample(shift, x)[:, 0])
     sextant.sub_(sextant.mul(1.0 / 6.0).floor_(), alpha=6.0)
     # back to RGB: channel k is v - c * clamp(2 - d_k, 0, 1), d_k the distance around the
     # hue circle (period 6) from the sextant to 3, 5, 1 for R, G, B; with the sextant in
-    # [0, 6), d_k = 3 - ||sextant - centre_k| - 3|, so 2 - d_k = ||sextant - centre_k| - 3| - 1
-    ramp = (sextant[:, None] - _CENTRES.to(x)).abs_().sub_(3.0).abs_().sub_(1.0).clamp_(0.0, 1.0)
-    return torch.addcmul(value[:, None], chroma[:, None], ramp, value=-1.0)
+    # [0, 6), d_k = 3 - ||sextant - centre_k| - 3|, so with y_k = ||sextant - centre_k| - 3|
+    # the channel is v - c clamp(y_k - 1, 0, 1) = (v + c) - c clamp(y_k, 1, 2): the - 1 moves
+    # onto one plane instead of three
+    y = (sextant[:, None] - _CENTRES.to(x)).abs_().sub_(3.0).abs_().clamp_(1.0, 2.0)
+    return torch.addcmul((value + chroma)[:, None], chroma[:, None], y, value=-1.0)
 
 
 _CENTRES = torch.tensor([3.0, 5.0, 1.0]).view(1, 3, 1, 1)
