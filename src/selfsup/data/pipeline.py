@@ -166,7 +166,7 @@ class View(nn.Module):
         if p.solar is not None:
             ops.append((p.solar, lambda x, i: colour.solarise(x)))
         if p.noise is not None:
-            ops.append((None, lambda x, i: (x + p.noise[i]).clamp_(0.0, 1.0)))
+            ops.append((None, lambda x, i: (x + p.noise.index_select(0, i)).clamp_(0.0, 1.0)))
         return ops
 
     def _draw(self, n: int, c: int, h: int, w: int, size: int, dev: torch.device) -> _Draws:
@@ -214,10 +214,12 @@ class View(nn.Module):
         """Geometry and jitter of the samples ``idx`` (batch positions) that share one jitter
         order (the later operations run on the whole batch: ``_after_jitter``)."""
         if p.theta is None:
-            x = images[idx]
+            x = images.index_select(0, idx)
         else:
             limits = None if p.limits is None else p.limits[idx]
-            x = resample(images[idx], p.theta[idx], (size, size), self.spec.padding, limits)
+            # index_select: a row copy, ~0.6 times the time of advanced indexing here
+            picked = images.index_select(0, idx)
+            x = resample(picked, p.theta[idx], (size, size), self.spec.padding, limits)
         if jitter is not None:
             x = colour.jitter(x, p.factors[idx], jitter)
         return x
@@ -289,4 +291,4 @@ _CHUNK_BYTES = 4 << 20
 
 def _apply(out: torch.Tensor, op, idx: torch.Tensor) -> None:
     """``out[idx] = op(out[idx], idx)`` (the samples ``idx (k,)`` of the batch)."""
-    out.index_copy_(0, idx, op(out[idx], idx))
+    out.index_copy_(0, idx, op(out.index_select(0, idx), idx))
