@@ -52,7 +52,11 @@ def contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
         mean = (x.mean((2, 3)) @ _GREY.to(x)).view(-1, 1, 1, 1)  # = mean of grey(x), one pass
     else:  # a grey image is its own luma
         mean = x.mean((1, 2, 3)).view(-1, 1, 1, 1)
-    return torch.lerp(mean, x, _per_sample(factor, x)).clamp_(0.0, 1.0)
+    f = _per_sample(factor, x)
+    # torchvision's blend f x + (1 - f) mean, as a multiply and an add: `lerp` with a start
+    # that is one value per sample is ~3 times slower on CPU (~350 against ~100 us for a
+    # 9 x 3 x 96 x 96 chunk, one thread)
+    return (x * f).add_(mean * (1.0 - f)).clamp_(0.0, 1.0)
 
 
 def saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
