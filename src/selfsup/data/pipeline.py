@@ -157,8 +157,8 @@ class View(nn.Module):
     def _after_jitter(self, p: _Draws) -> list:
         """``(mask or None for every sample, op(x, batch_index))`` in the recipe's order."""
         ops = []
-        if p.grey is not None:
-            ops.append((p.grey, lambda x, i: colour.to_grey(x)))
+        if p.grey is not None:  # (the grey plane broadcast: the scatter copies it 3 times)
+            ops.append((p.grey, lambda x, i: colour.grey(x).expand_as(x)))
         if p.blur is not None:
             # one kernel width for the whole recipe, so a view does not depend on its chunk
             radius = colour.blur_radius(self.spec.blur_sigma[1])
