@@ -9,7 +9,9 @@ cost of these transforms does not depend on the content), with the same paramete
       Normalize included) on PIL images, in 2 DataLoader workers as lightly's examples run it
       (batch 256); timed from the first batch to the last, so worker start-up is left out;
   ours: ``selfsup.data.pipeline.View`` with the same recipe, on uint8 batches of 256 in the
-      main process (torch's default threads), uint8 -> float and normalisation included.
+      main process (torch's default threads), uint8 -> float and normalisation included,
+      with glibc's allocator setting that ``selfsup train`` makes on CPU
+      (``selfsup.allocator``; ``--default-allocator``: glibc's defaults, as lightly's side).
 The two take turns, round by round (``harness.interleave``). Wall-clock views/s is the
 headline; CPU seconds per view (ours: the process; lightly: its workers and main process,
 from /proc) is printed beside it because it is far less sensitive to a shared machine.
@@ -17,15 +19,19 @@ Recipe differences: lightly applies solarisation before blur, we after (as the B
 DINO resizes bicubic in lightly, bilinear here; DINO is timed on its two global views.
 Last line: ``ratio_32=<ours/lightly views/s> ratio_96=... cpu_ratio_32=... cpu_ratio_96=...``.
 
-``--stages``: instead, where our time goes: each stage of a view on one chunk, on one thread,
-in CPU microseconds per view (median of 20; stages applied with probability p are timed on
-every image of the chunk, the expected cost is p times that), beside lightly's transform on
-one PIL image in this process (CPU microseconds per view, same clock).
+``--stages``: instead, where our time goes: each stage of a view on one thread, in CPU
+microseconds per view (median of 20), on chunks cut as the pipeline cuts them (geometry and
+jitter: one jitter order's share of a batch; grey, blur, solarisation: the samples that drew
+them, one chunk per worker thread), stages applied with probability p timed on every image of
+their chunk; beside lightly's transform on one PIL image in this process (CPU microseconds per
+view, same clock), and the expected cost of a view (each stage times its probability).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import time
 from pathlib import Path
@@ -34,6 +40,7 @@ import numpy as np
 import torch
 from harness import LoadLog, final_line, interleave, median
 
+from selfsup.allocator import reuse_freed_memory
 from selfsup.data.pipeline import View, ViewSpec
 from selfsup.data.views import PRESETS, Normalise, to_unit_float
 
@@ -112,28 +119,34 @@ class Lightly:
 
 
 class Ours:
-    def __init__(self, recipe: str, images: np.ndarray) -> None:
+    def __init__(self, recipe: str, images: np.ndarray, tune_allocator: bool = True) -> None:
         size = images.shape[1]
+        self.tune_allocator = tune_allocator
         self.batches = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().split(BATCH)
         self.pipelines = [View(spec, size) for spec in our_specs(recipe)]
         self.normalise = Normalise(*IMAGENET)
 
     def __call__(self) -> None:
+        # tuned only while ours runs: lightly's DataLoader workers fork with glibc's defaults
+        tuned = reuse_freed_memory() if self.tune_allocator else contextlib.nullcontext()
         cpu0, start = time.process_time(), time.perf_counter()
         n = 0
-        for batch in self.batches:
-            x = to_unit_float(batch)
-            views = [self.normalise(v(x)) for v in self.pipelines]
-            n += len(views[0])
+        with tuned:
+            for batch in self.batches:
+                x = to_unit_float(batch)
+                views = [self.normalise(v(x)) for v in self.pipelines]
+                n += len(views[0])
         self.seconds = time.perf_counter() - start
         self.views, self.cpu = 2 * n, time.process_time() - cpu0
 
 
-def compare(recipe: str, size: int, n_images: int, rounds: int, load: LoadLog) -> dict:
+def compare(
+    recipe: str, size: int, n_images: int, rounds: int, load: LoadLog, tune_allocator: bool
+) -> dict:
     images = np.random.default_rng(size).integers(0, 256, (n_images, size, size, 3), np.uint8)
     lightly = Lightly(recipe, images)
     # lightly's rate is timed from its first batch on: give it one batch more
-    ours = Ours(recipe, images[: n_images - BATCH])
+    ours = Ours(recipe, images[: n_images - BATCH], tune_allocator)
     rates: dict[str, list[float]] = {"lightly": [], "ours": []}
     cpu: dict[str, list[float]] = {"lightly": [], "ours": []}
 
@@ -184,34 +197,53 @@ def stages(size: int, recipe: str) -> dict[str, float]:
     limits = box_limits(boxes, size, size).float()
     x = resample(images[idx], theta[idx], (size, size), limits=limits[idx])
     f, h = torch.rand(k) + 0.5, torch.rand(k) * 0.2 - 0.1
-    sigma = torch.rand(k) * 1.9 + 0.1
     out = torch.empty(BATCH, 3, size, size)
+    # the operations after the jitter run on the samples that drew them across the batch,
+    # cut into one chunk per worker thread (2 here) within the chunk limit
+    post = {}
+    for name, p in (("grey", spec.grey_p), ("blur", spec.blur_p), ("solarise", spec.solarise_p)):
+        post[name] = torch.rand(max(1, min(limit, math.ceil(BATCH * p / 2))), 3, size, size)
+    sigma = torch.rand(len(post["blur"])) * 1.9 + 0.1
+    radius = colour.blur_radius(spec.blur_sigma[1])
     cases = {
-        "gather": lambda: images[idx],
-        "crop+flip+resize": lambda: resample(
-            images[idx], theta[idx], (size, size), "zeros", limits[idx]
+        "gather": (lambda: images[idx], k),
+        "crop+flip+resize": (
+            lambda: resample(images[idx], theta[idx], (size, size), "zeros", limits[idx]),
+            k,
         ),
-        "brightness": lambda: colour.brightness(x, f),
-        "contrast": lambda: colour.contrast(x, f),
-        "saturation": lambda: colour.saturation(x, f),
-        "hue": lambda: colour.hue(x, h),
-        "grey": lambda: colour.to_grey(x),
-        "blur": lambda: colour.gaussian_blur(x, sigma, colour.blur_radius(spec.blur_sigma[1])),
-        "solarise": lambda: colour.solarise(x),
-        "scatter": lambda: out.index_copy_(0, idx, x),
+        "brightness": (lambda: colour.brightness(x, f), k),
+        "contrast": (lambda: colour.contrast(x, f), k),
+        "saturation": (lambda: colour.saturation(x, f), k),
+        "hue": (lambda: colour.hue(x, h), k),
+        "scatter": (lambda: out.index_copy_(0, idx, x), k),
+        "grey": (lambda: colour.to_grey(post["grey"]), len(post["grey"])),
+        "blur": (lambda: colour.gaussian_blur(post["blur"], sigma, radius), len(sigma)),
+        "solarise": (lambda: colour.solarise(post["solarise"]), len(post["solarise"])),
     }
     pil = [
         Image.fromarray(a)
         for a in np.random.default_rng(0).integers(0, 256, (k, size, size, 3), np.uint8)
     ]
     transform = lightly_transform(recipe, size)
-    cases["lightly (per image)"] = lambda: [transform(im) for im in pil]
-    times = interleave(cases, 20, 2, clock=time.thread_time)
-    per_view = {name: median(t) / k * 1e6 for name, t in times.items()}
-    per_view["lightly (per image)"] /= 2  # its transform makes two views
-    print(f"{recipe} {size} px, chunk of {k} images, one thread, CPU us per view:")
+    cases["lightly (per image)"] = (lambda: [transform(im) for im in pil], 2 * k)  # 2 views
+    times = interleave({n: fn for n, (fn, _) in cases.items()}, 20, 2, clock=time.thread_time)
+    per_view = {name: median(times[name]) / n * 1e6 for name, (_, n) in cases.items()}
+    print(
+        f"{recipe} {size} px, one thread, CPU us per view (geometry and jitter on a chunk of "
+        f"{k} images, one order's share; {', '.join(f'{n} on {len(t)}' for n, t in post.items())}):"
+    )
     for name, us in per_view.items():
         print(f"  {name:>20s} {us:8.1f}")
+    share = {"grey": spec.grey_p, "blur": spec.blur_p, "solarise": spec.solarise_p}
+    share.update(dict.fromkeys(("brightness", "contrast", "saturation", "hue"), spec.jitter_p))
+    expected = sum(
+        us * share.get(n, 1.0) for n, us in per_view.items() if n in cases and "lightly" not in n
+    )
+    per_view["expected"] = expected
+    print(
+        f"  expected cost of a view (each stage times its probability): {expected:.0f} us, "
+        f"lightly / ours = {per_view['lightly (per image)'] / expected:.2f}"
+    )
     return per_view
 
 
@@ -222,6 +254,11 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 96])
     ap.add_argument("--rounds", type=int, help="alternations (default 5; quick 3)")
     ap.add_argument("--stages", action="store_true", help="per-stage CPU cost instead")
+    ap.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="ours with glibc's default allocator settings (default: as `selfsup train`)",
+    )
     args = ap.parse_args()
     try:
         import lightly  # noqa: F401
@@ -241,12 +278,17 @@ def main() -> None:
         )
         return
     rounds = args.rounds or (3 if args.quick else 5)
-    print(f"torch threads {torch.get_num_threads()}, lightly: 2 DataLoader workers, batch {BATCH}")
+    print(
+        f"torch threads {torch.get_num_threads()}, lightly: 2 DataLoader workers, batch {BATCH}; "
+        f"ours with {'glibc default' if args.default_allocator else 'the tuned'} allocator"
+    )
     results = {}
     for size in args.sizes:
         # about 1 s of lightly's work per round on these machines
         n_images = BATCH * (4 if size <= 32 else 2) * (1 if args.quick else 2) + BATCH
-        results[size] = compare(args.recipe, size, n_images, rounds, load)
+        results[size] = compare(
+            args.recipe, size, n_images, rounds, load, not args.default_allocator
+        )
     print(load)
     final_line(
         **{f"ratio_{s}": r["ratio"] for s, r in results.items()},

@@ -26,7 +26,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
+M_MMAP_THRESHOLD = -3
 TRAINING_THRESHOLD = 256 << 20
 GLIBC_MAX_DEFAULT_THRESHOLD = 32 << 20  # where glibc's own dynamic threshold tops out
 
@@ -57,9 +58,17 @@ def reuse_freed_memory(threshold_bytes: int = TRAINING_THRESHOLD) -> Iterator[bo
         )
     libc = _libc()
     tuned = bool(libc and libc.mallopt(M_MMAP_THRESHOLD, threshold_bytes))
+    if tuned:
+        # Setting a threshold switches off glibc's dynamic thresholds, and the trim threshold
+        # would stay at 128 KiB: every free at the top of the heap handed its pages back and
+        # the next allocation faulted them in again (in the view pipeline, with only the mmap
+        # threshold raised, ~8 times the page faults of glibc's default). Keep twice the mmap
+        # threshold, as glibc's own dynamic rule does.
+        libc.mallopt(M_TRIM_THRESHOLD, min(2 * threshold_bytes, 2**31 - 1))
     try:
         yield tuned
     finally:
         if tuned:
             libc.mallopt(M_MMAP_THRESHOLD, GLIBC_MAX_DEFAULT_THRESHOLD)
+            libc.mallopt(M_TRIM_THRESHOLD, 2 * GLIBC_MAX_DEFAULT_THRESHOLD)
             libc.malloc_trim(0)

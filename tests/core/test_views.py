@@ -129,6 +129,22 @@ def test_resample_is_torchvision_resized_crop_and_flip():
         torch.testing.assert_close(got, ref, atol=1e-5, rtol=0)
 
 
+def test_axis_aligned_grid_equals_the_general_one():
+    """Unrotated maps build their grid from per-row / per-column terms (clamped there); a
+    rotation of 1e-6 rad takes the general path (full grid, clamped per point)."""
+    torch.manual_seed(1)
+    x = torch.rand(30, 3, 24, 20)
+    boxes = crop_boxes(30, 24, 20, (0.08, 1.0))
+    limits = box_limits(boxes, 24, 20)
+    flip = torch.rand(30) < 0.5
+    aligned = resample(x, box_matrices(boxes, 24, 20, flip=flip), (16, 16), limits=limits)
+    tilted = box_matrices(boxes, 24, 20, angle=torch.full((30,), 1e-6), flip=flip)
+    assert tilted[:, 0, 1].abs().min() > 0
+    torch.testing.assert_close(
+        resample(x, tilted, (16, 16), limits=limits), aligned, atol=1e-4, rtol=0
+    )
+
+
 def test_rotation_turns_counter_clockwise_like_torchvision():
     x = torch.rand(2, 3, 16, 16)
     whole = torch.tensor([[0, 0, 16, 16]] * 2)

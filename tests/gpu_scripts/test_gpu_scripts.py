@@ -176,7 +176,7 @@ def test_fp16_stepper_scales_the_loss_and_takes_the_plain_step():
     """With a gradient scaler the step equals the unscaled one (the scale is a power of 2)."""
     import torch
 
-    vs = _benchmarks_module("vs_lightly")
+    vs = _benchmarks_module("vs_lightly_sides")
     results = []
     for precision in ("32", "16-mixed"):
         w = torch.nn.Parameter(torch.tensor([3.0, -2.0, 1e-3]))

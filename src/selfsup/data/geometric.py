@@ -135,11 +135,25 @@ def resample(
     # several times slower on CPU)
     xs = (torch.arange(cols, device=images.device, dtype=images.dtype) * 2 + 1) / cols - 1
     ys = (torch.arange(rows, device=images.device, dtype=images.dtype) * 2 + 1) / rows - 1
-    # grid[b, i, j] = theta[b] @ (x_j, y_i, 1): two small broadcast terms, one full-size sum
-    along_x = xs.view(1, 1, cols, 1) * t[:, None, None, :, 0] + t[:, None, None, :, 2]
-    along_y = ys.view(1, rows, 1, 1) * t[:, None, None, :, 1]
-    grid = along_x + along_y  # (n, rows, cols, 2)
-    if limits is not None:
-        lim = limits.to(images.dtype)
-        grid = torch.clamp(grid, lim[:, None, None, 0], lim[:, None, None, 1])
+    # grid[b, i, j] = theta[b] @ (x_j, y_i, 1): x_j's and y_i's terms, (n, cols, 2) and
+    # (n, rows, 2), summed into the full (n, rows, cols, 2) grid only where the map rotates
+    along_x = xs.view(1, cols, 1) * t[:, None, :, 0] + t[:, None, :, 2]
+    along_y = ys.view(1, rows, 1) * t[:, None, :, 1]
+    lim = None if limits is None else limits.to(images.dtype)
+    if images.device.type == "cpu" and not t[:, 0, 1].any() and not t[:, 1, 0].any():
+        # axis-aligned (no rotation): x depends on the column only, y on the row only, so
+        # the clamp runs on those small tensors and the grid is one broadcast copy (a full-
+        # size sum and clamp were a third of the resampling's time)
+        gx, gy = along_x[..., 0], along_y[..., 1] + t[:, None, 1, 2]
+        if lim is not None:
+            gx = torch.clamp(gx, lim[:, None, 0, 0], lim[:, None, 1, 0])
+            gy = torch.clamp(gy, lim[:, None, 0, 1], lim[:, None, 1, 1])
+        n = images.shape[0]
+        grid = torch.stack(
+            [gx[:, None, :].expand(n, rows, cols), gy[:, :, None].expand(n, rows, cols)], -1
+        )
+    else:
+        grid = along_x[:, None] + along_y[:, :, None]  # (n, rows, cols, 2)
+        if lim is not None:
+            grid = torch.clamp(grid, lim[:, None, None, 0], lim[:, None, None, 1])
     return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding, align_corners=False)

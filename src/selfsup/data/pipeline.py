@@ -9,11 +9,13 @@ fixed order, so a view depends only on the seed and the batch. The geometry is o
 torchvision's ColorJitter applies its four operations in a random order per image. Here the
 samples are sorted by their order before the resampling reads them (the resampling writes a
 new tensor anyway), each run of samples sharing an order is jittered as one contiguous slice,
-and one scatter at the end restores the batch order.
+and a scatter restores the batch order. The operations after the jitter (grey, blur,
+solarisation, noise) then run on the samples that drew them, gathered from the whole batch.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -138,8 +140,34 @@ class View(nn.Module):
             idx, jitter = task
             out.index_copy_(0, idx, self._render(images, p, idx, jitter, size))
 
-        run_tasks(render, tasks, parallel=images.device.type == "cpu")
+        cpu = images.device.type == "cpu"
+        run_tasks(render, tasks, parallel=cpu)
+        # the operations after the jitter, each on the samples that drew it, gathered from
+        # the whole batch: one order's share of a batch is a few images, and a blur of a few
+        # images costs 2-4 times as much per image as one of a few dozen (oneDNN's depthwise
+        # convolution has a large fixed cost per call)
+        threads = torch.get_num_threads() if cpu else 1
+        for mask, op in self._after_jitter(p):
+            idx = torch.arange(n, device=images.device) if mask is None else mask.nonzero()[:, 0]
+            if idx.numel():
+                part = min(chunk, -(-idx.numel() // threads))
+                run_tasks(functools.partial(_apply, out, op), idx.split(part), cpu)
         return out
+
+    def _after_jitter(self, p: _Draws) -> list:
+        """``(mask or None for every sample, op(x, batch_index))`` in the recipe's order."""
+        ops = []
+        if p.grey is not None:  # (the grey plane broadcast: the scatter copies it 3 times)
+            ops.append((p.grey, lambda x, i: colour.grey(x).expand_as(x)))
+        if p.blur is not None:
+            # one kernel width for the whole recipe, so a view does not depend on its chunk
+            radius = colour.blur_radius(self.spec.blur_sigma[1])
+            ops.append((p.blur, lambda x, i: colour.gaussian_blur(x, p.sigma[i], radius)))
+        if p.solar is not None:
+            ops.append((p.solar, lambda x, i: colour.solarise(x)))
+        if p.noise is not None:
+            ops.append((None, lambda x, i: (x + p.noise.index_select(0, i)).clamp_(0.0, 1.0)))
+        return ops
 
     def _draw(self, n: int, c: int, h: int, w: int, size: int, dev: torch.device) -> _Draws:
         """Every random draw for the whole batch, in a fixed order (so a view depends only on
@@ -183,26 +211,18 @@ class View(nn.Module):
         jitter: tuple[int, ...] | None,
         size: int,
     ) -> torch.Tensor:
-        """The views of the samples ``idx`` (batch positions) that share one jitter order."""
+        """Geometry and jitter of the samples ``idx`` (batch positions) that share one jitter
+        order (the later operations run on the whole batch: ``_after_jitter``)."""
         if p.theta is None:
-            x = images[idx]
+            x = images.index_select(0, idx)
         else:
             limits = None if p.limits is None else p.limits[idx]
-            x = resample(images[idx], p.theta[idx], (size, size), self.spec.padding, limits)
+            # index_select: a row copy, ~0.6 times the time of advanced indexing here
+            picked = images.index_select(0, idx)
+            x = resample(picked, p.theta[idx], (size, size), self.spec.padding, limits)
         if jitter is not None:
             x = colour.jitter(x, p.factors[idx], jitter)
-        if p.grey is not None:
-            _where(x, p.grey[idx], lambda y, i: colour.to_grey(y))
-        if p.blur is not None:
-            sigma = p.sigma[idx]
-            # one kernel width for the whole recipe, so a view does not depend on its chunk
-            radius = colour.blur_radius(self.spec.blur_sigma[1])
-            _where(x, p.blur[idx], lambda y, i: colour.gaussian_blur(y, sigma[i], radius))
-        if p.solar is not None:
-            _where(x, p.solar[idx], lambda y, i: colour.solarise(y))
-        if p.noise is not None:
-            x = x + p.noise[idx]
-        return x.clamp_(0.0, 1.0)
+        return x
 
     def _jitter_factors(self, n: int, device: torch.device) -> torch.Tensor:
         b, c, s, h = self.spec.jitter
@@ -269,8 +289,6 @@ def view_parameters(p: _Draws, height: int, width: int, n_orders: int) -> dict:
 _CHUNK_BYTES = 4 << 20
 
 
-def _where(out: torch.Tensor, mask: torch.Tensor, op) -> None:
-    """``out[i] = op(out[i], i)`` in place for the samples where ``mask (B,)`` holds."""
-    idx = mask.nonzero().squeeze(1)
-    if idx.numel():
-        out.index_copy_(0, idx, op(out[idx], idx))
+def _apply(out: torch.Tensor, op, idx: torch.Tensor) -> None:
+    """``out[idx] = op(out[idx], idx)`` (the samples ``idx (k,)`` of the batch)."""
+    out.index_copy_(0, idx, op(out.index_select(0, idx), idx))
