@@ -237,6 +237,27 @@ def test_views_are_reproducible_and_independent_of_chunks_and_threads(monkeypatc
     assert not torch.equal(views(x)[0], first[0])
 
 
+def test_views_on_worker_threads_run_in_the_callers_inference_mode(monkeypatch):
+    # the lens draws its views under torch.inference_mode with training's threads: the worker
+    # threads must run in that mode too (in-place updates of inference tensors fail otherwise)
+    x = _hard_images(40, 16, 16)
+    views = make_views("vicreg", 16)
+    monkeypatch.setattr(pipeline, "_CHUNK_BYTES", 3 * 16 * 16 * 4 * 3)  # many tasks
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        torch.manual_seed(5)
+        with torch.no_grad():
+            expected = views(x)
+        torch.manual_seed(5)
+        with torch.inference_mode():
+            got = views(x)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(expected, got, strict=True):
+        assert torch.equal(a, b)
+
+
 @pytest.mark.parametrize(
     "preset,size,channels",
     [(name, 16, 3) for name in PRESETS] + [("mnist", 28, 1), ("digits", 8, 1)],

@@ -71,5 +71,13 @@ def run_tasks(fn: Callable[[object], None], tasks: Iterable[object], parallel: b
         for task in tasks:
             fn(task)
         return
-    for future in [pool.submit(fn, task) for task in tasks]:
+    # grad and inference mode are thread-local: the worker threads run in the caller's modes
+    # (else tensors made under the caller's inference_mode cannot be updated in place there)
+    modes = (torch.is_grad_enabled(), torch.is_inference_mode_enabled())
+
+    def in_callers_modes(task: object) -> None:
+        with torch.set_grad_enabled(modes[0]), torch.inference_mode(modes[1]):
+            fn(task)
+
+    for future in [pool.submit(in_callers_modes, task) for task in tasks]:
         future.result()

@@ -184,7 +184,7 @@ class InfoTracking(L.Callback):
         device = pl_module.device
         # the views drawn here must not shift the training run's random stream
         devices = [device] if device.type == "cuda" else []
-        threads = torch.get_num_threads()
+        threads = self._outer_threads = torch.get_num_threads()
         try:
             # one thread: these are small (<= 1k) LAPACK problems, slower multithreaded and
             # pathologically so on a busy CPU (a 512 x 512 eigh: 4-8 s with 2 threads under
