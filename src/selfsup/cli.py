@@ -230,20 +230,15 @@ def _forward(command: str, argv: list[str]) -> int:
 
 
 def _preflight_analyze(argv: list[str]) -> None:
-    """``selfsup analyze RUN [--dataset NAME]``: the run's checkpoint and image shape, checked
-    before the command's module imports torch (anything less plain is left to its parser and
-    checked when the run is loaded)."""
-    if not argv or argv[0].startswith("-") or "--encoder" in argv:
-        return
-    dataset = None
-    for i, word in enumerate(argv):
-        if word == "--dataset" and i + 1 < len(argv):
-            dataset = argv[i + 1]
-        elif word.startswith("--dataset="):
-            dataset = word.split("=", 1)[1]
-    from selfsup.train.preflight import check_trained
+    """``selfsup analyze ...``: the line (options and their values), then a run's checkpoint
+    and image shape, checked before the command's module imports torch."""
+    from selfsup.experiments.analyze_args import parse_args
 
-    check_trained(argv[0], dataset)
+    args = parse_args(argv)
+    if args.run_dir is not None and args.encoder is None:
+        from selfsup.train.preflight import check_trained
+
+        check_trained(args.run_dir, args.dataset)
 
 
 def _run_dir_as_positional(argv: list[str]) -> list[str]:

@@ -21,7 +21,7 @@ from selfsup.cli import main
 from selfsup.config import load_config
 from selfsup.errors import SelfsupError
 from selfsup.train import checkpoints, load_method, train
-from selfsup.train.atomic import atomic_write_text
+from selfsup.train.atomic import atomic_file, atomic_write_text
 from selfsup.train.checkpoint_io import RunCheckpointIO
 from selfsup.train.checkpoints import (
     load_checkpoint,
@@ -393,7 +393,7 @@ def test_an_atomic_write_that_fails_leaves_the_old_file(tmp_path):
     class BoomError(Exception):
         pass
 
-    with pytest.raises(BoomError), checkpoints.atomic_file(target, "w") as f:
+    with pytest.raises(BoomError), atomic_file(target, "w") as f:
         f.write("new, half")
         raise BoomError
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == [target.name]

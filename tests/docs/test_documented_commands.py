@@ -234,9 +234,9 @@ def check_parses(words: list[str]) -> None:
     elif name == "eval":
         cli._eval_parser().parse_intermixed_args(rest)
     elif name == "analyze":
-        from selfsup.experiments import analyze
+        from selfsup.experiments.analyze_args import parse_args
 
-        analyze._parser().parse_args(cli._run_dir_as_positional(rest))
+        parse_args(cli._run_dir_as_positional(rest))  # the options and their values
     elif name == "reproduce":
         if rest and rest[0] not in ("--list", "-h", "--help"):
             experiment = load(rest[0])

@@ -92,8 +92,10 @@ def test_dataset_of_another_shape_is_one_line(run_dir, mnist_root, capsys):
     assert "'mnist' has (1, 28, 28)" in err[0]
 
 
-def test_absent_data_advice_names_this_commands_option(run_dir, tmp_path, capsys):
-    argv = ["analyze", str(run_dir), "--dataset", "mnist", "--data-root", str(tmp_path)]
+def test_absent_data_advice_names_this_commands_option(tmp_path, capsys):
+    # a user encoder: a digits run on mnist is refused earlier, for its image shape
+    argv = ["analyze", "--encoder", "torch.nn:Flatten", "--dataset", "mnist"]
+    argv += ["--data-root", str(tmp_path)]
     assert cli_main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"not found under '{tmp_path}'" in err[0]

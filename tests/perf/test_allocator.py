@@ -89,10 +89,11 @@ _FAULTS = textwrap.dedent(
 def test_freed_blocks_are_not_handed_back_and_faulted_in_again():
     """With only the mmap threshold raised, glibc's trim threshold stays at 128 KiB, and the
     hue of a 96 px chunk (~40 temporaries of 0.3-1 MB) gave pages back to the OS and faulted
-    them in again: ~200 page faults a call (0 with the trim threshold raised too)."""
+    them in again: ~200-320 page faults a call; 0-25 with the trim threshold raised too
+    (0-4 on a quiet machine, 24 once in a clean-clone CI run)."""
     out = subprocess.run(
         [sys.executable, "-c", _FAULTS], capture_output=True, text=True, check=True
     ).stdout.split()
     if out[0] != "True":  # pragma: no cover - non-glibc Linux
         pytest.skip("the allocator setting does not take effect here")
-    assert float(out[1]) < 20
+    assert float(out[1]) < 100

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from selfsup.errors import SelfsupError
+from selfsup.experiments.analyze_args import parse_args
 from selfsup.experiments.meta import git_state, versions
 from selfsup.train.atomic import atomic_write_text
 
@@ -85,42 +86,6 @@ class Flatten(nn.Module):
         return self.module(x).flatten(1)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="selfsup analyze", description=__doc__.splitlines()[0])
-    p.add_argument("run_dir", nargs="?", help="a selfsup run directory or checkpoint")
-    p.add_argument(
-        "--encoder",
-        help="module:callable returning an nn.Module, or torchvision:NAME / timm:NAME with "
-        "--weights (instead of a run)",
-    )
-    p.add_argument("--weights", help="weight file for --encoder (safetensors, .pt, .ckpt, .pth)")
-    p.add_argument(
-        "--n-resamples", type=int, default=100, help="half-samples for the 95%% intervals"
-    )
-    p.add_argument("--dataset", help="dataset name (default for a run: its own)")
-    p.add_argument(
-        "--data-root", help="dataset folder (default: the run's data.root, $SELFSUP_DATA, ./data)"
-    )
-    p.add_argument(
-        "--out", help="output folder (default: RUN_DIR/analysis, or runs/analysis-CALLABLE)"
-    )
-    p.add_argument("--views", help="augmentation preset (default: the run's, or the dataset's)")
-    p.add_argument("--n-samples", type=int, default=1024, help="test images for entropies")
-    p.add_argument("--n-gaussianity", type=int, default=8, help="images for Gaussianity checks")
-    p.add_argument("--n-views", type=int, default=128, help="views per Gaussianity image")
-    p.add_argument("--image-size", type=int, help="resize inputs for a user encoder")
-    p.add_argument("--channels", type=int, help="repeat grey channels for a user encoder")
-    p.add_argument("--mean", help="comma-separated normalisation mean for a user encoder")
-    p.add_argument("--std", help="comma-separated normalisation std for a user encoder")
-    p.add_argument("--seed", type=int, default=0)
-
-    def error(message: str):
-        raise SelfsupError(f"selfsup analyze: {message}")
-
-    p.error = error  # type: ignore[method-assign]  # one line on stderr, not usage + message
-    return p
-
-
 def main(argv: list[str]) -> int:
     """Entry point of ``selfsup analyze``; returns the exit code (2 on bad input)."""
     if argv[:1] == ["--"]:  # `selfsup analyze -- --encoder ...` (see docs/infomax.md)
@@ -133,7 +98,7 @@ def main(argv: list[str]) -> int:
         # selfsup.train.info_tracking.InfoTracking.measure)
         torch.set_num_threads(1)
         with threadpool_limits(1):
-            return _main(_parser().parse_args(argv))
+            return _main(parse_args(argv))
     except SelfsupError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -168,18 +133,6 @@ def load_encoder(spec: str) -> nn.Module:
 
 
 def _main(args: argparse.Namespace) -> int:
-    if (args.run_dir is None) == (args.encoder is None):
-        raise SelfsupError("give either RUN_DIR or --encoder module:callable (exactly one)")
-    if args.weights is not None and args.encoder is None:
-        raise SelfsupError("--weights goes with --encoder torchvision:NAME / timm:NAME")
-    if args.n_resamples < 20:
-        raise SelfsupError(
-            f"--n-resamples must be >= 20 for a 95% interval, got {args.n_resamples}"
-        )
-    if args.n_views < 20:
-        raise SelfsupError(f"--n-views must be >= 20 (normality tests), got {args.n_views}")
-    if args.n_samples < 8:
-        raise SelfsupError(f"--n-samples must be >= 8, got {args.n_samples}")
     if args.run_dir is not None:  # the file and the image shape, before Lightning (the CLI
         # checked them before this module imported torch; main() may be called directly)
         from selfsup.train.preflight import check_trained
