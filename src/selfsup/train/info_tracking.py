@@ -141,6 +141,8 @@ class InfoTracking(L.Callback):
         self.seed, self.every_n_epochs, self.plot = seed, every_n_epochs, plot
         self.history: list[dict[str, float]] = []
         self._images: torch.Tensor | None = None
+        #: torch's thread count outside the current measurement (None outside one)
+        self.outer_threads: int | None = None
 
     # --- hooks ----------------------------------------------------------------------------
     def on_fit_start(self, trainer, pl_module) -> None:
@@ -184,7 +186,7 @@ class InfoTracking(L.Callback):
         device = pl_module.device
         # the views drawn here must not shift the training run's random stream
         devices = [device] if device.type == "cuda" else []
-        threads = self._outer_threads = torch.get_num_threads()
+        threads = self.outer_threads = torch.get_num_threads()
         try:
             # one thread: these are small (<= 1k) LAPACK problems, slower multithreaded and
             # pathologically so on a busy CPU (a 512 x 512 eigh: 4-8 s with 2 threads under
@@ -195,6 +197,7 @@ class InfoTracking(L.Callback):
                 return self._measure(pl_module, to_unit_float(self._images.to(device)))
         finally:
             torch.set_num_threads(threads)
+            self.outer_threads = None
             pl_module.train(was_training)
 
     def _measure(self, pl_module, images: torch.Tensor) -> dict[str, float]:

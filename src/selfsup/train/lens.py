@@ -207,17 +207,17 @@ class Lens(InfoTracking):
     def embed(self, pl_module, images: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         """``{"rep": [z, z_a, z_b, lidar views], "emb": ...}``: every forward pass of one
         measurement, the probe images once and each view once (no gradients)."""
-        m, q = min(self.lidar_samples, len(images)), self.lidar_views
         # the forward passes are convolutions like training's: they get training's threads
         # (measure() drops to one thread for the small eigenproblems that follow)
         inner = torch.get_num_threads()
-        torch.set_num_threads(getattr(self, "_outer_threads", inner))
+        torch.set_num_threads(self.outer_threads or inner)
         try:
-            return self._embed(pl_module, images, m, q)
+            return self._embed(pl_module, images)
         finally:
             torch.set_num_threads(inner)
 
-    def _embed(self, pl_module, images: torch.Tensor, m: int, q: int) -> dict:
+    def _embed(self, pl_module, images: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        m, q = min(self.lidar_samples, len(images)), self.lidar_views
         normalise, backbone = pl_module.normalise, pl_module.backbone
         projector = getattr(pl_module, "projector", None)
         view = pl_module.views.views[0]
