@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import argparse
 
-from selfsup.errors import SelfsupError
+from selfsup.errors import OneLineParser, SelfsupError
 
 
 def parser() -> argparse.ArgumentParser:
     """The options of ``selfsup analyze`` (see :mod:`selfsup.experiments.analyze`)."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="selfsup analyze", description="the information-theory lens on any encoder"
     )
     p.add_argument("run_dir", nargs="?", help="a selfsup run directory or checkpoint")
@@ -40,11 +40,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mean", help="comma-separated normalisation mean for a user encoder")
     p.add_argument("--std", help="comma-separated normalisation std for a user encoder")
     p.add_argument("--seed", type=int, default=0)
-
-    def error(message: str):
-        raise SelfsupError(f"selfsup analyze: {message}")
-
-    p.error = error  # type: ignore[method-assign]  # one line on stderr, not usage + message
     return p
 
 
