@@ -3,6 +3,7 @@
 Run: python benchmarks/cli_startup.py [--rounds 7] [--out runs/cli_startup]
 
 The mistakes: config errors (a value out of range, a wrong type, an unknown method parameter),
+reproductions' option errors (a bad ``--budget``, ``--seeds``, an unknown option),
 files that are not what they should be (a text file, a truncated checkpoint, a digits run
 analysed on MNIST) and a ``--resume`` below the epochs already trained; each must exit 2 with
 one line. A 2-epoch digits run is trained once under ``--out`` for the file cases (not timed).
@@ -52,6 +53,9 @@ def commands(run: Path, cut: Path) -> dict[str, list[str]]:
             "--resume",
             "trainer.max_epochs=1",
         ],
+        "reproduce_simvae_budget": [*SELFSUP, "reproduce", "simvae", "--budget", "abc"],
+        "reproduce_infomax_seeds": [*SELFSUP, "reproduce", "infomax", "--seeds", "x"],
+        "dynamics_unknown": [*SELFSUP, "dynamics", "mnist", "--bogus"],
         "help": [*SELFSUP, "--help"],
     }
 

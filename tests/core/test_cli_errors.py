@@ -264,6 +264,33 @@ def test_file_and_resume_errors_come_before_lightning(digits_run, tmp_path):
     assert sorted(p.name for p in digits_run.rglob("*")) == before
 
 
+def test_reproduction_option_errors_skip_the_heavy_imports(tmp_path):
+    """A reproduction's option error is answered before scikit-learn, scipy.stats,
+    scipy.integrate or Lightning are imported (each ~1-2 s; benchmarks/cli_startup.py times
+    these against ``import torch``)."""
+    heavy = ("sklearn", "scipy.stats", "scipy.integrate", "lightning")
+    code = (
+        "import sys; from selfsup.cli import main; rc = main(sys.argv[1:]); "
+        f"print(rc, *[m for m in {heavy!r} if m in sys.modules])"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    for argv in (
+        ["reproduce", "simvae", "--budget", "abc"],
+        ["reproduce", "infomax", "--seeds", "x"],
+        ["dynamics", "mnist", "--bogus"],
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", code, *argv],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert out.stdout.split() == ["2"], (argv, out.stdout, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_data_advice_is_true_for_each_command(tmp_path, capsys):
     missing = str(tmp_path / "nowhere")
     # train accepts data.download; reproduce and eval take --data-root

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-from sklearn.mixture import GaussianMixture
 
 
 def _numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -22,6 +19,8 @@ def cluster_accuracy(
         labels, clusters: ``(n,)`` non-negative ints; the numbers of distinct values may differ
             (unmatched clusters count as errors).
     """
+    from scipy.optimize import linear_sum_assignment  # imported here: see gmm_clustering
+
     y, c = _numpy(labels).astype(int), _numpy(clusters).astype(int)
     if y.shape != c.shape or y.ndim != 1:
         raise ValueError(f"labels and clusters must both be (n,), got {y.shape} and {c.shape}")
@@ -48,6 +47,11 @@ def gmm_clustering(
     Returns:
         ``gmm_accuracy`` (Hungarian-matched), ``nmi``, ``ari``.
     """
+    # imported here: scikit-learn costs ~2 s that `selfsup reproduce`'s option errors
+    # should not wait for
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+    from sklearn.mixture import GaussianMixture
+
     x, y = _numpy(features).astype(np.float64), _numpy(labels).astype(int)
     if x.ndim != 2 or y.shape != (x.shape[0],):
         raise ValueError(f"features must be (n, dim) and labels (n,), got {x.shape}, {y.shape}")

@@ -19,7 +19,6 @@ import math
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 
 
 def _gaussian_loglik(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -71,6 +70,8 @@ def latent_structure(
         mask = yt == c
         if mask.any():
             per_class[mask] = _gaussian_loglik(xt[mask], xc.mean(0), cov_c)
+    from sklearn.mixture import GaussianMixture  # imported here: see evaluate.clustering
+
     gmm = GaussianMixture(len(classes), covariance_type="full", reg_covar=reg, random_state=seed)
     gmm.fit(x)
     return {

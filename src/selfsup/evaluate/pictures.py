@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.mixture import GaussianMixture
 
 from selfsup.data.views import to_unit_float
 
@@ -57,6 +56,8 @@ def cluster_samples_grid(
     """Samples conditional on a content cluster: fit a Gaussian mixture to ``features`` (mu of
     training images, ``(n, L)``), draw ``per_cluster`` latents from each component and decode
     them; one row per component."""
+    from sklearn.mixture import GaussianMixture  # imported here: see evaluate.clustering
+
     gmm = GaussianMixture(n_clusters, covariance_type="full", random_state=seed, reg_covar=1e-4)
     gmm.fit(features.double().cpu().numpy())
     rng = np.random.default_rng(seed)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import nn
 
 from selfsup.info.affine import activation_patterns, eval_mode, local_affine, region_stability
@@ -43,6 +42,8 @@ def mardia_test(x: np.ndarray) -> MardiaResult:
     Args:
         x: ``(n, p)`` observations, ``n > p``.
     """
+    from scipy import stats  # imported here: ~1 s that option errors should not wait for
+
     fn = "mardia_test"
     x = np.asarray(x)
     if x.ndim != 2 or x.dtype.kind not in "fiu":
@@ -113,6 +114,8 @@ def augmentation_gaussianity(
     Returns:
         :class:`GaussianityResult`.
     """
+    from scipy import stats  # imported here: ~1 s that option errors should not wait for
+
     if n_views < 20:
         raise ValueError(f"n_views must be >= 20 for scipy.stats.normaltest, got {n_views}")
     batch = x.shape[0]

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.integrate import solve_ivp
 
 from selfsup.dynamics import (
     grassmann_flow,
@@ -55,6 +54,8 @@ def ode_check(sz: Sizes, seed: int) -> dict:
             W = w.reshape(-1, hh)
             CW = Cn @ W
             return (2 * (CW - W @ (W.T @ CW))).ravel()
+
+        from scipy.integrate import solve_ivp  # ~1 s; option errors should not wait for it
 
         sol = solve_ivp(
             rhs,
