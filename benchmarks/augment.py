@@ -25,6 +25,8 @@ jitter: one jitter order's share of a batch; grey, blur, solarisation: the sampl
 them, one chunk per worker thread), stages applied with probability p timed on every image of
 their chunk; beside lightly's transform on one PIL image in this process (CPU microseconds per
 view, same clock), and the expected cost of a view (each stage times its probability).
+The chunks are those of the order-by-order grouping; a batch of views up to 8 MiB (256
+images at 32 px) is now jittered position by position instead (``jitter_grouping.py``).
 """
 
 from __future__ import annotations

@@ -155,10 +155,13 @@ def test_rotation_turns_counter_clockwise_like_torchvision():
         torch.testing.assert_close(got, ref, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("staged_bytes", [-1, 1 << 40], ids=["by_order", "by_stage"])
 @pytest.mark.parametrize("size", [20, 28])
-def test_view_equals_torchvision_per_image_on_the_same_draws(size):
-    """The whole pipeline (grouping by jitter order, chunks, worker threads, masks, scatter)
-    against torchvision's functional ops applied image by image with the drawn parameters."""
+def test_view_equals_torchvision_per_image_on_the_same_draws(size, staged_bytes, monkeypatch):
+    """The whole pipeline (the jitter grouped by order or by position, chunks, worker
+    threads, masks, scatter) against torchvision's functional ops applied image by image with
+    the drawn parameters."""
+    monkeypatch.setattr(pipeline, "_STAGED_BYTES", staged_bytes)
     spec = ViewSpec(
         scale=(0.3, 1.0), jitter=(0.4, 0.4, 0.3, 0.1), grey_p=0.3, blur_p=0.5, solarise_p=0.3
     )
@@ -235,6 +238,28 @@ def test_views_are_reproducible_and_independent_of_chunks_and_threads(monkeypatc
         assert torch.equal(a, b) and torch.equal(a, c)
     torch.manual_seed(4)
     assert not torch.equal(views(x)[0], first[0])
+
+
+@pytest.mark.parametrize("preset, size", [("shapes", 16), ("vicreg", 24), ("mnist", 12)])
+def test_jitter_by_stage_equals_jitter_by_order(preset, size, monkeypatch):
+    """The two ways of grouping the jitter (small batches position by position, large ones
+    order by order) give the same views bit for bit, also in chunks of a few images."""
+    channels = 1 if preset == "mnist" else 3
+    x = _hard_images(48, size, size)[:, :channels]
+    views = make_views(preset, size)
+    out = {}
+    for name, staged, chunk in (
+        ("order", -1, None),
+        ("stage", 1 << 40, None),
+        ("small", 1 << 40, 5),
+    ):
+        monkeypatch.setattr(pipeline, "_STAGED_BYTES", staged)
+        if chunk:
+            monkeypatch.setattr(pipeline, "_CHUNK_BYTES", chunk * channels * size * size * 4)
+        torch.manual_seed(7)
+        out[name] = views(x)
+    for a, b, c in zip(out["order"], out["stage"], out["small"], strict=True):
+        assert torch.equal(a, b) and torch.equal(a, c)
 
 
 def test_views_on_worker_threads_run_in_the_callers_inference_mode(monkeypatch):

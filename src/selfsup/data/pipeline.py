@@ -123,7 +123,8 @@ class View(nn.Module):
         if images.device.type == "cpu":
             chunk = max(1, _CHUNK_BYTES // (c * size * size * images.element_size()))
         tasks = []
-        if p.group is None:
+        by_stage = p.group is not None and out.numel() * out.element_size() <= _STAGED_BYTES
+        if p.group is None or by_stage:
             batch = torch.arange(n, device=images.device)
             tasks = [(batch[a : a + chunk], None) for a in range(0, n, chunk)]
         else:
@@ -142,6 +143,8 @@ class View(nn.Module):
 
         cpu = images.device.type == "cpu"
         run_tasks(render, tasks, parallel=cpu)
+        if by_stage:
+            self._jitter_by_stage(out, p, chunk, cpu)
         # the operations after the jitter, each on the samples that drew it, gathered from
         # the whole batch: one order's share of a batch is a few images, and a blur of a few
         # images costs 2-4 times as much per image as one of a few dozen (oneDNN's depthwise
@@ -153,6 +156,21 @@ class View(nn.Module):
                 part = min(chunk, -(-idx.numel() // threads))
                 run_tasks(functools.partial(_apply, out, op), idx.split(part), cpu)
         return out
+
+    def _jitter_by_stage(self, out: torch.Tensor, p: _Draws, chunk: int, cpu: bool) -> None:
+        """The jitter of ``out`` one position of the order at a time: at position ``k``, the
+        samples whose order puts operation ``o`` there get ``o``. The same result as
+        rendering each order's samples together, in one call per operation and position
+        instead of one per order: with a few samples per order (small batches) the fixed cost
+        of each call is most of the jitter's time."""
+        table = torch.tensor([*self.orders, (-1,) * len(self.ops)], device=out.device)
+        at = table.index_select(0, p.group)  # (B, k): each sample's operation at position k
+        for k in range(len(self.ops)):
+            tasks = []
+            for o in self.ops:
+                idx = (at[:, k] == o).nonzero()[:, 0]
+                tasks += [(o, part) for part in idx.split(chunk) if part.numel()]
+            run_tasks(functools.partial(_jitter_op, out, p.factors), tasks, cpu)
 
     def _after_jitter(self, p: _Draws) -> list:
         """``(mask or None for every sample, op(x, batch_index))`` in the recipe's order."""
@@ -287,6 +305,23 @@ def view_parameters(p: _Draws, height: int, width: int, n_orders: int) -> dict:
 #: worker threads share the work; on the 2-core machines here much smaller chunks were slower
 #: at 96 px (the fixed cost of each op), larger ones no faster
 _CHUNK_BYTES = 4 << 20
+
+
+#: a batch of views up to this size is jittered position by position
+#: (``View._jitter_by_stage``), a larger one order by order, each order's chunks rendered
+#: from the crop to the jitter while they are in cache (``benchmarks/jitter_grouping.py``:
+#: position by position took 0.41x the CPU time at 32 px with 32 images, 0.81x with 512
+#: (6 MiB), 0.94x at 96 px with 64 (7 MiB), 1.05x with 128 and 1.18x with 256 (27 MiB))
+_STAGED_BYTES = 8 << 20
+
+_JITTER_OPS = (colour.brightness, colour.contrast, colour.saturation, colour.hue)
+
+
+def _jitter_op(out: torch.Tensor, factors: torch.Tensor, task: tuple[int, torch.Tensor]) -> None:
+    """``out[idx] = jitter operation o(out[idx])`` for ``task = (o, idx (k,))``."""
+    o, idx = task
+    f = factors.index_select(0, idx)[:, o]
+    out.index_copy_(0, idx, _JITTER_OPS[o](out.index_select(0, idx), f))
 
 
 def _apply(out: torch.Tensor, op, idx: torch.Tensor) -> None:
