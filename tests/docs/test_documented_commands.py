@@ -334,7 +334,10 @@ def fresh_clone(tmp_path: Path) -> Path:
     clone = tmp_path / "selfsup"
     for name in filter(None, listed):
         source = REPO / name
-        if source.is_file():
+        if source.is_symlink():  # as git checks it out (``configs`` -> ``src/selfsup/configs``)
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            (clone / name).symlink_to(os.readlink(source))
+        elif source.is_file():
             (clone / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, clone / name)
     return clone
