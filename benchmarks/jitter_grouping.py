@@ -4,13 +4,14 @@ Run: python benchmarks/jitter_grouping.py [--rounds 7]
 
 torchvision's ColorJitter applies its four operations in a random order per image. Our
 pipeline (``selfsup/data/pipeline.py``) renders a large batch of views *order by order* (the
-samples sharing one of the 24 orders, crop to jitter, in cache-sized chunks) and a batch up to
-``_STAGED_BYTES`` *position by position* (the whole batch resampled, then at each position of
-the order one call per operation). Both give the same views bit for bit (checked here and in
-``tests/core/test_views.py``); this prints the CPU time per view of each on one thread
-(process time, interleaved rounds, medians) for the batch sizes that decided the limit, and
-which one the pipeline picks. Last line: ``<preset>_<size>px_b<batch>=<by position / by
-order>`` for each case (below 1: by position is cheaper).
+samples sharing one of the 24 orders, crop to jitter, in cache-sized chunks) and a batch on
+the CPU up to ``_BY_POSITION_MAX_BYTES`` *position by position* (the whole batch resampled,
+then at each position of the order one call per operation). Both give the same views bit for
+bit (checked here and in ``tests/core/test_views.py``); this prints the CPU time per view of
+each on one thread (process time, interleaved rounds, medians) for the batch sizes that
+decided the limit, and which one the pipeline picks. Last line:
+``<preset>_<size>px_b<batch>=<by position / by order>`` for each case (below 1: by position is
+cheaper).
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ CASES = [  # (preset, image size, batch): the SimVAE shapes runs, CIFAR, ImageNe
     ("vicreg", 96, 128),
     ("vicreg", 96, 256),
 ]
-ORDER, STAGE = -1, 1 << 40  # values of _STAGED_BYTES that force each grouping
+ORDER, POSITION = -1, 1 << 40  # values of _BY_POSITION_MAX_BYTES that force each grouping
 
 
 def views_with(limit: int, views, x: torch.Tensor) -> list[torch.Tensor]:
-    pipeline._STAGED_BYTES = limit
+    pipeline._BY_POSITION_MAX_BYTES = limit
     return views(x)
 
 
@@ -47,7 +48,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    chosen_limit = pipeline._STAGED_BYTES
+    chosen_limit = pipeline._BY_POSITION_MAX_BYTES
     load, ratios = LoadLog(), {}
     try:
         for preset, size, batch in CASES:
@@ -56,13 +57,13 @@ def main() -> None:
             torch.manual_seed(1)
             a = views_with(ORDER, views, x)
             torch.manual_seed(1)
-            b = views_with(STAGE, views, x)
+            b = views_with(POSITION, views, x)
             if not all(torch.equal(u, v) for u, v in zip(a, b, strict=True)):
                 raise SystemExit(f"{preset} {size}px b{batch}: the two groupings differ")
             times = interleave(
                 {
                     "order": functools.partial(views_with, ORDER, views, x),
-                    "stage": functools.partial(views_with, STAGE, views, x),
+                    "position": functools.partial(views_with, POSITION, views, x),
                 },
                 args.rounds,
                 load=load,
@@ -72,15 +73,15 @@ def main() -> None:
             mib = batch * 3 * size * size * 4 / 2**20
             picked = "position" if mib * 2**20 <= chosen_limit else "order"
             key = f"{preset}_{size}px_b{batch}"
-            ratios[key] = per_view["stage"] / per_view["order"]
+            ratios[key] = per_view["position"] / per_view["order"]
             print(
                 f"{key:<20} {mib:5.1f} MiB  by order {per_view['order']:6.0f} CPU-us/view  "
-                f"by position {per_view['stage']:6.0f}  ratio {ratios[key]:.2f}  "
+                f"by position {per_view['position']:6.0f}  ratio {ratios[key]:.2f}  "
                 f"(the pipeline picks: by {picked})",
                 flush=True,
             )
     finally:
-        pipeline._STAGED_BYTES = chosen_limit
+        pipeline._BY_POSITION_MAX_BYTES = chosen_limit
     print(load)
     final_line(**ratios)
 

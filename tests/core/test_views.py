@@ -155,13 +155,13 @@ def test_rotation_turns_counter_clockwise_like_torchvision():
         torch.testing.assert_close(got, ref, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("staged_bytes", [-1, 1 << 40], ids=["by_order", "by_stage"])
+@pytest.mark.parametrize("position_bytes", [-1, 1 << 40], ids=["by_order", "by_position"])
 @pytest.mark.parametrize("size", [20, 28])
-def test_view_equals_torchvision_per_image_on_the_same_draws(size, staged_bytes, monkeypatch):
+def test_view_equals_torchvision_per_image_on_the_same_draws(size, position_bytes, monkeypatch):
     """The whole pipeline (the jitter grouped by order or by position, chunks, worker
     threads, masks, scatter) against torchvision's functional ops applied image by image with
     the drawn parameters."""
-    monkeypatch.setattr(pipeline, "_STAGED_BYTES", staged_bytes)
+    monkeypatch.setattr(pipeline, "_BY_POSITION_MAX_BYTES", position_bytes)
     spec = ViewSpec(
         scale=(0.3, 1.0), jitter=(0.4, 0.4, 0.3, 0.1), grey_p=0.3, blur_p=0.5, solarise_p=0.3
     )
@@ -240,26 +240,38 @@ def test_views_are_reproducible_and_independent_of_chunks_and_threads(monkeypatc
     assert not torch.equal(views(x)[0], first[0])
 
 
-@pytest.mark.parametrize("preset, size", [("shapes", 16), ("vicreg", 24), ("mnist", 12)])
-def test_jitter_by_stage_equals_jitter_by_order(preset, size, monkeypatch):
-    """The two ways of grouping the jitter (small batches position by position, large ones
-    order by order) give the same views bit for bit, also in chunks of a few images."""
-    channels = 1 if preset == "mnist" else 3
-    x = _hard_images(48, size, size)[:, :channels]
-    views = make_views(preset, size)
+@pytest.mark.parametrize(
+    "spec, channels",
+    [
+        (PRESETS["shapes"][0], 3),  # rotation, every jitter operation
+        (PRESETS["vicreg"][1], 3),  # grey, blur, solarisation after the jitter
+        (ViewSpec(jitter=(0.0, 0.5, 0.0, 0.2)), 3),  # two operations switched off
+        (ViewSpec(jitter=(0.4, 0.4, 0.3, 0.1)), 1),  # saturation and hue do nothing on grey
+    ],
+    ids=["shapes", "vicreg", "two_ops", "grey"],
+)
+def test_jitter_by_position_equals_jitter_by_order(spec, channels, monkeypatch):
+    """The two ways of grouping the jitter (small batches on the CPU position by position,
+    large ones order by order) give the same views bit for bit, also in chunks of a few
+    images."""
+    x = _hard_images(48, 20, 20)[:, :channels]
+    view = View(spec, 16)
     out = {}
-    for name, staged, chunk in (
+    for name, limit, chunk in (
         ("order", -1, None),
-        ("stage", 1 << 40, None),
-        ("small", 1 << 40, 5),
+        ("order_small_chunks", -1, 5),
+        ("position", 1 << 40, None),
+        ("position_small_chunks", 1 << 40, 5),
     ):
-        monkeypatch.setattr(pipeline, "_STAGED_BYTES", staged)
-        if chunk:
-            monkeypatch.setattr(pipeline, "_CHUNK_BYTES", chunk * channels * size * size * 4)
+        monkeypatch.setattr(pipeline, "_BY_POSITION_MAX_BYTES", limit)
+        monkeypatch.setattr(pipeline, "_CHUNK_BYTES", (chunk or 10**6) * channels * 16 * 16 * 4)
         torch.manual_seed(7)
-        out[name] = views(x)
-    for a, b, c in zip(out["order"], out["stage"], out["small"], strict=True):
-        assert torch.equal(a, b) and torch.equal(a, c)
+        out[name] = view(x)
+    torch.manual_seed(7)  # the draws of the runs above
+    p = view._draw(48, channels, 20, 20, 16, x.device)
+    assert p.group is not None and len(set(p.group.tolist())) > len(view.orders) // 2 + 1
+    for name, got in out.items():
+        assert torch.equal(got, out["order"]), name
 
 
 def test_views_on_worker_threads_run_in_the_callers_inference_mode(monkeypatch):

@@ -165,7 +165,10 @@ def jitter(x: torch.Tensor, factors: torch.Tensor, order: tuple[int, ...]) -> to
         factors: ``(B, 4)`` brightness, contrast and saturation factors and hue shift.
         order: the operations (``BRIGHTNESS`` ... ``HUE``) in the order to apply them.
     """
-    ops = (brightness, contrast, saturation, hue)
     for i in order:
-        x = ops[i](x, factors[:, i])
+        x = JITTER_OPS[i](x, factors[:, i])
     return x
+
+
+#: the four ColorJitter operations, indexed by ``BRIGHTNESS`` ... ``HUE``
+JITTER_OPS = (brightness, contrast, saturation, hue)

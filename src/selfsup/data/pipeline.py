@@ -6,10 +6,13 @@ fixed order, so a view depends only on the seed and the batch. The geometry is o
 ``grid_sample`` (``selfsup.data.geometric``); the colour operations are
 ``selfsup.data.colour``'s, which follow torchvision's definitions.
 
-torchvision's ColorJitter applies its four operations in a random order per image. Here the
-samples are sorted by their order before the resampling reads them (the resampling writes a
-new tensor anyway), each run of samples sharing an order is jittered as one contiguous slice,
-and a scatter restores the batch order. The operations after the jitter (grey, blur,
+torchvision's ColorJitter applies its four operations in a random order per image. In a
+large batch of views (above ``_BY_POSITION_MAX_BYTES``, or on a GPU) the samples are sorted by
+their order before the resampling reads them (the resampling writes a new tensor anyway),
+each run of samples sharing an order is rendered from the crop to the jitter as one slice,
+and a scatter restores the batch order. A smaller batch on the CPU is resampled as a whole
+and jittered one position of the order at a time (``View._jitter_by_position``): the same
+views bit for bit in fewer, larger calls. The operations after the jitter (grey, blur,
 solarisation, noise) then run on the samples that drew them, gathered from the whole batch.
 """
 
@@ -118,13 +121,17 @@ class View(nn.Module):
     def _views(self, images: torch.Tensor, p: _Draws, size: int) -> torch.Tensor:
         n, c = images.shape[:2]
         out = images.new_empty(n, c, size, size)
-        # samples sharing a jitter order are rendered together, in chunks on CPU
-        chunk = n
-        if images.device.type == "cpu":
+        cpu = images.device.type == "cpu"
+        chunk = n  # the samples of one task (one jitter order, or the whole batch), on CPU cut
+        if cpu:
             chunk = max(1, _CHUNK_BYTES // (c * size * size * images.element_size()))
         tasks = []
-        by_stage = p.group is not None and out.numel() * out.element_size() <= _STAGED_BYTES
-        if p.group is None or by_stage:
+        by_position = (  # the limit was measured on CPU only
+            cpu
+            and p.group is not None
+            and out.numel() * out.element_size() <= _BY_POSITION_MAX_BYTES
+        )
+        if p.group is None or by_position:
             batch = torch.arange(n, device=images.device)
             tasks = [(batch[a : a + chunk], None) for a in range(0, n, chunk)]
         else:
@@ -141,10 +148,9 @@ class View(nn.Module):
             idx, jitter = task
             out.index_copy_(0, idx, self._render(images, p, idx, jitter, size))
 
-        cpu = images.device.type == "cpu"
         run_tasks(render, tasks, parallel=cpu)
-        if by_stage:
-            self._jitter_by_stage(out, p, chunk, cpu)
+        if by_position:
+            self._jitter_by_position(out, p, chunk)
         # the operations after the jitter, each on the samples that drew it, gathered from
         # the whole batch: one order's share of a batch is a few images, and a blur of a few
         # images costs 2-4 times as much per image as one of a few dozen (oneDNN's depthwise
@@ -157,7 +163,7 @@ class View(nn.Module):
                 run_tasks(functools.partial(_apply, out, op), idx.split(part), cpu)
         return out
 
-    def _jitter_by_stage(self, out: torch.Tensor, p: _Draws, chunk: int, cpu: bool) -> None:
+    def _jitter_by_position(self, out: torch.Tensor, p: _Draws, chunk: int) -> None:
         """The jitter of ``out`` one position of the order at a time: at position ``k``, the
         samples whose order puts operation ``o`` there get ``o``. The same result as
         rendering each order's samples together, in one call per operation and position
@@ -165,12 +171,14 @@ class View(nn.Module):
         of each call is most of the jitter's time."""
         table = torch.tensor([*self.orders, (-1,) * len(self.ops)], device=out.device)
         at = table.index_select(0, p.group)  # (B, k): each sample's operation at position k
+        # saturation and hue leave one-channel images as they are (as torchvision does)
+        ops = self.ops if out.shape[1] == 3 else [o for o in self.ops if o < colour.SATURATION]
         for k in range(len(self.ops)):
             tasks = []
-            for o in self.ops:
+            for o in ops:
                 idx = (at[:, k] == o).nonzero()[:, 0]
                 tasks += [(o, part) for part in idx.split(chunk) if part.numel()]
-            run_tasks(functools.partial(_jitter_op, out, p.factors), tasks, cpu)
+            run_tasks(functools.partial(_jitter_op, out, p.factors), tasks)
 
     def _after_jitter(self, p: _Draws) -> list:
         """``(mask or None for every sample, op(x, batch_index))`` in the recipe's order."""
@@ -307,21 +315,19 @@ def view_parameters(p: _Draws, height: int, width: int, n_orders: int) -> dict:
 _CHUNK_BYTES = 4 << 20
 
 
-#: a batch of views up to this size is jittered position by position
-#: (``View._jitter_by_stage``), a larger one order by order, each order's chunks rendered
+#: a batch of views on the CPU up to this size is jittered position by position
+#: (``View._jitter_by_position``), a larger one order by order, each order's chunks rendered
 #: from the crop to the jitter while they are in cache (``benchmarks/jitter_grouping.py``:
 #: position by position took 0.41x the CPU time at 32 px with 32 images, 0.81x with 512
 #: (6 MiB), 0.94x at 96 px with 64 (7 MiB), 1.05x with 128 and 1.18x with 256 (27 MiB))
-_STAGED_BYTES = 8 << 20
-
-_JITTER_OPS = (colour.brightness, colour.contrast, colour.saturation, colour.hue)
+_BY_POSITION_MAX_BYTES = 8 << 20
 
 
 def _jitter_op(out: torch.Tensor, factors: torch.Tensor, task: tuple[int, torch.Tensor]) -> None:
     """``out[idx] = jitter operation o(out[idx])`` for ``task = (o, idx (k,))``."""
     o, idx = task
     f = factors.index_select(0, idx)[:, o]
-    out.index_copy_(0, idx, _JITTER_OPS[o](out.index_select(0, idx), f))
+    out.index_copy_(0, idx, colour.JITTER_OPS[o](out.index_select(0, idx), f))
 
 
 def _apply(out: torch.Tensor, op, idx: torch.Tensor) -> None:

@@ -47,8 +47,8 @@ def gmm_clustering(
     Returns:
         ``gmm_accuracy`` (Hungarian-matched), ``nmi``, ``ari``.
     """
-    # imported here: scikit-learn costs ~2 s that `selfsup reproduce`'s option errors
-    # should not wait for
+    # imported here, not at the top: `selfsup reproduce`'s option errors should not wait for
+    # scikit-learn (benchmarks/cli_startup.py times them)
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
     from sklearn.mixture import GaussianMixture
 

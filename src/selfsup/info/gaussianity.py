@@ -42,7 +42,9 @@ def mardia_test(x: np.ndarray) -> MardiaResult:
     Args:
         x: ``(n, p)`` observations, ``n > p``.
     """
-    from scipy import stats  # imported here: ~1 s that option errors should not wait for
+    # imported here, not at the top: option errors should not wait for scipy.stats
+    # (benchmarks/cli_startup.py times them)
+    from scipy import stats
 
     fn = "mardia_test"
     x = np.asarray(x)
@@ -114,7 +116,7 @@ def augmentation_gaussianity(
     Returns:
         :class:`GaussianityResult`.
     """
-    from scipy import stats  # imported here: ~1 s that option errors should not wait for
+    from scipy import stats  # imported here: see mardia_test
 
     if n_views < 20:
         raise ValueError(f"n_views must be >= 20 for scipy.stats.normaltest, got {n_views}")

@@ -33,6 +33,8 @@ from selfsup.experiments.report import pyplot, save_figure
 
 def ode_check(sz: Sizes, seed: int) -> dict:
     """``grassmann_flow`` against a DOP853 integration of ``dW/dt = 2 (I - W W^T) C W``."""
+    from scipy.integrate import solve_ivp  # here: `selfsup dynamics`' option errors come first
+
     gen = torch.Generator().manual_seed(seed)
     d, h = sz.ode_d, 5 if sz.ode_d > 10 else 3
     times = np.linspace(0.0, 2.0, 11)
@@ -54,8 +56,6 @@ def ode_check(sz: Sizes, seed: int) -> dict:
             W = w.reshape(-1, hh)
             CW = Cn @ W
             return (2 * (CW - W @ (W.T @ CW))).ravel()
-
-        from scipy.integrate import solve_ivp  # ~1 s; option errors should not wait for it
 
         sol = solve_ivp(
             rhs,
