@@ -39,6 +39,8 @@ class _FakeData:
         self.name = "mnist" if recipe == "mnist" else "shapes"
         self.image_shape = (1, 28, 28) if recipe == "mnist" else (3, 32, 32)
         self.num_classes = 10 if recipe == "mnist" else 4
+        # only its length is read (defaults sized to the data): the training sets' sizes
+        self.ssl_train = range(60000 if recipe == "mnist" else 20000)
 
 
 def _autocast(precision: str):
