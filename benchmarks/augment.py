@@ -8,8 +8,9 @@ cost of these transforms does not depend on the content), with the same paramete
   lightly: its transform object (``VICRegTransform(input_size=S)`` and so on, ToTensor and
       Normalize included) on PIL images, in 2 DataLoader workers as lightly's examples run it
       (batch 256); timed from the first batch to the last, so worker start-up is left out;
-  ours: ``selfsup.data.pipeline.View`` with the same recipe, on uint8 batches of 256 in the
-      main process (torch's default threads), uint8 -> float and normalisation included,
+  ours: ``selfsup.data.views.MultiView`` (what training calls) with the same recipe, on uint8
+      batches of 256 in the main process (torch's default threads), uint8 -> float and
+      normalisation included,
       with glibc's allocator setting that ``selfsup train`` makes on CPU
       (``selfsup.allocator``; ``--default-allocator``: glibc's defaults, as lightly's side).
 The two take turns, round by round (``harness.interleave``). Wall-clock views/s is the
@@ -45,7 +46,7 @@ from harness import LoadLog, final_line, interleave, median
 
 from selfsup.allocator import reuse_freed_memory
 from selfsup.data.pipeline import View, ViewSpec
-from selfsup.data.views import PRESETS, Normalise, to_unit_float
+from selfsup.data.views import PRESETS, MultiView, Normalise, to_unit_float
 
 BATCH = 256
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # lightly's default normalisation
@@ -126,7 +127,7 @@ class Ours:
         size = images.shape[1]
         self.tune_allocator = tune_allocator
         self.batches = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().split(BATCH)
-        self.pipelines = [View(spec, size) for spec in our_specs(recipe)]
+        self.multiview = MultiView([View(spec, size) for spec in our_specs(recipe)])
         self.normalise = Normalise(*IMAGENET)
 
     def __call__(self) -> None:
@@ -137,7 +138,7 @@ class Ours:
         with tuned:
             for batch in self.batches:
                 x = to_unit_float(batch)
-                views = [self.normalise(v(x)) for v in self.pipelines]
+                views = [self.normalise(v) for v in self.multiview(x)]
                 n += len(views[0])
         self.seconds = time.perf_counter() - start
         self.views, self.cpu = 2 * n, time.process_time() - cpu0

@@ -240,6 +240,30 @@ def test_views_are_reproducible_and_independent_of_chunks_and_threads(monkeypatc
     assert not torch.equal(views(x)[0], first[0])
 
 
+@pytest.mark.parametrize("preset, n_views", [("vicreg", 2), ("dino", 5)])
+def test_views_rendered_at_once_equal_views_made_one_after_another(preset, n_views):
+    """MultiView draws every view's parameters first and renders the views concurrently (one
+    per worker thread): the same views as calling each View in turn, which draws and renders
+    one view before drawing the next."""
+    x = _hard_images(40, 24, 24)
+    views = make_views(preset, 24, n_views)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # the concurrent path, also on a one-core machine
+        torch.manual_seed(11)
+        together = views(x)
+        torch.manual_seed(11)
+        in_turn = [view(x).clamp_(0.0, 1.0) for view in views.views]
+    finally:
+        torch.set_num_threads(threads)
+    assert len(together) == n_views
+    if preset == "dino":  # local crops: smaller views, whose rendering ends earlier
+        assert together[-1].shape[-1] < together[0].shape[-1]
+    for a, b in zip(together, in_turn, strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(together[0], together[1])
+
+
 @pytest.mark.parametrize(
     "spec, channels",
     [

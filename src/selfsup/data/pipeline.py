@@ -105,18 +105,27 @@ class View(nn.Module):
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` in [0, 1] -> ``(B, C, size, size)`` in [0, 1]."""
+        return self.render(images, self.draw(images))
+
+    def draw(self, images: torch.Tensor) -> _Draws:
+        """Every random parameter of one view of ``images (B, C, H, W)``: the only part of a
+        view that uses the random generator (``render`` then needs none, so views drawn in
+        order can be rendered in any order, or at the same time)."""
         n, c, h, w = images.shape
-        size = self.size or h
-        return self._views(images, self._draw(n, c, h, w, size, images.device), size)
+        return self._draw(n, c, h, w, self.size or h, images.device)
+
+    @torch.no_grad()
+    def render(self, images: torch.Tensor, draws: _Draws) -> torch.Tensor:
+        """The view of ``images`` that ``draws`` (from ``draw``) describes."""
+        return self._views(images, draws, self.size or images.shape[2])
 
     @torch.no_grad()
     def forward_with_params(self, images: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """The same views as ``forward`` (same random draws) and each sample's parameters:
         ``{name: (B,) float tensor}`` from :func:`view_parameters`."""
-        n, c, h, w = images.shape
-        size = self.size or h
-        p = self._draw(n, c, h, w, size, images.device)
-        return self._views(images, p, size), view_parameters(p, h, w, len(self.orders))
+        p = self.draw(images)
+        h, w = images.shape[2:]
+        return self.render(images, p), view_parameters(p, h, w, len(self.orders))
 
     def _views(self, images: torch.Tensor, p: _Draws, size: int) -> torch.Tensor:
         n, c = images.shape[:2]
