@@ -13,6 +13,7 @@ import torchvision.transforms.v2.functional as TF
 from scipy import stats
 
 from selfsup.data import colour, make_views, pipeline
+from selfsup.data import views as views_module
 from selfsup.data.geometric import box_limits, box_matrices, crop_boxes, resample
 from selfsup.data.pipeline import View, ViewSpec
 from selfsup.data.views import PRESETS
@@ -240,13 +241,35 @@ def test_views_are_reproducible_and_independent_of_chunks_and_threads(monkeypatc
     assert not torch.equal(views(x)[0], first[0])
 
 
-@pytest.mark.parametrize("preset, n_views", [("vicreg", 2), ("dino", 5)])
-def test_views_rendered_at_once_equal_views_made_one_after_another(preset, n_views):
+@pytest.mark.parametrize(
+    "preset, n_views, size, channels, by_order",
+    [
+        ("vicreg", 2, 24, 3, False),  # small batch: jittered position by position
+        ("vicreg", 2, 24, 3, True),  # large batch: rendered order by order
+        ("digits", 2, 8, 1, False),  # rotation, pixel noise, one channel
+        ("dino", 4, 24, 3, False),  # smaller local crops
+        ("dino", 5, 24, 3, False),  # 5 views on 2 threads: one after another
+    ],
+)
+def test_views_rendered_at_once_equal_views_made_one_after_another(
+    preset, n_views, size, channels, by_order, monkeypatch
+):
     """MultiView draws every view's parameters first and renders the views concurrently (one
-    per worker thread): the same views as calling each View in turn, which draws and renders
+    per worker thread, when the views share the threads out evenly; else one after another,
+    each on all threads): the same views as calling each View in turn, which draws and renders
     one view before drawing the next."""
-    x = _hard_images(40, 24, 24)
-    views = make_views(preset, 24, n_views)
+    if by_order:
+        monkeypatch.setattr(pipeline, "_BY_POSITION_MAX_BYTES", 0)
+    x = _hard_images(40, size, size)[:, :channels]
+    views = make_views(preset, size, n_views)
+    rendered_on = []
+    original = views_module.run_tasks
+
+    def spy(fn, tasks, parallel=True):
+        rendered_on.append(parallel)
+        return original(fn, tasks, parallel)
+
+    monkeypatch.setattr(views_module, "run_tasks", spy)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(2)  # the concurrent path, also on a one-core machine
@@ -256,12 +279,33 @@ def test_views_rendered_at_once_equal_views_made_one_after_another(preset, n_vie
         in_turn = [view(x).clamp_(0.0, 1.0) for view in views.views]
     finally:
         torch.set_num_threads(threads)
+    assert rendered_on == [n_views % 2 == 0]
     assert len(together) == n_views
     if preset == "dino":  # local crops: smaller views, whose rendering ends earlier
         assert together[-1].shape[-1] < together[0].shape[-1]
     for a, b in zip(together, in_turn, strict=True):
         assert torch.equal(a, b)
     assert not torch.equal(together[0], together[1])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_views_ignore_autocast(threads):
+    """Views inside a bfloat16-autocast training step are the float32 views: autocast is per
+    thread, and the blur and contrast must not depend on which thread renders them."""
+    x = _hard_images(16, 24, 24)
+    views = make_views("vicreg", 24)  # blur and a contrast mean (a matrix product)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        torch.manual_seed(2)
+        plain = views(x)
+        torch.manual_seed(2)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = views(x)
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(plain, mixed, strict=True):
+        assert b.dtype == torch.float32 and torch.equal(a, b)
 
 
 @pytest.mark.parametrize(

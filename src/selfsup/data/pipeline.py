@@ -117,7 +117,12 @@ class View(nn.Module):
     @torch.no_grad()
     def render(self, images: torch.Tensor, draws: _Draws) -> torch.Tensor:
         """The view of ``images`` that ``draws`` (from ``draw``) describes."""
-        return self._views(images, draws, self.size or images.shape[2])
+        # in the images' dtype even inside a mixed-precision training step: autocast is
+        # per thread, so the worker threads never see it, and the calling thread must not
+        # either (a bfloat16 blur or contrast mean there gave other views, or a dtype error
+        # on writing them into the float32 batch)
+        with torch.autocast(images.device.type, enabled=False):
+            return self._views(images, draws, self.size or images.shape[2])
 
     @torch.no_grad()
     def forward_with_params(self, images: torch.Tensor) -> tuple[torch.Tensor, dict]:

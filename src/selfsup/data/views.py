@@ -74,17 +74,17 @@ class MultiView(nn.Module):
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         """``images``: ``(batch, C, H, W)`` floats in [0, 1] -> list of views in [0, 1]."""
         # every view's random parameters first, in order, on this thread; then the views are
-        # rendered, on CPU one per worker thread (each single-threaded inside): with a view
-        # per thread nothing waits at the barriers between a view's stages (the same views
-        # bit for bit as rendering them one after another)
+        # rendered, on CPU one per worker thread (each single-threaded inside) when they
+        # share the threads out evenly: with a view per thread nothing waits at the barriers
+        # between a view's stages (the same views bit for bit as one view after another)
         draws = [view.draw(images) for view in self.views]
         out: list[torch.Tensor | None] = [None] * len(draws)
 
         def render(i: int) -> None:
             out[i] = self.views[i].render(images, draws[i]).clamp_(0.0, 1.0)
 
-        cpu = images.device.type == "cpu"
-        run_tasks(render, range(len(draws)), parallel=cpu and len(draws) >= torch.get_num_threads())
+        per_thread = images.device.type == "cpu" and len(draws) % torch.get_num_threads() == 0
+        run_tasks(render, range(len(draws)), parallel=per_thread)
         return out
 
 

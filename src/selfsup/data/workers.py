@@ -1,4 +1,4 @@
-"""Run a view's chunks on CPU threads, each with one intra-op thread.
+"""Run a view's chunks, or whole views, on CPU threads, each with one intra-op thread.
 
 A colour view is ~50 small elementwise passes per chunk. Under torch's own intra-op
 parallelism every pass is an OpenMP parallel region that ends in a barrier, and on a
@@ -6,7 +6,10 @@ machine shared with other processes a barrier waits for a descheduled thread: on
 2-core machines here, loaded by other jobs, 2 intra-op threads made the pipeline several
 times *slower* than 1. Here each of ``torch.get_num_threads()`` Python threads renders whole
 chunks with single-threaded ops (torch releases the GIL inside its kernels), so nothing
-waits for anything but the last chunk.
+waits for anything but the last chunk. ``MultiView`` hands these threads whole views, one per
+thread, when the views share the threads out evenly; a view rendered on a worker thread then
+runs its own chunks in order on that thread (a worker has one torch thread, so
+``run_tasks`` there does not reach for the pool again).
 """
 
 from __future__ import annotations
