@@ -16,7 +16,7 @@ from selfsup.data import colour, make_views, pipeline
 from selfsup.data import views as views_module
 from selfsup.data.geometric import box_limits, box_matrices, crop_boxes, resample
 from selfsup.data.pipeline import View, ViewSpec
-from selfsup.data.views import PRESETS
+from selfsup.data.views import PRESETS, MultiView
 
 
 def _hard_images(n: int = 48, h: int = 20, w: int = 24) -> torch.Tensor:
@@ -286,6 +286,19 @@ def test_views_rendered_at_once_equal_views_made_one_after_another(
     for a, b in zip(together, in_turn, strict=True):
         assert torch.equal(a, b)
     assert not torch.equal(together[0], together[1])
+
+
+def test_multiview_takes_any_module_that_makes_views():
+    """A user's own view module (no draw / render split) is called in turn with the Views."""
+    x = _hard_images(16, 16, 16)
+    flip = torch.nn.Module()
+    flip.forward = lambda images: images.flip(-1) * 1.5  # out of range: MultiView clamps
+    views = MultiView([View(PRESETS["cifar"][0], 16), flip])
+    torch.manual_seed(1)
+    got = views(x)
+    torch.manual_seed(1)
+    assert torch.equal(got[0], View(PRESETS["cifar"][0], 16)(x).clamp_(0.0, 1.0))
+    assert torch.equal(got[1], (x.flip(-1) * 1.5).clamp_(0.0, 1.0))
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -64,15 +64,20 @@ PRESETS: dict[str, tuple[ViewSpec, ViewSpec, ViewSpec]] = {
 
 
 class MultiView(nn.Module):
-    """Makes ``len(views)`` random views of a float batch, each with its own recipe."""
+    """Makes ``len(views)`` random views of a float batch, each with its own recipe.
 
-    def __init__(self, views: list[View]) -> None:
+    ``views`` are ``View``s; any other module that maps a batch to a batch of views works
+    too, and is then called in turn with the others (no concurrent rendering)."""
+
+    def __init__(self, views: list[nn.Module]) -> None:
         super().__init__()
         self.views = nn.ModuleList(views)
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         """``images``: ``(batch, C, H, W)`` floats in [0, 1] -> list of views in [0, 1]."""
+        if not all(isinstance(view, View) for view in self.views):
+            return [view(images).clamp_(0.0, 1.0) for view in self.views]
         # every view's random parameters first, in order, on this thread; then the views are
         # rendered, on CPU one per worker thread (each single-threaded inside) when they
         # share the threads out evenly: with a view per thread nothing waits at the barriers
