@@ -1,6 +1,7 @@
 """Views per second: our batched view pipeline against lightly's per-image transforms.
 
 Run: python benchmarks/augment.py [--quick] [--recipe vicreg|simclr|byol|dino] [--sizes 32 96]
+    [--torch-colour] [--stages]
 Needs the ``bench`` extra (lightly).
 
 Both sides make two views of every image of a stream of uint8 RGB images (random pixels: the
@@ -10,7 +11,8 @@ cost of these transforms does not depend on the content), with the same paramete
       (batch 256); timed from the first batch to the last, so worker start-up is left out;
   ours: ``selfsup.data.views.MultiView`` (what training calls) with the same recipe, on uint8
       batches of 256 in the main process (torch's default threads), uint8 -> float and
-      normalisation included,
+      normalisation included, the jitter and grey scale compiled by numba
+      (``selfsup.data.colour_compiled``; ``--torch-colour``: torch's operations instead),
       with glibc's allocator setting that ``selfsup train`` makes on CPU
       (``selfsup.allocator``; ``--default-allocator``: glibc's defaults, as lightly's side).
 The two take turns, round by round (``harness.interleave``). Wall-clock views/s is the
@@ -21,20 +23,22 @@ DINO resizes bicubic in lightly, bilinear here; DINO is timed on its two global 
 Last line: ``ratio_32=<ours/lightly views/s> ratio_96=... cpu_ratio_32=... cpu_ratio_96=...``.
 
 ``--stages``: instead, where our time goes: each stage of a view on one thread, in CPU
-microseconds per view (median of 20), on chunks cut as the pipeline cuts them (geometry and
-jitter: one jitter order's share of a batch; grey, blur, solarisation: the samples that drew
-them, one chunk per worker thread), stages applied with probability p timed on every image of
-their chunk; beside lightly's transform on one PIL image in this process (CPU microseconds per
-view, same clock), and the expected cost of a view (each stage times its probability).
-The chunks are those of the order-by-order grouping, which the pipeline uses for this
-benchmark's 96 px batches (27 MiB); its 32 px batches (3 MiB) are now jittered position by
-position (``jitter_grouping.py``), so at 32 px ``--stages`` no longer matches the pipeline.
+microseconds per view (median of 20), on chunks cut as the torch operations' pipeline cuts
+them (geometry and jitter: one jitter order's share of a batch; grey, blur, solarisation: the
+samples that drew them, one chunk per worker thread), stages applied with probability p timed
+on every image of their chunk; the compiled jitter + grey (what CPU views use) as one stage on
+a chunk of consecutive samples with their drawn orders; beside lightly's transform on one PIL
+image in this process (CPU microseconds per view, same clock), and the expected cost of a view
+on either path (each stage times its probability). The torch operations' chunks are those of
+their order-by-order grouping, used at 96 px; at 32 px they jitter position by position
+(``jitter_grouping.py``), which ``--stages`` does not follow.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import math
 import os
 import time
@@ -224,6 +228,22 @@ def stages(size: int, recipe: str) -> dict[str, float]:
         "blur": (lambda: colour.gaussian_blur(post["blur"], sigma, radius), len(sigma)),
         "solarise": (lambda: colour.solarise(post["solarise"]), len(post["solarise"])),
     }
+    # the compiled path (``colour_compiled``): a run of consecutive samples (the chunk
+    # limit), each through its own order of the jitter (or none) and grey where drawn, written
+    # into the batch; its cost per view already weighs the probabilities
+    kernels = pipeline.compiled_colour()
+    if kernels is not None:
+        m = min(limit, BATCH)
+        orders = torch.tensor(list(itertools.permutations(range(4))))
+        ops = orders[torch.randint(24, (m,), generator=g)]
+        ops[torch.rand(m, generator=g) >= spec.jitter_p] = -1
+        factors = torch.tensor([0.6, 0.6, 0.8, -0.1]) + torch.rand(m, 4, generator=g) * 0.8
+        grey = torch.rand(m, generator=g) < spec.grey_p
+        chunk = torch.rand(m, 3, size, size, generator=g)
+        cases["jitter+grey compiled"] = (
+            lambda: kernels.jitter_into(chunk, factors, ops, grey, out, 0),
+            m,
+        )
     pil = [
         Image.fromarray(a)
         for a in np.random.default_rng(0).integers(0, 256, (k, size, size, 3), np.uint8)
@@ -240,14 +260,18 @@ def stages(size: int, recipe: str) -> dict[str, float]:
         print(f"  {name:>20s} {us:8.1f}")
     share = {"grey": spec.grey_p, "blur": spec.blur_p, "solarise": spec.solarise_p}
     share.update(dict.fromkeys(("brightness", "contrast", "saturation", "hue"), spec.jitter_p))
-    expected = sum(
-        us * share.get(n, 1.0) for n, us in per_view.items() if n in cases and "lightly" not in n
-    )
-    per_view["expected"] = expected
-    print(
-        f"  expected cost of a view (each stage times its probability): {expected:.0f} us, "
-        f"lightly / ours = {per_view['lightly (per image)'] / expected:.2f}"
-    )
+    torch_path = [n for n in cases if "lightly" not in n and "compiled" not in n]
+    compiled_path = ["crop+flip+resize", "jitter+grey compiled", "blur", "solarise"]
+    paths = {"torch operations": torch_path}
+    if kernels is not None:
+        paths["compiled"] = compiled_path
+    for path, names in paths.items():
+        expected = sum(per_view[n] * share.get(n, 1.0) for n in names)
+        per_view[f"expected_{path.split()[0]}"] = expected
+        print(
+            f"  expected cost of a view, {path} (each stage times its probability): "
+            f"{expected:.0f} us, lightly / ours = {per_view['lightly (per image)'] / expected:.2f}"
+        )
     return per_view
 
 
@@ -263,7 +287,14 @@ def main() -> None:
         action="store_true",
         help="ours with glibc's default allocator settings (default: as `selfsup train`)",
     )
+    ap.add_argument(
+        "--torch-colour",
+        action="store_true",
+        help="ours with the torch colour operations (SELFSUP_COMPILED_VIEWS=0), not numba's",
+    )
     args = ap.parse_args()
+    if args.torch_colour:
+        os.environ["SELFSUP_COMPILED_VIEWS"] = "0"
     try:
         import lightly  # noqa: F401
     except ImportError:

@@ -31,6 +31,18 @@ def _hard_images(n: int = 48, h: int = 20, w: int = 24) -> torch.Tensor:
     return x
 
 
+def _use(engine: str, monkeypatch) -> None:
+    """``compiled``: the numba kernels (``colour_compiled``); ``by_order`` / ``by_position``:
+    the torch operations with the jitter grouped that way."""
+    if engine == "compiled":
+        pytest.importorskip("selfsup.data.colour_compiled")
+        monkeypatch.setenv("SELFSUP_COMPILED_VIEWS", "1")
+        return
+    monkeypatch.setenv("SELFSUP_COMPILED_VIEWS", "0")
+    limit = {"by_order": -1, "by_position": 1 << 40, "torch": pipeline._BY_POSITION_MAX_BYTES}
+    monkeypatch.setattr(pipeline, "_BY_POSITION_MAX_BYTES", limit[engine])
+
+
 def _per_image(fn, x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     return torch.stack([fn(x[i], float(factors[i])) for i in range(len(x))])
 
@@ -156,13 +168,13 @@ def test_rotation_turns_counter_clockwise_like_torchvision():
         torch.testing.assert_close(got, ref, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("position_bytes", [-1, 1 << 40], ids=["by_order", "by_position"])
+@pytest.mark.parametrize("engine", ["compiled", "by_order", "by_position"])
 @pytest.mark.parametrize("size", [20, 28])
-def test_view_equals_torchvision_per_image_on_the_same_draws(size, position_bytes, monkeypatch):
-    """The whole pipeline (the jitter grouped by order or by position, chunks, worker
-    threads, masks, scatter) against torchvision's functional ops applied image by image with
-    the drawn parameters."""
-    monkeypatch.setattr(pipeline, "_BY_POSITION_MAX_BYTES", position_bytes)
+def test_view_equals_torchvision_per_image_on_the_same_draws(size, engine, monkeypatch):
+    """The whole pipeline (the compiled jitter, or the torch operations with the jitter
+    grouped by order or by position; chunks, worker threads, masks, scatter) against
+    torchvision's functional ops applied image by image with the drawn parameters."""
+    _use(engine, monkeypatch)
     spec = ViewSpec(
         scale=(0.3, 1.0), jitter=(0.4, 0.4, 0.3, 0.1), grey_p=0.3, blur_p=0.5, solarise_p=0.3
     )
@@ -220,7 +232,9 @@ def test_jitter_order_is_uniform_over_permutations():
     assert stats.chisquare(counts[:24].numpy()).pvalue > 1e-3
 
 
-def test_views_are_reproducible_and_independent_of_chunks_and_threads(monkeypatch):
+@pytest.mark.parametrize("engine", ["compiled", "torch"])
+def test_views_are_reproducible_and_independent_of_chunks_and_threads(engine, monkeypatch):
+    _use(engine, monkeypatch)
     x = _hard_images(40, 16, 16)
     views = make_views("vicreg", 16)
     torch.manual_seed(3)
@@ -258,8 +272,8 @@ def test_views_rendered_at_once_equal_views_made_one_after_another(
     per worker thread, when the views share the threads out evenly; else one after another,
     each on all threads): the same views as calling each View in turn, which draws and renders
     one view before drawing the next."""
-    if by_order:
-        monkeypatch.setattr(pipeline, "_BY_POSITION_MAX_BYTES", 0)
+    if by_order:  # (the torch operations' grouping for large batches)
+        _use("by_order", monkeypatch)
     x = _hard_images(40, size, size)[:, :channels]
     views = make_views(preset, size, n_views)
     rendered_on = []
@@ -301,10 +315,12 @@ def test_multiview_takes_any_module_that_makes_views():
     assert torch.equal(got[1], (x.flip(-1) * 1.5).clamp_(0.0, 1.0))
 
 
+@pytest.mark.parametrize("engine", ["compiled", "torch"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_views_ignore_autocast(threads):
+def test_views_ignore_autocast(threads, engine, monkeypatch):
     """Views inside a bfloat16-autocast training step are the float32 views: autocast is per
     thread, and the blur and contrast must not depend on which thread renders them."""
+    _use(engine, monkeypatch)
     x = _hard_images(16, 24, 24)
     views = make_views("vicreg", 24)  # blur and a contrast mean (a matrix product)
     before = torch.get_num_threads()
@@ -332,9 +348,10 @@ def test_views_ignore_autocast(threads):
     ids=["shapes", "vicreg", "two_ops", "grey"],
 )
 def test_jitter_by_position_equals_jitter_by_order(spec, channels, monkeypatch):
-    """The two ways of grouping the jitter (small batches on the CPU position by position,
-    large ones order by order) give the same views bit for bit, also in chunks of a few
-    images."""
+    """The torch operations' two ways of grouping the jitter (small batches on the CPU
+    position by position, large ones order by order) give the same views bit for bit, also
+    in chunks of a few images."""
+    monkeypatch.setenv("SELFSUP_COMPILED_VIEWS", "0")
     x = _hard_images(48, 20, 20)[:, :channels]
     view = View(spec, 16)
     out = {}

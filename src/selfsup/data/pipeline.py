@@ -19,8 +19,10 @@ solarisation, noise) then run on the samples that drew them, gathered from the w
 from __future__ import annotations
 
 import functools
+import importlib
 import itertools
 import math
+import os
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -139,6 +141,62 @@ class View(nn.Module):
         chunk = n  # the samples of one task (one jitter order, or the whole batch), on CPU cut
         if cpu:
             chunk = max(1, _CHUNK_BYTES // (c * size * size * images.element_size()))
+        kernels = compiled_colour() if cpu and images.dtype == torch.float32 else None
+        if kernels is not None:
+            self._render_compiled(images, p, out, chunk, kernels)
+        else:
+            self._render_eager(images, p, out, chunk)
+        # the operations after the jitter, each on the samples that drew it, gathered from
+        # the whole batch: one order's share of a batch is a few images, and a blur of a few
+        # images costs 2-4 times as much per image as one of a few dozen (oneDNN's depthwise
+        # convolution has a large fixed cost per call)
+        threads = torch.get_num_threads() if cpu else 1
+        for mask, op in self._after_jitter(p, with_grey=kernels is None):
+            idx = torch.arange(n, device=images.device) if mask is None else mask.nonzero()[:, 0]
+            if idx.numel():
+                part = min(chunk, -(-idx.numel() // threads))
+                run_tasks(functools.partial(_apply, out, op), idx.split(part), cpu)
+        return out
+
+    def _render_compiled(
+        self, images: torch.Tensor, p: _Draws, out: torch.Tensor, chunk: int, kernels
+    ) -> None:
+        """Geometry, jitter and grey of every sample into ``out``, in runs of ``chunk``
+        consecutive samples: the resampling in torch, then each image through its own jitter
+        order and grey scale in one compiled call (``colour_compiled``) that writes it to its
+        place in ``out``. Each image's result depends on its own draws only, so the views do
+        not depend on the chunks or the threads."""
+        n = images.shape[0]
+        size = out.shape[2]
+        images = images.contiguous()
+        ops = factors = grey = None
+        if p.group is not None or p.grey is not None:
+            ops = torch.empty(n, 0, dtype=torch.long)
+            if p.group is not None:
+                table = torch.tensor([*self.orders, (-1,) * len(self.ops)])
+                ops = table.index_select(0, p.group)
+            factors = p.factors if p.factors is not None else torch.zeros(n, 4)
+            grey = p.grey if p.grey is not None else torch.zeros(n, dtype=torch.bool)
+
+        def render(a: int) -> None:
+            b = min(a + chunk, n)
+            x = images[a:b]
+            if p.theta is not None:
+                limits = None if p.limits is None else p.limits[a:b]
+                x = resample(x, p.theta[a:b], (size, size), self.spec.padding, limits)
+            if ops is None:
+                out[a:b] = x
+            else:
+                kernels.jitter_into(x.contiguous(), factors[a:b], ops[a:b], grey[a:b], out, a)
+
+        run_tasks(render, range(0, n, chunk))
+
+    def _render_eager(self, images: torch.Tensor, p: _Draws, out: torch.Tensor, chunk: int):
+        """Geometry and jitter of every sample into ``out`` with torch operations (GPU, other
+        dtypes, or without numba): grouped by jitter order, or position by position."""
+        n = images.shape[0]
+        size = out.shape[2]
+        cpu = images.device.type == "cpu"
         tasks = []
         by_position = (  # the limit was measured on CPU only
             cpu
@@ -165,17 +223,6 @@ class View(nn.Module):
         run_tasks(render, tasks, parallel=cpu)
         if by_position:
             self._jitter_by_position(out, p, chunk)
-        # the operations after the jitter, each on the samples that drew it, gathered from
-        # the whole batch: one order's share of a batch is a few images, and a blur of a few
-        # images costs 2-4 times as much per image as one of a few dozen (oneDNN's depthwise
-        # convolution has a large fixed cost per call)
-        threads = torch.get_num_threads() if cpu else 1
-        for mask, op in self._after_jitter(p):
-            idx = torch.arange(n, device=images.device) if mask is None else mask.nonzero()[:, 0]
-            if idx.numel():
-                part = min(chunk, -(-idx.numel() // threads))
-                run_tasks(functools.partial(_apply, out, op), idx.split(part), cpu)
-        return out
 
     def _jitter_by_position(self, out: torch.Tensor, p: _Draws, chunk: int) -> None:
         """The jitter of ``out`` one position of the order at a time: at position ``k``, the
@@ -198,10 +245,11 @@ class View(nn.Module):
                 tasks += [(with_factor[o], part) for part in idx.split(chunk) if part.numel()]
             run_tasks(lambda task: _apply(out, *task), tasks)
 
-    def _after_jitter(self, p: _Draws) -> list:
-        """``(mask or None for every sample, op(x, batch_index))`` in the recipe's order."""
+    def _after_jitter(self, p: _Draws, with_grey: bool = True) -> list:
+        """``(mask or None for every sample, op(x, batch_index))`` in the recipe's order
+        (``with_grey=False``: without the grey scale, which the compiled path has done)."""
         ops = []
-        if p.grey is not None:  # (the grey plane broadcast: the scatter copies it 3 times)
+        if p.grey is not None and with_grey:  # (the grey plane broadcast: copied 3 times)
             ops.append((p.grey, lambda x, i: colour.grey(x).expand_as(x)))
         if p.blur is not None:
             # one kernel width for the whole recipe, so a view does not depend on its chunk
@@ -339,6 +387,17 @@ _CHUNK_BYTES = 4 << 20
 #: position by position took 0.41x the CPU time at 32 px with 32 images, 0.81x with 512
 #: (6 MiB), 0.94x at 96 px with 64 (7 MiB), 1.05x with 128 and 1.18x with 256 (27 MiB))
 _BY_POSITION_MAX_BYTES = 8 << 20
+
+
+def compiled_colour():
+    """The compiled colour module (``colour_compiled``), or ``None`` where numba cannot be
+    imported or ``SELFSUP_COMPILED_VIEWS=0`` asks for the torch operations."""
+    if os.environ.get("SELFSUP_COMPILED_VIEWS", "1") == "0":
+        return None
+    try:
+        return importlib.import_module("selfsup.data.colour_compiled")
+    except ImportError:
+        return None
 
 
 def _apply(out: torch.Tensor, op, idx: torch.Tensor) -> None:
