@@ -237,7 +237,7 @@ def stages(size: int, recipe: str) -> dict[str, float]:
         orders = torch.tensor(list(itertools.permutations(range(4))))
         ops = orders[torch.randint(24, (m,), generator=g)]
         ops[torch.rand(m, generator=g) >= spec.jitter_p] = -1
-        factors = torch.tensor([0.6, 0.6, 0.8, -0.1]) + torch.rand(m, 4, generator=g) * 0.8
+        factors = View(spec, size)._jitter_factors(m, torch.device("cpu"))  # the recipe's
         grey = torch.rand(m, generator=g) < spec.grey_p
         chunk = torch.rand(m, 3, size, size, generator=g)
         cases["jitter+grey compiled"] = (

@@ -256,24 +256,25 @@ def test_views_are_reproducible_and_independent_of_chunks_and_threads(engine, mo
 
 
 @pytest.mark.parametrize(
-    "preset, n_views, size, channels, by_order",
+    "preset, n_views, size, channels, engine",
     [
-        ("vicreg", 2, 24, 3, False),  # small batch: jittered position by position
-        ("vicreg", 2, 24, 3, True),  # large batch: rendered order by order
-        ("digits", 2, 8, 1, False),  # rotation, pixel noise, one channel
-        ("dino", 4, 24, 3, False),  # smaller local crops
-        ("dino", 5, 24, 3, False),  # 5 views on 2 threads: one after another
+        ("vicreg", 2, 24, 3, "compiled"),
+        ("vicreg", 2, 24, 3, "torch"),  # small batch: jittered position by position
+        ("vicreg", 2, 24, 3, "by_order"),  # large batch: rendered order by order
+        ("digits", 2, 8, 1, "torch"),  # rotation, pixel noise, one channel
+        ("dino", 4, 24, 3, "compiled"),  # smaller local crops
+        ("dino", 5, 24, 3, "compiled"),  # 5 views on 2 threads: one after another
+        ("dino", 5, 24, 3, "torch"),
     ],
 )
 def test_views_rendered_at_once_equal_views_made_one_after_another(
-    preset, n_views, size, channels, by_order, monkeypatch
+    preset, n_views, size, channels, engine, monkeypatch
 ):
     """MultiView draws every view's parameters first and renders the views concurrently (one
     per worker thread, when the views share the threads out evenly; else one after another,
     each on all threads): the same views as calling each View in turn, which draws and renders
     one view before drawing the next."""
-    if by_order:  # (the torch operations' grouping for large batches)
-        _use("by_order", monkeypatch)
+    _use(engine, monkeypatch)
     x = _hard_images(40, size, size)[:, :channels]
     views = make_views(preset, size, n_views)
     rendered_on = []
@@ -372,9 +373,11 @@ def test_jitter_by_position_equals_jitter_by_order(spec, channels, monkeypatch):
         assert torch.equal(got, out["order"]), name
 
 
-def test_views_on_worker_threads_run_in_the_callers_inference_mode(monkeypatch):
+@pytest.mark.parametrize("engine", ["compiled", "torch"])
+def test_views_on_worker_threads_run_in_the_callers_inference_mode(engine, monkeypatch):
     # the lens draws its views under torch.inference_mode with training's threads: the worker
     # threads must run in that mode too (in-place updates of inference tensors fail otherwise)
+    _use(engine, monkeypatch)
     x = _hard_images(40, 16, 16)
     views = make_views("vicreg", 16)
     monkeypatch.setattr(pipeline, "_CHUNK_BYTES", 3 * 16 * 16 * 4 * 3)  # many tasks

@@ -1,32 +1,34 @@
 """The colour jitter and grey scale of a view, image by image, compiled by numba (CPU).
 
 ``colour.py`` runs each operation as torch calls over a batch: ~25 elementwise passes for a
-jittered RGB image, each one a trip through memory. Here numba compiles (once per machine,
-cached beside this file) loops that take one image at a time through its own operations, in
-its own order, while the image sits in the core's cache, and write it to its place in the
-batch of views: no gather, no scatter, no temporaries. On the 2-core machines here the jitter
-and its scatter took ~140 against ~600 CPU-us per 96 px image (``docs/benchmarks.md``).
+jittered RGB image, each one a trip through memory, plus a gather and a scatter to group the
+samples by jitter order. Here numba compiles loops that take one image at a time through its
+own operations, in its own order, while the image sits in the core's cache, and write it to
+its place in the batch of views: no gather, no scatter, no temporaries
+(``python benchmarks/augment.py --stages``: 86 against ~390 CPU-us per 96 px view here).
 
 The formulas are ``colour.py``'s (torchvision's definitions; the hue in the same branch-free
 form), written per pixel in float32. ``fastmath`` lets LLVM vectorise the loops (it assumes
-no NaN or infinity, which images in [0, 1] do not have); results agree with ``colour.py`` to
-~1e-6 (``tests/core/test_colour_compiled.py`` checks both against torchvision).
+no NaN or infinity, which images in [0, 1] do not have); ``tests/core/test_colour_compiled.py``
+checks the results against torchvision and against ``colour.py``.
 
-Imported only when a view is rendered on the CPU (``pipeline.compiled_colour``): numba's import
-and the first compilation (a few seconds, then cached) stay out of everything else.
+Imported only when a CPU view has colour work (``pipeline.compiled_colour``), so numba's
+import and its first compilation (seconds; then cached in ``__pycache__`` beside this file or
+in numba's user cache directory, and redone when this file changes) stay out of everything
+else.
 """
 
 from __future__ import annotations
-
-import math
 
 import numba
 import numpy as np
 import torch
 
+from selfsup.data.colour import GREY_WEIGHTS
+
 _FASTMATH = {"nnan", "ninf", "nsz", "contract"}
 _ZERO, _ONE = np.float32(0.0), np.float32(1.0)
-_WR, _WG, _WB = np.float32(0.2989), np.float32(0.587), np.float32(0.114)
+_WR, _WG, _WB = (np.float32(w) for w in GREY_WEIGHTS)
 
 
 def _kernel(fn):
@@ -95,7 +97,7 @@ def _hue(img, shift):
         is_green = not_red if gb >= _ZERO else _ZERO  # green largest (ties to red, then green)
         sextant = (gb + not_red * (rg - gb) + is_green * (br - rg)) / max(chroma, np.float32(1e-12))
         sextant += np.float32(4.0) * not_red - np.float32(2.0) * is_green + turn
-        sextant -= np.float32(6.0) * math.floor(sextant * np.float32(1.0 / 6.0))
+        sextant -= np.float32(6.0) * np.floor(sextant * np.float32(1.0 / 6.0))
         top = value + chroma
         r[p] = top - chroma * _fold(sextant, np.float32(3.0))
         g[p] = top - chroma * _fold(sextant, np.float32(5.0))
@@ -138,6 +140,11 @@ def _jitter_rows(src, factors, ops, grey, dst, start):
             _grey(img)
 
 
+def jit_disabled() -> bool:
+    """Whether numba runs these functions as plain Python (``NUMBA_DISABLE_JIT=1``)."""
+    return bool(numba.config.DISABLE_JIT)
+
+
 def jitter_into(
     src: torch.Tensor,
     factors: torch.Tensor,
@@ -158,6 +165,20 @@ def jitter_into(
             are written.
     """
     k, c = src.shape[:2]
+    problem = None
+    if c not in (1, 3) or dst.shape[1:] != src.shape[1:]:
+        problem = f"images {tuple(src.shape)} into {tuple(dst.shape)}"
+    elif not 0 <= start <= dst.shape[0] - k:
+        problem = f"rows {start}:{start + k} of {dst.shape[0]}"
+    elif factors.shape != (k, 4) or ops.shape[0] != k or grey.shape != (k,):
+        shapes = ", ".join(str(tuple(t.shape)) for t in (factors, ops, grey))
+        problem = f"factors, ops, grey of shapes {shapes}"
+    elif src.dtype != torch.float32 or dst.dtype != torch.float32 or ops.dtype != torch.long:
+        problem = f"dtypes {src.dtype}, {dst.dtype}, ops {ops.dtype} (float32, float32, int64)"
+    elif not (src.is_contiguous() and dst.is_contiguous()):
+        problem = "non-contiguous images"
+    if problem is not None:  # numba does not check bounds: a wrong shape would write anywhere
+        raise ValueError(f"jitter_into: {problem}")
     _jitter_rows(
         src.reshape(k, c, -1).numpy(),
         factors.numpy(),

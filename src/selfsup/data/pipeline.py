@@ -14,6 +14,12 @@ and a scatter restores the batch order. A smaller batch on the CPU is resampled 
 and jittered one position of the order at a time (``View._jitter_by_position``): the same
 views bit for bit in fewer, larger calls. The operations after the jitter (grey, blur,
 solarisation, noise) then run on the samples that drew them, gathered from the whole batch.
+
+That is the torch operations' path (GPU, dtypes other than float32, or without numba). On the
+CPU, float32 views take the compiled path instead (``View._render_compiled``): runs of
+consecutive samples are resampled, then each image goes through its own jitter order and grey
+scale in one numba-compiled call (``selfsup.data.colour_compiled``) that writes it to its row:
+no sorting by order, no gather or scatter. Blur, solarisation and noise follow as above.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import importlib
 import itertools
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -141,7 +148,9 @@ class View(nn.Module):
         chunk = n  # the samples of one task (one jitter order, or the whole batch), on CPU cut
         if cpu:
             chunk = max(1, _CHUNK_BYTES // (c * size * size * images.element_size()))
-        kernels = compiled_colour() if cpu and images.dtype == torch.float32 else None
+        kernels = None
+        if cpu and images.dtype == torch.float32 and (p.group is not None or p.grey is not None):
+            kernels = compiled_colour()  # (imported only where there is colour work for it)
         if kernels is not None:
             self._render_compiled(images, p, out, chunk, kernels)
         else:
@@ -168,15 +177,14 @@ class View(nn.Module):
         not depend on the chunks or the threads."""
         n = images.shape[0]
         size = out.shape[2]
-        images = images.contiguous()
-        ops = factors = grey = None
-        if p.group is not None or p.grey is not None:
-            ops = torch.empty(n, 0, dtype=torch.long)
-            if p.group is not None:
-                table = torch.tensor([*self.orders, (-1,) * len(self.ops)])
-                ops = table.index_select(0, p.group)
-            factors = p.factors if p.factors is not None else torch.zeros(n, 4)
-            grey = p.grey if p.grey is not None else torch.zeros(n, dtype=torch.bool)
+        ops = torch.empty(n, 0, dtype=torch.long)  # each sample's operations in order, -1: none
+        if p.group is not None:
+            table = torch.tensor([*self.orders, (-1,) * len(self.ops)])
+            ops = table.index_select(0, p.group)
+        factors = p.factors if p.factors is not None else torch.zeros(n, 4)
+        grey = p.grey if p.grey is not None else torch.zeros(n, dtype=torch.bool)
+        # at least one run per thread (a small batch is otherwise one run on one thread)
+        chunk = min(chunk, -(-n // torch.get_num_threads()))
 
         def render(a: int) -> None:
             b = min(a + chunk, n)
@@ -184,10 +192,7 @@ class View(nn.Module):
             if p.theta is not None:
                 limits = None if p.limits is None else p.limits[a:b]
                 x = resample(x, p.theta[a:b], (size, size), self.spec.padding, limits)
-            if ops is None:
-                out[a:b] = x
-            else:
-                kernels.jitter_into(x.contiguous(), factors[a:b], ops[a:b], grey[a:b], out, a)
+            kernels.jitter_into(x.contiguous(), factors[a:b], ops[a:b], grey[a:b], out, a)
 
         run_tasks(render, range(0, n, chunk))
 
@@ -390,14 +395,29 @@ _BY_POSITION_MAX_BYTES = 8 << 20
 
 
 def compiled_colour():
-    """The compiled colour module (``colour_compiled``), or ``None`` where numba cannot be
-    imported or ``SELFSUP_COMPILED_VIEWS=0`` asks for the torch operations."""
+    """The compiled colour module (``colour_compiled``), or ``None`` where
+    ``SELFSUP_COMPILED_VIEWS=0`` asks for the torch operations or the module cannot be
+    loaded (numba missing or broken, its compilation switched off, no place for its cache):
+    then a warning, once, and the torch operations."""
     if os.environ.get("SELFSUP_COMPILED_VIEWS", "1") == "0":
         return None
+    return _load_compiled()
+
+
+@functools.cache
+def _load_compiled():
     try:
-        return importlib.import_module("selfsup.data.colour_compiled")
-    except ImportError:
+        module = importlib.import_module("selfsup.data.colour_compiled")
+    except Exception as err:  # noqa: BLE001 - any failure of numba leaves the torch path
+        warnings.warn(
+            f"the compiled colour operations are unavailable ({type(err).__name__}: {err}); "
+            "views use torch's operations (~4x slower on CPU)",
+            stacklevel=3,
+        )
         return None
+    if module.jit_disabled():  # NUMBA_DISABLE_JIT: the kernels would be Python loops
+        return None
+    return module
 
 
 def _apply(out: torch.Tensor, op, idx: torch.Tensor) -> None:
