@@ -395,10 +395,10 @@ _BY_POSITION_MAX_BYTES = 8 << 20
 
 
 def compiled_colour():
-    """The compiled colour module (``colour_compiled``), or ``None`` where
-    ``SELFSUP_COMPILED_VIEWS=0`` asks for the torch operations or the module cannot be
-    loaded (numba missing or broken, its compilation switched off, no place for its cache):
-    then a warning, once, and the torch operations."""
+    """The compiled colour module (``colour_compiled``), or ``None`` (the torch operations)
+    where ``SELFSUP_COMPILED_VIEWS=0`` asks for them, where numba's compilation is switched
+    off (``NUMBA_DISABLE_JIT``), or where the module cannot be loaded (numba missing or
+    broken, no place for its cache: a warning, once)."""
     if os.environ.get("SELFSUP_COMPILED_VIEWS", "1") == "0":
         return None
     return _load_compiled()
