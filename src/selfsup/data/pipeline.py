@@ -411,7 +411,7 @@ def _load_compiled():
     except Exception as err:  # noqa: BLE001 - any failure of numba leaves the torch path
         warnings.warn(
             f"the compiled colour operations are unavailable ({type(err).__name__}: {err}); "
-            "views use torch's operations (~4x slower on CPU)",
+            "views use torch's colour operations (their jitter ~4x slower on CPU)",
             stacklevel=3,
         )
         return None
