@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import math
 import os
 import time
@@ -234,10 +233,11 @@ def stages(size: int, recipe: str) -> dict[str, float]:
     kernels = pipeline.compiled_colour()
     if kernels is not None:
         m = min(limit, BATCH)
-        orders = torch.tensor(list(itertools.permutations(range(4))))
-        ops = orders[torch.randint(24, (m,), generator=g)]
+        view = View(spec, size)  # the recipe's orders and factor ranges
+        orders = torch.tensor(view.orders)
+        ops = orders[torch.randint(len(orders), (m,), generator=g)]
         ops[torch.rand(m, generator=g) >= spec.jitter_p] = -1
-        factors = View(spec, size)._jitter_factors(m, torch.device("cpu"))  # the recipe's
+        factors = view._jitter_factors(m, torch.device("cpu"))
         grey = torch.rand(m, generator=g) < spec.grey_p
         chunk = torch.rand(m, 3, size, size, generator=g)
         cases["jitter+grey compiled"] = (
