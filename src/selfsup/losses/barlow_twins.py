@@ -8,6 +8,7 @@ import torch
 
 from selfsup.losses._checks import pair_inputs
 from selfsup.losses._offdiag import compute_dtype, cross_offdiag_squares
+from selfsup.losses._wrappers import LossModule, scalar_loss
 from selfsup.validation import check_nonnegative, check_positive
 
 
@@ -60,12 +61,15 @@ def barlow_twins_terms(
     return BarlowTwinsTerms(on_diagonal + lambd * off_diagonal, on_diagonal, off_diagonal)
 
 
-def barlow_twins_loss(
-    z_a: torch.Tensor,
-    z_b: torch.Tensor,
-    lambd: float = 5.1e-3,
-    eps: float = 1e-5,
-    gather_distributed: bool = False,
-) -> torch.Tensor:
-    """Barlow Twins loss, a scalar; see ``barlow_twins_terms``."""
-    return barlow_twins_terms(z_a, z_b, lambd, eps, gather_distributed).loss
+barlow_twins_loss = scalar_loss(barlow_twins_terms)
+
+
+class BarlowTwinsLoss(LossModule, terms=barlow_twins_terms):
+    """Barlow Twins' loss as a module (Zbontar, Jing, Misra, LeCun & Deny, "Barlow Twins:
+    Self-Supervised Learning via Redundancy Reduction", ICML 2021).
+
+    ``BarlowTwinsLoss(lambd=5.1e-3, eps=1e-5, gather_distributed=False)``: the settings and
+    defaults of :func:`barlow_twins_terms` (the paper's 5.1e-3). ``loss(z_a, z_b)`` with
+    ``z_a, z_b: (batch, dim)`` returns the scalar loss; ``loss.terms(z_a, z_b)`` the
+    :class:`BarlowTwinsTerms`.
+    """

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from selfsup.losses._checks import prediction_inputs
+from selfsup.losses._wrappers import LossModule, scalar_loss
 
 
 class PredictionTerms(NamedTuple):
@@ -46,6 +47,15 @@ def byol_terms(
     return PredictionTerms(2 - 2 * cosine, cosine)
 
 
-def byol_loss(p_a, p_b, t_a, t_b) -> torch.Tensor:
-    """BYOL loss, a scalar; see ``byol_terms``."""
-    return byol_terms(p_a, p_b, t_a, t_b).loss
+byol_loss = scalar_loss(byol_terms)
+
+
+class BYOLLoss(LossModule, terms=byol_terms):
+    """BYOL's normalised MSE as a module (Grill et al., "Bootstrap Your Own Latent: A New
+    Approach to Self-Supervised Learning", NeurIPS 2020).
+
+    No settings. ``loss(p_a, p_b, t_a, t_b)``, all ``(batch, dim)``: online predictions of
+    views a and b, target (momentum) projections of views a and b (detached here); returns
+    the mean of ``2 - 2 cos(p_a, t_b)`` and ``2 - 2 cos(p_b, t_a)``, the scale of one
+    direction of the paper's symmetrised sum. ``loss.terms(...)`` adds the mean cosine.
+    """

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from selfsup.losses._checks import pair_inputs
 from selfsup.losses._offdiag import compute_dtype
+from selfsup.losses._wrappers import scalar_loss
 from selfsup.validation import check_positive
 
 
@@ -49,11 +50,4 @@ def clip_terms(
     return CLIPTerms((a_to_b + b_to_a) / 2, a_to_b, b_to_a)
 
 
-def clip_loss(
-    a: torch.Tensor,
-    b: torch.Tensor,
-    logit_scale: torch.Tensor | float,
-    gather_distributed: bool = False,
-) -> torch.Tensor:
-    """CLIP loss, a scalar; see ``clip_terms``."""
-    return clip_terms(a, b, logit_scale, gather_distributed).loss
+clip_loss = scalar_loss(clip_terms)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from selfsup.losses._checks import pair_inputs
 from selfsup.losses._offdiag import compute_dtype, gram
+from selfsup.losses._wrappers import LossModule, scalar_loss
 from selfsup.validation import check_positive
 
 
@@ -70,11 +71,18 @@ def info_nce_terms(
     return InfoNCETerms(loss, alignment, uniformity)
 
 
-def info_nce_loss(
-    z_a: torch.Tensor,
-    z_b: torch.Tensor,
-    temperature: float = 0.1,
-    gather_distributed: bool = False,
-) -> torch.Tensor:
-    """NT-Xent loss, a scalar; see ``info_nce_terms``."""
-    return info_nce_terms(z_a, z_b, temperature, gather_distributed).loss
+info_nce_loss = scalar_loss(info_nce_terms)
+
+
+class NTXentLoss(LossModule, terms=info_nce_terms):
+    """SimCLR's NT-Xent (InfoNCE) loss as a module (Chen, Kornblith, Norouzi & Hinton, "A
+    Simple Framework for Contrastive Learning of Visual Representations", ICML 2020).
+
+    ``NTXentLoss(temperature=0.1, gather_distributed=False)``: the settings and defaults of
+    :func:`info_nce_terms`. ``loss(z_a, z_b)`` with ``z_a, z_b: (batch, dim)`` returns the
+    mean cross-entropy over all ``2 * batch`` anchors; ``loss.terms(z_a, z_b)`` the
+    :class:`InfoNCETerms`. Also available as ``InfoNCELoss``.
+    """
+
+
+InfoNCELoss = NTXentLoss

@@ -34,6 +34,7 @@ from selfsup.info.gaussian import _logdet_entropy
 from selfsup.info.mixture import _pairwise_distance_entropy, check_pairwise_args
 from selfsup.losses._checks import pair_inputs
 from selfsup.losses._offdiag import compute_dtype
+from selfsup.losses._wrappers import scalar_loss
 from selfsup.validation import check_nonnegative, check_positive
 
 
@@ -91,19 +92,7 @@ def vicreg_logdet_terms(
     return InfoVICRegTerms(sim_coeff * invariance - logdet_coeff * entropy, invariance, entropy)
 
 
-def vicreg_logdet_loss(
-    z_a: torch.Tensor,
-    z_b: torch.Tensor,
-    sim_coeff: float = 25.0,
-    logdet_coeff: float = 1.0,
-    beta: float | None = None,
-    eps: float = 1.0,
-    gather_distributed: bool = False,
-) -> torch.Tensor:
-    """0-d VICReg-LogDet loss; see :func:`vicreg_logdet_terms` for the arguments."""
-    return vicreg_logdet_terms(
-        z_a, z_b, sim_coeff, logdet_coeff, beta, eps, gather_distributed
-    ).loss
+vicreg_logdet_loss = scalar_loss(vicreg_logdet_terms)
 
 
 def vicreg_pairdist_terms(
@@ -147,16 +136,4 @@ def vicreg_pairdist_terms(
     return InfoVICRegTerms(sim_coeff * invariance - entropy_coeff * entropy, invariance, entropy)
 
 
-def vicreg_pairdist_loss(
-    z_a: torch.Tensor,
-    z_b: torch.Tensor,
-    sim_coeff: float = 25.0,
-    entropy_coeff: float = 1.0,
-    sigma: float = 1.0,
-    bound: str = "bhattacharyya",
-    gather_distributed: bool = False,
-) -> torch.Tensor:
-    """0-d VICReg-PairDist loss; see :func:`vicreg_pairdist_terms` for the arguments."""
-    return vicreg_pairdist_terms(
-        z_a, z_b, sim_coeff, entropy_coeff, sigma, bound, gather_distributed
-    ).loss
+vicreg_pairdist_loss = scalar_loss(vicreg_pairdist_terms)

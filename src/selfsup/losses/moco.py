@@ -1,8 +1,8 @@
 """MoCo's InfoNCE against a queue of negatives (He et al., CVPR 2020; MoCo v2, Chen et al. 2020).
 
-The queue itself (a FIFO of past keys) is state and lives with the method
-(``selfsup.methods.moco``); here are the pure pieces: the loss of a batch of queries against
-its positive keys and the queue, and the ring-buffer write that returns the next queue.
+The pure pieces are the loss of a batch of queries against its positive keys and a queue
+(``moco_terms``) and the ring-buffer write that returns the next queue (``enqueue``);
+``MoCoLoss`` holds the queue (a FIFO of past keys) as a buffer and does the bookkeeping.
 """
 
 from __future__ import annotations
@@ -10,8 +10,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
 
+from selfsup.losses._wrappers import scalar_loss, setting_default
+from selfsup.losses.distributed import is_distributed
 from selfsup.validation import (
     InputError,
     check_finite,
@@ -76,11 +80,7 @@ def moco_terms(
     return MoCoTerms(alignment + uniformity, alignment, uniformity)
 
 
-def moco_loss(
-    query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor, temperature: float = 0.2
-) -> torch.Tensor:
-    """MoCo loss, a scalar; see ``moco_terms``."""
-    return moco_terms(query, key, queue, temperature).loss
+moco_loss = scalar_loss(moco_terms)
 
 
 def enqueue(queue: torch.Tensor, pointer: int, keys: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -104,3 +104,80 @@ def enqueue(queue: torch.Tensor, pointer: int, keys: torch.Tensor) -> tuple[torc
         rows = (pointer + torch.arange(n, device=queue.device)) % size
         queue[rows] = keys
     return queue, int((pointer + n) % size)
+
+
+@torch.no_grad()
+def gather_keys(keys: torch.Tensor) -> torch.Tensor:
+    """The rows of every process in rank order, without gradient (keys never need one);
+    ``keys`` itself when not distributed."""
+    if not is_distributed():
+        return keys
+    parts = [torch.empty_like(keys) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, keys.contiguous())
+    return torch.cat(parts)
+
+
+class MoCoLoss(nn.Module):
+    """MoCo's InfoNCE against a queue of negatives, the queue held as a buffer (He, Fan, Wu,
+    Xie & Girshick, "Momentum Contrast for Unsupervised Visual Representation Learning",
+    CVPR 2020; MoCo v2: Chen, Fan, Girshick & He, 2020).
+
+    ``loss(query, key)`` with ``query, key: (batch, dim)`` (online encoder's queries, momentum
+    encoder's keys of the other view) returns :func:`moco_terms`'s loss against the queue as
+    it was, then enqueues the L2-normalised keys (first in, first out: the oldest are
+    overwritten). ``loss.terms(query, key)`` returns the :class:`MoCoTerms` and leaves the
+    queue alone; ``loss.enqueue(keys)`` writes normalised keys in (e.g. both views' keys
+    after a symmetrised loss).
+
+    Args:
+        dim: the embeddings' dimension (the queue's width).
+        queue_size: number of negatives ``K`` (the paper's 65,536 on ImageNet).
+        temperature: :func:`moco_terms`'s default, MoCo v2's 0.2.
+        gather_distributed: enqueue the keys of every process (the global batch in rank
+            order), so every process holds the same queue.
+
+    Buffers (saved in the ``state_dict``, so a checkpoint resumes the queue exactly):
+    ``queue`` ``(K, dim)``, random unit vectors at first; ``queue_pointer``, the row the
+    oldest key sits in.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        queue_size: int = 65536,
+        temperature: float = setting_default(moco_terms, "temperature"),
+        gather_distributed: bool = False,
+    ) -> None:
+        super().__init__()
+        for name, value in (("dim", dim), ("queue_size", queue_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"MoCoLoss: {name} must be an integer >= 1, got {value!r}")
+        check_positive(temperature, "temperature", "MoCoLoss")
+        self.temperature, self.gather_distributed = temperature, gather_distributed
+        self.register_buffer("queue", F.normalize(torch.randn(queue_size, dim), dim=1))
+        self.register_buffer("queue_pointer", torch.zeros((), dtype=torch.long))
+
+    def terms(self, query: torch.Tensor, key: torch.Tensor) -> MoCoTerms:
+        """The loss and its terms against the current queue; the queue is not changed."""
+        return moco_terms(query, key, self.queue, self.temperature)
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:
+        """Write ``keys: (n, dim)``, L2-normalised by the caller, over the oldest rows (with
+        ``gather_distributed``, every process's keys, in rank order)."""
+        keys = keys.detach()
+        if self.gather_distributed:
+            keys = gather_keys(keys)
+        # out of place: a loss computed before still holds the old queue for its backward
+        queue, pointer = enqueue(self.queue.clone(), int(self.queue_pointer), keys)
+        self.queue = queue
+        self.queue_pointer.fill_(pointer)
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        loss = self.terms(query, key).loss
+        self.enqueue(F.normalize(key.detach(), dim=1))
+        return loss
+
+    def extra_repr(self) -> str:
+        size, dim = self.queue.shape
+        return f"dim={dim}, queue_size={size}, temperature={self.temperature}"

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import torch
 
 from selfsup.losses._checks import pair_inputs
+from selfsup.losses._wrappers import scalar_loss
 from selfsup.losses.vicreg import vicreg_terms
 from selfsup.validation import check_choice, check_nonnegative
 
@@ -128,8 +129,4 @@ def radial_vicreg_terms(
     return RadialVICRegTerms(loss, base.invariance, base.variance, base.covariance, radial_value)
 
 
-def radial_vicreg_loss(
-    z_a: torch.Tensor, z_b: torch.Tensor, radial: str = "kl", radial_coeff: float = 1.0, **kw
-) -> torch.Tensor:
-    """Radial-VICReg loss, a scalar; see ``radial_vicreg_terms``."""
-    return radial_vicreg_terms(z_a, z_b, radial, radial_coeff, **kw).loss
+radial_vicreg_loss = scalar_loss(radial_vicreg_terms)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from selfsup.losses._checks import prediction_inputs
+from selfsup.losses._wrappers import LossModule, scalar_loss
 from selfsup.losses.byol import PredictionTerms, cross_view_cosine
 
 
@@ -25,6 +26,14 @@ def simsiam_terms(
     return PredictionTerms(-cosine, cosine)
 
 
-def simsiam_loss(p_a, p_b, z_a, z_b) -> torch.Tensor:
-    """SimSiam loss, a scalar; see ``simsiam_terms``."""
-    return simsiam_terms(p_a, p_b, z_a, z_b).loss
+simsiam_loss = scalar_loss(simsiam_terms)
+
+
+class SimSiamLoss(LossModule, terms=simsiam_terms):
+    """SimSiam's negative cosine with stop-gradient as a module (Chen & He, "Exploring Simple
+    Siamese Representation Learning", CVPR 2021).
+
+    No settings. ``loss(p_a, p_b, z_a, z_b)``, all ``(batch, dim)``: predictor outputs of
+    views a and b, projector outputs of views a and b (stop-gradient here); returns
+    ``-(cos(p_a, z_b) + cos(p_b, z_a)) / 2`` in ``[-1, 1]``.
+    """

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import torch
 
+from selfsup.losses._wrappers import scalar_loss
 from selfsup.losses.vae import (
     WEIGHTINGS,
     _check_log_sigma,
@@ -114,19 +115,4 @@ def simvae_elbo(
     return SimVAETerms(rec + entropy + prior + hyper, rec, entropy, prior, hyper)
 
 
-def simvae_loss(
-    x: torch.Tensor,
-    x_logits: torch.Tensor,
-    mu: torch.Tensor,
-    logvar: torch.Tensor,
-    z: torch.Tensor,
-    sigma2: float = 0.15,
-    likelihood: str = "bernoulli",
-    log_sigma_x2: float = -4.6,
-    hyperprior: str = "normal",
-    weighting: str = "elbo",
-) -> torch.Tensor:
-    """The scalar negative ELBO_SSL; see ``simvae_elbo``."""
-    return simvae_elbo(
-        x, x_logits, mu, logvar, z, sigma2, likelihood, log_sigma_x2, hyperprior, weighting
-    )[0]
+simvae_loss = scalar_loss(simvae_elbo, name="simvae_loss")

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from selfsup.losses._checks import pair_inputs
 from selfsup.losses._offdiag import centred_offdiag_squares, compute_dtype
+from selfsup.losses._wrappers import LossModule, scalar_loss
 from selfsup.validation import check_nonnegative, check_positive
 
 
@@ -86,14 +87,15 @@ def vicreg_terms(
     return VICRegTerms(loss, invariance, variance, covariance)
 
 
-def vicreg_loss(
-    z_a: torch.Tensor,
-    z_b: torch.Tensor,
-    sim_coeff: float = 25.0,
-    std_coeff: float = 25.0,
-    cov_coeff: float = 1.0,
-    eps: float = 1e-4,
-    gather_distributed: bool = False,
-) -> torch.Tensor:
-    """VICReg loss, a scalar; see ``vicreg_terms`` for the arguments and the terms."""
-    return vicreg_terms(z_a, z_b, sim_coeff, std_coeff, cov_coeff, eps, gather_distributed).loss
+vicreg_loss = scalar_loss(vicreg_terms)
+
+
+class VICRegLoss(LossModule, terms=vicreg_terms):
+    """VICReg's loss as a module (Bardes, Ponce & LeCun, "VICReg: Variance-Invariance-Covariance
+    Regularization for Self-Supervised Learning", ICLR 2022).
+
+    ``VICRegLoss(sim_coeff=25.0, std_coeff=25.0, cov_coeff=1.0, eps=1e-4,
+    gather_distributed=False)``: the settings and defaults of :func:`vicreg_terms` (the
+    paper's 25 / 25 / 1). ``loss(z_a, z_b)`` with ``z_a, z_b: (batch, dim)`` returns the
+    scalar loss; ``loss.terms(z_a, z_b)`` the :class:`VICRegTerms`.
+    """
