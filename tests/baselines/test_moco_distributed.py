@@ -33,7 +33,7 @@ def _model(symmetric: bool) -> torch.nn.Module:
     torch.manual_seed(0)
     model = build_method(config, load_dataset("digits"))
     model.projector = mlp([16, 32, 12], batch_norm=False)
-    model.queue = torch.nn.functional.normalize(model.queue[:, :12], dim=1)
+    model.criterion.queue = torch.nn.functional.normalize(model.criterion.queue[:, :12], dim=1)
     model.teacher["projector"] = frozen_copy(model.projector)
     return model
 
@@ -51,7 +51,7 @@ def _run(model, rank: int = 0, world: int = 1) -> list[tuple[torch.Tensor, int]]
         model.update_teacher(0.5)
         views = [v.chunk(world)[rank] for v in _views(step)]
         model.compute_loss(views)
-        queues.append((model.queue.clone(), int(model.queue_pointer)))
+        queues.append((model.criterion.queue.clone(), int(model.criterion.queue_pointer)))
         with torch.no_grad():  # move the student, as an optimiser step would
             for p in model.parameters():
                 if p.requires_grad:
@@ -87,7 +87,7 @@ def test_two_process_queue_equals_single_process_double_batch(symmetric, tmp_pat
             assert pointer == single[step][1], (step, rank)
             assert torch.allclose(queue, single[step][0], rtol=0, atol=1e-6), (step, rank)
     # the keys entered: the initial random rows are overwritten, and the pointer moved on
-    initial = _model(symmetric).queue
+    initial = _model(symmetric).criterion.queue
     written = BATCH * (2 if symmetric else 1)
     assert single[0][1] == written % QUEUE and single[1][1] == 2 * written % QUEUE
     rows = min(written, QUEUE)

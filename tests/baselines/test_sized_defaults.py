@@ -64,20 +64,20 @@ def _conv_config(method):
 def test_small_data_gets_small_sizes_and_imagenet_the_papers():
     digits = load_dataset("digits")
     moco = build_method(_digits_config("moco"), digits)
-    assert moco.queue.shape[0] == 1024
+    assert moco.criterion.queue.shape[0] == 1024
     small = build_method(_digits_config("moco", "data.train_subset=300"), digits.subset(300))
-    assert small.queue.shape[0] == 256  # the subset SSL trains on, not the whole set
+    assert small.criterion.queue.shape[0] == 256  # the subset SSL trains on, not the whole set
     dino = build_method(_digits_config("dino"), digits)  # MLP on 8 px: global-size locals
-    assert dino.center.shape == (1024,) and [v.size for v in dino.views.views] == [8] * 4
+    assert dino.criterion.center.shape == (1024,) and [v.size for v in dino.views.views] == [8] * 4
 
     imagenet = _Images(IMAGENET, (3, 224, 224))
     moco = build_method(_conv_config("moco"), imagenet)
-    assert moco.queue.shape[0] == 65536
+    assert moco.criterion.queue.shape[0] == 65536
     dino = build_method(_conv_config("dino"), imagenet)
-    assert dino.center.shape == (65536,)
+    assert dino.criterion.center.shape == (65536,)
     assert [v.size for v in dino.views.views] == [224, 224] + [96] * 8
     mnist = build_method(_conv_config("dino"), _Images(MNIST, (1, 28, 28)))
-    assert mnist.center.shape == (4096,)
+    assert mnist.criterion.center.shape == (4096,)
     assert [v.size for v in mnist.views.views] == [28, 28] + [12] * 8
     # a ConvNet on 8 px digits could take 3 px crops, but they hold nothing: global size
     tiny = build_method(_conv_config("dino"), _Images(DIGITS, (1, 8, 8)))
@@ -87,10 +87,10 @@ def test_small_data_gets_small_sizes_and_imagenet_the_papers():
 def test_the_papers_values_are_one_override_away():
     digits = load_dataset("digits")
     moco = build_method(_digits_config("moco", "method.params.queue_size=65536"), digits)
-    assert moco.queue.shape[0] == 65536
+    assert moco.criterion.queue.shape[0] == 65536
     overrides = ["method.params.out_dim=65536", "method.params.local_crops=8"]
     dino = build_method(_digits_config("dino", *overrides), digits)
-    assert dino.center.shape == (65536,) and len(dino.views.views) == 10
+    assert dino.criterion.center.shape == (65536,) and len(dino.views.views) == 10
 
 
 @pytest.mark.parametrize(
@@ -111,9 +111,9 @@ def test_a_bad_size_is_a_one_line_error(method, override):
 
 # --- bfloat16 autocast: networks in bf16, every loss in float32 --------------------------
 LOSSES = {
-    "moco": ("selfsup.methods.moco.moco_terms", moco_terms),
+    "moco": ("selfsup.losses.moco.moco_terms", moco_terms),
     "byol": ("selfsup.methods.byol.byol_terms", byol_terms),
-    "dino": ("selfsup.methods.dino.dino_terms", dino_terms),
+    "dino": ("selfsup.losses.dino.dino_terms", dino_terms),
     "simsiam": ("selfsup.methods.simsiam.simsiam_terms", simsiam_terms),
 }
 SMALL = {

@@ -207,8 +207,8 @@ class DINOLoss(nn.Module):
             _stacked(student),
             _stacked(teacher),
             self.center,
-            self.student_temperature,
-            self.teacher_temperature_at(epoch),
+            student_temperature=self.student_temperature,
+            teacher_temperature=self.teacher_temperature_at(epoch),
         )
 
     @torch.no_grad()

@@ -159,7 +159,7 @@ class MoCoLoss(nn.Module):
 
     def terms(self, query: torch.Tensor, key: torch.Tensor) -> MoCoTerms:
         """The loss and its terms against the current queue; the queue is not changed."""
-        return moco_terms(query, key, self.queue, self.temperature)
+        return moco_terms(query, key, self.queue, temperature=self.temperature)
 
     @torch.no_grad()
     def enqueue(self, keys: torch.Tensor) -> None:

@@ -48,6 +48,18 @@ def in_loss_precision(loss: Callable[..., T], *tensors: torch.Tensor, **options)
         return loss(*(loss_precision(t) for t in tensors), **options)
 
 
+def rename_state_on_load(module: nn.Module, renames: dict[str, str]) -> None:
+    """Let ``module.load_state_dict`` accept a state saved under older key names:
+    ``renames`` maps an old key (relative to the module) to its new one."""
+
+    def hook(_module, state_dict, prefix, *_) -> None:
+        for old, new in renames.items():
+            if prefix + old in state_dict and prefix + new not in state_dict:
+                state_dict[prefix + new] = state_dict.pop(prefix + old)
+
+    module.register_load_state_dict_pre_hook(hook)
+
+
 def encode_views(
     backbone: nn.Module, views: Sequence[torch.Tensor], channels_last: bool
 ) -> torch.Tensor:

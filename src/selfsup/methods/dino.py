@@ -29,8 +29,14 @@ from torch import nn
 
 from selfsup.data.views import with_local_crops
 from selfsup.errors import SelfsupError
-from selfsup.losses import dino_center, dino_terms
-from selfsup.methods.base import encode_views, in_loss_precision, loss_precision, sized_to_data
+from selfsup.losses import DINOLoss
+from selfsup.methods.base import (
+    encode_views,
+    in_loss_precision,
+    loss_precision,
+    rename_state_on_load,
+    sized_to_data,
+)
 from selfsup.methods.momentum import MomentumMethod
 
 #: the paper's (ImageNet) sizes: prototypes, local crops, local / global crop side (96 / 224)
@@ -151,22 +157,19 @@ class DINO(MomentumMethod):
         )
         self.prototypes = Prototypes(self.projector[-1].out_features, out_dim)
         self.make_teacher("backbone", "projector", "prototypes")
-        self.register_buffer("center", torch.zeros(out_dim))
-        self.student_temperature = student_temperature
-        self.teacher_temperature = teacher_temperature
-        self.warmup_teacher_temperature = warmup_teacher_temperature
-        self.warmup_epochs = warmup_teacher_temperature_epochs
-        self.center_momentum = center_momentum
-        self.freeze_prototypes_epochs = freeze_prototypes_epochs
-
-    def teacher_temperature_at(self, epoch: int) -> float:
-        """Linear from the warm-up value to the final one over the warm-up epochs."""
-        if epoch >= self.warmup_epochs:
-            return self.teacher_temperature
-        step = (self.teacher_temperature - self.warmup_teacher_temperature) / max(
-            1, self.warmup_epochs - 1
+        # the centre and the temperature schedule (a buffer, so checkpoints resume it exactly)
+        self.criterion = DINOLoss(
+            out_dim,
+            student_temperature=student_temperature,
+            teacher_temperature=teacher_temperature,
+            warmup_teacher_temperature=warmup_teacher_temperature,
+            warmup_teacher_temperature_epochs=warmup_teacher_temperature_epochs,
+            center_momentum=center_momentum,
+            gather_distributed=self.gather_distributed,
         )
-        return self.warmup_teacher_temperature + step * epoch
+        # checkpoints written before the centre moved into the loss module
+        rename_state_on_load(self, {"center": "criterion.center"})
+        self.freeze_prototypes_epochs = freeze_prototypes_epochs
 
     def _student(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Prototype scores ``(crops, B, K)`` and backbone features of the first crop; one
@@ -193,19 +196,10 @@ class DINO(MomentumMethod):
             t = encode_views(self.teacher["backbone"], globals_, self.channels_last)
             t = self.teacher["prototypes"](self.teacher["projector"](t))
             teacher = t.view(len(globals_), views[0].shape[0], -1)
-        temperature = self.teacher_temperature_at(self.current_epoch)
-        terms = in_loss_precision(
-            dino_terms,
-            student,
-            teacher,
-            self.center,
-            student_temperature=self.student_temperature,
-            teacher_temperature=temperature,
-        )
+        epoch = self.current_epoch
+        terms = in_loss_precision(self.criterion.terms, student, teacher, epoch=epoch)
         with torch.autocast(teacher.device.type, enabled=False):
-            self.center = dino_center(
-                self.center, loss_precision(teacher), self.center_momentum, self.gather_distributed
-            )
+            self.criterion.update_center(loss_precision(teacher))
         return terms, features
 
     def on_after_backward(self) -> None:

@@ -22,9 +22,15 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from selfsup.losses import MoCoTerms, enqueue, moco_terms
+from selfsup.losses import MoCoLoss, MoCoTerms
 from selfsup.losses.distributed import is_distributed
-from selfsup.methods.base import encode_views, in_loss_precision, sized_to_data
+from selfsup.losses.moco import gather_keys
+from selfsup.methods.base import (
+    encode_views,
+    in_loss_precision,
+    rename_state_on_load,
+    sized_to_data,
+)
 from selfsup.methods.momentum import MomentumMethod
 
 #: MoCo's queue on ImageNet
@@ -36,13 +42,6 @@ def auto_queue_size(train_size: int | None) -> int:
     if train_size is None:
         return PAPER_QUEUE
     return min(PAPER_QUEUE, 1 << (max(1, train_size).bit_length() - 1))
-
-
-def _all_gather(x: torch.Tensor) -> torch.Tensor:
-    """Rows of every process in rank order (no gradient: keys never need one)."""
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts)
 
 
 class MoCo(MomentumMethod):
@@ -73,11 +72,15 @@ class MoCo(MomentumMethod):
         queue_size = sized_to_data(
             "queue_size", queue_size, lambda: auto_queue_size(self.train_size)
         )
-        self.temperature, self.symmetric, self.shuffle_bn = temperature, symmetric, shuffle_bn
+        self.symmetric, self.shuffle_bn = symmetric, shuffle_bn
         self.make_teacher("backbone", "projector")
         dim = self.projector[-1].out_features
-        self.register_buffer("queue", F.normalize(torch.randn(queue_size, dim), dim=1))
-        self.register_buffer("queue_pointer", torch.zeros((), dtype=torch.long))
+        # the queue and its bookkeeping (a buffer, so checkpoints resume it exactly)
+        self.criterion = MoCoLoss(dim, queue_size, temperature, self.gather_distributed)
+        # checkpoints written before the queue moved into the loss module
+        rename_state_on_load(
+            self, {"queue": "criterion.queue", "queue_pointer": "criterion.queue_pointer"}
+        )
 
     @torch.no_grad()
     def keys(self, views: list[torch.Tensor]) -> torch.Tensor:
@@ -85,7 +88,7 @@ class MoCo(MomentumMethod):
         images = torch.cat(views)
         shuffle = self.shuffle_bn and self.gather_distributed and is_distributed()
         if shuffle:
-            everyone = _all_gather(images)
+            everyone = gather_keys(images)
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.global_step)
             order = torch.randperm(everyone.shape[0], generator=g).to(images.device)
             images = everyone[order].chunk(dist.get_world_size())[dist.get_rank()]
@@ -93,7 +96,7 @@ class MoCo(MomentumMethod):
             encode_views(self.teacher["backbone"], [images], self.channels_last)
         )
         if shuffle:
-            shuffled = _all_gather(k)
+            shuffled = gather_keys(k)
             k = torch.empty_like(shuffled)
             k[order] = shuffled
             k = k.chunk(dist.get_world_size())[dist.get_rank()]
@@ -104,17 +107,12 @@ class MoCo(MomentumMethod):
         features = encode_views(self.backbone, [x_a, x_b], self.channels_last)
         q_a, q_b = self.projector(features).chunk(2)
         k_a, k_b = self.keys([x_a, x_b]).chunk(2)
-        t = self.temperature
-        terms = in_loss_precision(moco_terms, q_a, k_b, self.queue, temperature=t)
+        terms = in_loss_precision(self.criterion.terms, q_a, k_b)
         new_keys = [k_b]
         if self.symmetric:
-            other = in_loss_precision(moco_terms, q_b, k_a, self.queue, temperature=t)
+            other = in_loss_precision(self.criterion.terms, q_b, k_a)
             terms = MoCoTerms(*((x + y) / 2 for x, y in zip(terms, other, strict=True)))
             new_keys.append(k_a)
-        if self.gather_distributed and is_distributed():
-            new_keys = [_all_gather(k) for k in new_keys]
-        # out of place: the loss's graph still holds the old queue for its backward pass
-        queue, pointer = enqueue(self.queue.clone(), int(self.queue_pointer), torch.cat(new_keys))
-        self.queue = queue
-        self.queue_pointer.fill_(pointer)
+        for keys in new_keys:  # each view's keys of every process, as one process would
+            self.criterion.enqueue(keys)
         return terms, features[: x_a.shape[0]]
