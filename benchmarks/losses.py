@@ -10,7 +10,10 @@ Speed (float32, measured in the same run, interleaved, best of N), against
   InfoNCE: the (2B x D)(D x 2B) similarity and one (2B x 2B)(2B x D) product for its gradient;
   Barlow Twins: z_a^T z_b (forward) and its two gradient products (backward).
 At D >= 16 B our VICReg / Barlow Twins take the float64 Gram route (selfsup/losses/_offdiag.py);
-``vicreg_dxd_route`` times the same loss forced through the D x D route (what D < 16 B uses);
+``vicreg_dxd_route`` times the same loss forced through the D x D route (what D < 16 B uses),
+``vicreg_dxd_route_blas_dot`` the same with the off-diagonal squares summed by one BLAS dot
+(the fast reduction that lost digits when one feature dominates; ``dxd_route_over_blas_dot``
+is what the accurate reduction costs);
 the textbook formulas (selfsup/losses/textbook.py) are timed too. ``finite_check`` is the
 cost of the input validation (``check_finite`` on both views: one pass each, one sync), and
 ``vicreg_loss_unchecked`` the loss under ``finite_checks(False)``. Last line: name=value
@@ -37,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from selfsup import losses
-from selfsup.losses import barlow_twins_loss, info_nce_loss, textbook, vicreg_loss
+from selfsup.losses import _offdiag, barlow_twins_loss, info_nce_loss, textbook, vicreg_loss
 from selfsup.losses.vicreg import covariance_term, variance_term
 from selfsup.validation import check_finite, finite_checks
 
@@ -55,6 +58,23 @@ def vicreg_dxd_route(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     var = (variance_term(a) + variance_term(b)) / 2
     cov = covariance_term(a, route="dxd") + covariance_term(b, route="dxd")
     return 25 * F.mse_loss(a, b) + 25 * var + cov
+
+
+def blas_dot_sum_of_squares(m: torch.Tensor) -> torch.Tensor:
+    """The D x D route's reduction as it was: one BLAS dot over the D^2 entries (fast, but
+    its float32 running sums lose digits when one feature dominates)."""
+    flat = m.reshape(-1)
+    return torch.dot(flat, flat)
+
+
+def vicreg_dxd_route_blas_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``vicreg_dxd_route`` with the BLAS-dot reduction, the baseline of its speed."""
+    accurate = _offdiag.sum_of_squares
+    _offdiag.sum_of_squares = blas_dot_sum_of_squares
+    try:
+        return vicreg_dxd_route(a, b)
+    finally:
+        _offdiag.sum_of_squares = accurate
 
 
 def speed(args: argparse.Namespace) -> None:
@@ -81,6 +101,7 @@ def speed(args: argparse.Namespace) -> None:
         "vicreg_loss": fwd_bwd(vicreg_loss, a, b),
         "vicreg_loss_unchecked": fwd_bwd(unchecked, a, b),
         "vicreg_dxd_route": fwd_bwd(vicreg_dxd_route, a, b),
+        "vicreg_dxd_route_blas_dot": fwd_bwd(vicreg_dxd_route_blas_dot, a, b),
         "vicreg_textbook": fwd_bwd(textbook.textbook_vicreg, a, b),
         "vicreg_matmul": four_products(za, zb, M),
         "finite_check": lambda: check_finite("bench", z_a=za, z_b=zb),
@@ -99,6 +120,7 @@ def speed(args: argparse.Namespace) -> None:
     ratios = {
         "vicreg_over_matmul": best["vicreg_loss"] / best["vicreg_matmul"],
         "vicreg_dxd_route_over_matmul": best["vicreg_dxd_route"] / best["vicreg_matmul"],
+        "dxd_route_over_blas_dot": best["vicreg_dxd_route"] / best["vicreg_dxd_route_blas_dot"],
         "vicreg_textbook_over_matmul": best["vicreg_textbook"] / best["vicreg_matmul"],
         "finite_check_over_vicreg": best["finite_check"] / best["vicreg_loss"],
         "vicreg_checked_over_unchecked": best["vicreg_loss"] / best["vicreg_loss_unchecked"],
