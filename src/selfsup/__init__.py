@@ -8,11 +8,22 @@ Layers (dependencies point inwards):
 - ``selfsup.evaluate``: kNN, probes and clustering on frozen features.
 - ``selfsup.train``, ``selfsup.cli``, ``selfsup.experiments``: running things.
 - ``selfsup.load_encoder(FILE)``: an encoder written by ``selfsup export``, as a torch module.
+- ``selfsup.SelfsupError`` and its subclasses (``InputError``, a ``ValueError``, for every bad
+  input; ``NonFiniteLossError``): what the CLI prints on one line (``selfsup.errors``).
 """
+
+from selfsup.errors import InputError, NonFiniteInputError, NonFiniteLossError, SelfsupError
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_encoder"]
+__all__ = [
+    "InputError",
+    "NonFiniteInputError",
+    "NonFiniteLossError",
+    "SelfsupError",
+    "__version__",
+    "load_encoder",
+]
 
 
 def __getattr__(name: str):

@@ -26,6 +26,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from selfsup.errors import InputError
+
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 M_MMAP_THRESHOLD = -3
 TRAINING_THRESHOLD = 256 << 20
@@ -53,7 +55,7 @@ def reuse_freed_memory(threshold_bytes: int = TRAINING_THRESHOLD) -> Iterator[bo
         ``SELFSUP_MALLOC_TUNING=0``, or when glibc refuses the value.
     """
     if not 0 < threshold_bytes < 2**31:
-        raise ValueError(
+        raise InputError(
             f"threshold_bytes must be in (0, 2**31) (mallopt takes a C int); got {threshold_bytes}"
         )
     libc = _libc()

@@ -1,4 +1,15 @@
-"""Errors meant for the user: the CLI prints their message on one line, without a traceback."""
+"""Errors meant for the user: the CLI prints their message on one line, without a traceback.
+
+The hierarchy (every class is importable from ``selfsup`` itself)::
+
+    SelfsupError                     anything the user can fix; the CLI: one line, exit 2
+    ├── InputError (ValueError)      a bad argument, config value, file or tensor
+    │   └── NonFiniteInputError      a tensor argument holds NaN or inf
+    └── NonFiniteLossError (RuntimeError)  training diverged; it stops before the bad step
+
+``InputError`` is a ``ValueError`` and ``NonFiniteLossError`` a ``RuntimeError``, so code that
+catches those keeps working.
+"""
 
 import argparse
 from typing import NoReturn
@@ -6,6 +17,23 @@ from typing import NoReturn
 
 class SelfsupError(Exception):
     """Bad input that the user can fix: the message says what was wrong and what to do."""
+
+
+class InputError(SelfsupError, ValueError):
+    """An argument, config value or input is not allowed; the message names it and says what
+    is allowed."""
+
+
+class NonFiniteInputError(InputError):
+    """A tensor argument holds NaN or inf values."""
+
+
+class NonFiniteLossError(SelfsupError, RuntimeError):
+    """The loss became NaN or infinite; training stops before the bad step is applied."""
+
+    def __init__(self, step: int, epoch: int, value: float) -> None:
+        super().__init__(f"loss became {value} at step {step} (epoch {epoch})")
+        self.step, self.epoch, self.value = step, epoch, value
 
 
 class OneLineParser(argparse.ArgumentParser):

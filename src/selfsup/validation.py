@@ -35,17 +35,10 @@ from numbers import Real
 
 import torch
 
-from selfsup.errors import SelfsupError
+# defined in selfsup.errors with the rest of the hierarchy; importable from here too
+from selfsup.errors import InputError, NonFiniteInputError
 
 _state = {"finite": True}
-
-
-class InputError(SelfsupError, ValueError):
-    """An argument of a loss or estimator is not allowed; the message names it."""
-
-
-class NonFiniteInputError(InputError):
-    """A tensor argument holds NaN or inf values."""
 
 
 def finite_checks_enabled() -> bool:

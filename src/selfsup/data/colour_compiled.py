@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from selfsup.data.colour import GREY_WEIGHTS
+from selfsup.errors import InputError
 
 _FASTMATH = {"nnan", "ninf", "nsz", "contract"}
 _ZERO, _ONE = np.float32(0.0), np.float32(1.0)
@@ -178,7 +179,7 @@ def jitter_into(
     elif not (src.is_contiguous() and dst.is_contiguous()):
         problem = "non-contiguous images"
     if problem is not None:  # numba does not check bounds: a wrong shape would write anywhere
-        raise ValueError(f"jitter_into: {problem}")
+        raise InputError(f"jitter_into: {problem}")
     _jitter_rows(
         src.reshape(k, c, -1).numpy(),
         factors.numpy(),

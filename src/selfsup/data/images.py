@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import Dataset
 
-from selfsup.errors import SelfsupError
+from selfsup.errors import InputError, SelfsupError
 
 
 class BatchDataset(Dataset):
@@ -38,11 +38,11 @@ class TensorImages(BatchDataset):
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4:
-            raise ValueError(
+            raise InputError(
                 f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}"
             )
         if labels.shape != (images.shape[0],):
-            raise ValueError(
+            raise InputError(
                 f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}"
             )
         self.images = images.contiguous()

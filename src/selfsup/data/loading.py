@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from selfsup.data.datasets import BatchDataset
+from selfsup.errors import InputError
 
 
 class ShardedBatchSampler(Sampler[list[int]]):
@@ -32,9 +33,9 @@ class ShardedBatchSampler(Sampler[list[int]]):
         world_size: int = 1,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise InputError(f"batch_size must be >= 1, got {batch_size}")
         if drop_last and n < batch_size * world_size:
-            raise ValueError(
+            raise InputError(
                 f"the dataset has {n} samples, fewer than one global batch of "
                 f"{batch_size} x {world_size} processes; lower data.batch_size"
             )

@@ -39,6 +39,7 @@ from torch import nn
 from selfsup.data import colour
 from selfsup.data.geometric import box_limits, box_matrices, crop_boxes, resample
 from selfsup.data.workers import run_tasks
+from selfsup.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -82,15 +83,15 @@ class ViewSpec:
     def __post_init__(self) -> None:
         for name in ("flip_p", "rotate_p", "jitter_p", "grey_p", "blur_p", "solarise_p"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be a probability, got {getattr(self, name)}")
+                raise InputError(f"{name} must be a probability, got {getattr(self, name)}")
         if not 0 < self.scale[0] <= self.scale[1] <= 1 or not 0 < self.ratio[0] <= self.ratio[1]:
-            raise ValueError(f"bad crop scale {self.scale} or ratio {self.ratio}")
+            raise InputError(f"bad crop scale {self.scale} or ratio {self.ratio}")
         if min(self.jitter) < 0 or self.jitter[3] > 0.5:
-            raise ValueError(f"jitter strengths must be >= 0 with hue <= 0.5, got {self.jitter}")
+            raise InputError(f"jitter strengths must be >= 0 with hue <= 0.5, got {self.jitter}")
         if not 0 < self.blur_sigma[0] <= self.blur_sigma[1]:
-            raise ValueError(f"blur_sigma must be 0 < low <= high, got {self.blur_sigma}")
+            raise InputError(f"blur_sigma must be 0 < low <= high, got {self.blur_sigma}")
         if self.padding not in ("zeros", "border"):
-            raise ValueError(f"padding must be 'zeros' or 'border', got {self.padding!r}")
+            raise InputError(f"padding must be 'zeros' or 'border', got {self.padding!r}")
 
 
 class View(nn.Module):

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from selfsup.data.images import DataSplits, TensorImages
+from selfsup.errors import InputError
 
 KINDS = ("square", "triangle", "ellipse", "cross")
 COLOURS = np.array(  # saturated hues, RGB in [0, 1]
@@ -123,7 +124,7 @@ def load_shapes(
     Train and test come from different seeds, so they never share an image.
     """
     if n_train < 1 or n_test < 1 or image_size < 8:
-        raise ValueError(
+        raise InputError(
             f"shapes needs n_train, n_test >= 1 and image_size >= 8, got {n_train}, {n_test}, "
             f"{image_size}"
         )

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from selfsup.data.images import DataSplits, TensorImages
 from selfsup.data.shapes import COLOURS as SHAPE_COLOURS
+from selfsup.errors import InputError
 
 # the six saturated hues of ``shapes``, so that colour means the same in both sets
 COLOURS = torch.from_numpy(SHAPE_COLOURS).float()
@@ -90,14 +91,14 @@ def restyle_digits(
     ``["style_test"]`` and their kinds in ``extras["style_factors"]``. The registry
     (``selfsup.data.datasets``) loads the base set from the data root and calls this."""
     if n_train < 1 or n_test < 1 or image_size < 8:
-        raise ValueError(
+        raise InputError(
             f"styled_mnist needs n_train, n_test >= 1 and image_size >= 8, got {n_train}, "
             f"{n_test}, {image_size}"
         )
     splits = []
     for split, n, offset in ((source.train, n_train, 0), (source.test, n_test, 1)):
         if not isinstance(split, TensorImages):
-            raise ValueError(f"styled_mnist needs in-memory digits, got {type(split).__name__}")
+            raise InputError(f"styled_mnist needs in-memory digits, got {type(split).__name__}")
         n = min(n, len(split))
         images, style = render_digits(split.images[:n], image_size, seed=2 * seed + offset)
         splits.append((TensorImages(images, split.labels[:n], 10), style))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from selfsup.errors import InputError
+
 FORMS = ("inner", "distance", "distance_variance")
 
 
@@ -69,14 +71,14 @@ def loss_matrix(
         ``(d, d)`` symmetric matrix in the input's dtype (units: squared input units).
     """
     if x.ndim != 2 or x_pos.shape != x.shape:
-        raise ValueError(
+        raise InputError(
             f"x and x_pos must both be (n, d); got {tuple(x.shape)} and {tuple(x_pos.shape)}"
         )
     if x_neg is not None and not (
         (x_neg.ndim == 2 and x_neg.shape == x.shape)
         or (x_neg.ndim == 3 and x_neg.shape[0] == x.shape[0] and x_neg.shape[2] == x.shape[1])
     ):
-        raise ValueError(f"x_neg must be (n, d) or (n, k, d) with x (n, d) = {tuple(x.shape)}")
+        raise InputError(f"x_neg must be (n, d) or (n, k, d) with x (n, d) = {tuple(x.shape)}")
     if form == "inner":
         C = _sym(_cross(x, x_pos))
         if x_neg is not None:
@@ -89,10 +91,10 @@ def loss_matrix(
         return C
     if form == "distance_variance":
         if x_neg is not None:
-            raise ValueError("form='distance_variance' is non-contrastive; pass x_neg=None")
+            raise InputError("form='distance_variance' is non-contrastive; pass x_neg=None")
         variance = (_covariance(x) + _covariance(x_pos)) / 2
         return variance_weight * variance - _second_moment_of_difference(x, x_pos)
-    raise ValueError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
+    raise InputError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
 
 
 def quadratic_loss(C: torch.Tensor, W: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import torch
 
+from selfsup.errors import InputError
+
 
 class SubspaceDistance(NamedTuple):
     """Distance between ``span(W1)`` and ``span(W2)``.
@@ -36,7 +38,7 @@ def subspace_distance(W1: torch.Tensor, W2: torch.Tensor) -> SubspaceDistance:
         ``SubspaceDistance`` with ``projection`` of shape ``(...)`` and ``angles`` ``(..., min h)``.
     """
     if W1.shape[-2] != W2.shape[-2]:
-        raise ValueError(f"W1 and W2 must have the same d, got {W1.shape[-2]} and {W2.shape[-2]}")
+        raise InputError(f"W1 and W2 must have the same d, got {W1.shape[-2]} and {W2.shape[-2]}")
     Q1 = torch.linalg.qr(W1).Q
     Q2 = torch.linalg.qr(W2).Q
     h1, h2 = Q1.shape[-1], Q2.shape[-1]

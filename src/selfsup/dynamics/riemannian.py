@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from selfsup.dynamics._checks import check_frame, check_symmetric
+from selfsup.errors import InputError
 
 RETRACTIONS = ("qr", "polar")
 
@@ -43,7 +44,7 @@ def retract(W: torch.Tensor, V: torch.Tensor, method: str = "qr") -> torch.Tenso
     if method == "polar":
         U, _, Vh = torch.linalg.svd(Y, full_matrices=False)
         return U @ Vh
-    raise ValueError(f"unknown retraction {method!r}; choose one of {', '.join(RETRACTIONS)}")
+    raise InputError(f"unknown retraction {method!r}; choose one of {', '.join(RETRACTIONS)}")
 
 
 def riemannian_step(
@@ -80,11 +81,11 @@ def riemannian_gd(
     check_symmetric(C)
     check_frame(W0, C.shape[0], orthonormal=True)
     if lr <= 0 or steps < 0 or record_every < 1:
-        raise ValueError(
+        raise InputError(
             f"need lr > 0, steps >= 0, record_every >= 1; got {lr}, {steps}, {record_every}"
         )
     if retraction not in RETRACTIONS:
-        raise ValueError(f"unknown retraction {retraction!r}; choose one of {RETRACTIONS}")
+        raise InputError(f"unknown retraction {retraction!r}; choose one of {RETRACTIONS}")
     W = W0.to(C.dtype)
     trajectory = [W]
     for k in range(1, steps + 1):

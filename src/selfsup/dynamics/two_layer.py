@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from selfsup.dynamics.riemannian import riemannian_step
+from selfsup.errors import InputError
 
 ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
     # name: (sigma, sigma') -- the derivative is needed by the closed-form NTK
@@ -51,9 +52,9 @@ class TwoLayerNet(nn.Module):
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {list(ACTIVATIONS)}")
+            raise InputError(f"unknown activation {activation!r}; choose from {list(ACTIVATIONS)}")
         if orthonormal_output and m < h:
-            raise ValueError(f"orthonormal output needs width m >= h, got m={m}, h={h}")
+            raise InputError(f"orthonormal output needs width m >= h, got m={m}, h={h}")
         self.d, self.m, self.h, self.activation = d, m, h, activation
         self.W1 = nn.Parameter(torch.randn(d, m, generator=generator, dtype=dtype))
         A = torch.randn(m, h, generator=generator, dtype=dtype)

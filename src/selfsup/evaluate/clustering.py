@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from selfsup.errors import InputError
+
 
 def _numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
     return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
@@ -23,7 +25,7 @@ def cluster_accuracy(
 
     y, c = _numpy(labels).astype(int), _numpy(clusters).astype(int)
     if y.shape != c.shape or y.ndim != 1:
-        raise ValueError(f"labels and clusters must both be (n,), got {y.shape} and {c.shape}")
+        raise InputError(f"labels and clusters must both be (n,), got {y.shape} and {c.shape}")
     counts = np.zeros((c.max() + 1, y.max() + 1), dtype=np.int64)
     np.add.at(counts, (c, y), 1)
     rows, cols = linear_sum_assignment(counts, maximize=True)
@@ -54,7 +56,7 @@ def gmm_clustering(
 
     x, y = _numpy(features).astype(np.float64), _numpy(labels).astype(int)
     if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"features must be (n, dim) and labels (n,), got {x.shape}, {y.shape}")
+        raise InputError(f"features must be (n, dim) and labels (n,), got {x.shape}, {y.shape}")
     x = (x - x.mean(0)) / np.maximum(x.std(0), 1e-8)  # the same scale for every method
     k = n_components or int(y.max()) + 1
     gmm = GaussianMixture(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 
+from selfsup.errors import InputError
 from selfsup.evaluate.probes import LinearProbe
 
 
@@ -21,7 +22,7 @@ def balanced_subset(labels: torch.Tensor, fraction: float, seed: int = 0) -> tor
         Sorted int64 indices ``(n,)`` with ``n_c = max(1, round(fraction * N_c))`` from class c.
     """
     if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        raise InputError(f"fraction must be in (0, 1], got {fraction}")
     g = torch.Generator().manual_seed(seed)
     chosen = []
     for c in torch.unique(labels):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from selfsup.errors import InputError
+
 
 @torch.no_grad()
 def knn_predict(
@@ -29,17 +31,17 @@ def knn_predict(
         ``(M, num_classes)`` vote totals; ``argmax(1)`` is the prediction.
     """
     if train_features.ndim != 2 or test_features.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"features must be (n, dim), got {tuple(train_features.shape)} and "
             f"{tuple(test_features.shape)}"
         )
     if train_features.shape[1] != test_features.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"train and test features differ in dim: {tuple(train_features.shape)} "
             f"vs {tuple(test_features.shape)}"
         )
     if train_labels.shape != (train_features.shape[0],):
-        raise ValueError(
+        raise InputError(
             f"train_labels must be ({train_features.shape[0]},), got {tuple(train_labels.shape)}"
         )
     num_classes = num_classes or int(train_labels.max()) + 1

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from selfsup.errors import InputError
+
 
 @torch.no_grad()
 def knn_sweep(
@@ -28,12 +30,12 @@ def knn_sweep(
         ``{k: accuracy}``.
     """
     if train_features.ndim != 2 or test_features.shape[1:] != train_features.shape[1:]:
-        raise ValueError(
+        raise InputError(
             f"features must be (n, dim) with the same dim, got {tuple(train_features.shape)} "
             f"and {tuple(test_features.shape)}"
         )
     if not ks or min(ks) < 1:
-        raise ValueError(f"ks must be positive integers, got {list(ks)}")
+        raise InputError(f"ks must be positive integers, got {list(ks)}")
     num_classes = int(max(train_labels.max(), test_labels.max())) + 1
     k_max = min(max(ks), train_features.shape[0])
     train = F.normalize(train_features.float(), dim=1)

@@ -20,6 +20,8 @@ import math
 import numpy as np
 import torch
 
+from selfsup.errors import InputError
+
 
 def _gaussian_loglik(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """``log N(x; mean, cov)`` per row of ``x`` ``(n, d)``."""
@@ -49,7 +51,7 @@ def latent_structure(
     xt = test_features.double().cpu().numpy()
     y, yt = train_labels.cpu().numpy(), test_labels.cpu().numpy()
     if x.ndim != 2 or y.shape != (x.shape[0],) or yt.shape != (xt.shape[0],):
-        raise ValueError(
+        raise InputError(
             f"features must be (n, dim) with labels (n,); got {x.shape}, {y.shape}, "
             f"{xt.shape}, {yt.shape}"
         )

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from selfsup.errors import InputError
+
 
 class _Standardiser:
     def fit(self, x: torch.Tensor) -> _Standardiser:
@@ -19,9 +21,9 @@ class _Standardiser:
 
 def _check(features: torch.Tensor, labels: torch.Tensor | None = None) -> None:
     if features.ndim != 2:
-        raise ValueError(f"features must be (n, dim), got {tuple(features.shape)}")
+        raise InputError(f"features must be (n, dim), got {tuple(features.shape)}")
     if labels is not None and labels.shape != (features.shape[0],):
-        raise ValueError(f"labels must be ({features.shape[0]},), got {tuple(labels.shape)}")
+        raise InputError(f"labels must be ({features.shape[0]},), got {tuple(labels.shape)}")
 
 
 class LinearProbe:

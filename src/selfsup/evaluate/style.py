@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from selfsup.errors import InputError
 from selfsup.evaluate.probes import LinearProbe
 
 
@@ -54,7 +55,7 @@ def style_scores(
         or ``style_<name>_r2`` (the raw number), and ``style_score`` (mean of the scores).
     """
     if set(train_style) != set(test_style) or not train_style:
-        raise ValueError(
+        raise InputError(
             f"train and test must name the same, non-empty style factors; got "
             f"{sorted(train_style)} and {sorted(test_style)}"
         )
@@ -62,7 +63,7 @@ def style_scores(
     for name in train_style:
         t, tt = train_style[name], test_style[name]
         if t.shape != (train_features.shape[0],) or tt.shape != (test_features.shape[0],):
-            raise ValueError(
+            raise InputError(
                 f"style factor '{name}' must have one value per image: got {tuple(t.shape)} for "
                 f"{train_features.shape[0]} train and {tuple(tt.shape)} for "
                 f"{test_features.shape[0]} test images"

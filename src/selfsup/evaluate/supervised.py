@@ -23,6 +23,7 @@ from torch import nn
 from selfsup.data.datasets import BatchDataset
 from selfsup.data.loading import batch_loader
 from selfsup.data.views import to_unit_float
+from selfsup.errors import InputError
 from selfsup.evaluate.features import extract_features
 
 
@@ -61,7 +62,7 @@ class SupervisedEval:
         device: str | torch.device | None = None,
     ) -> None:
         if epochs < 1 or batch_size < 1 or lr <= 0:
-            raise ValueError(
+            raise InputError(
                 f"SupervisedEval needs epochs, batch_size >= 1 and lr > 0, got {epochs}, "
                 f"{batch_size}, {lr}"
             )

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from selfsup.errors import InputError
+
 #: ``ours`` / ``paper`` may be a number, a few named numbers, or a short phrase
 Value = float | int | str | Mapping[str, Any] | None
 
@@ -78,7 +80,7 @@ def across_seeds(per_seed: Mapping[int, Sequence[Claim]]) -> list[Claim]:
     merged = []
     for row in zip(*(per_seed[s] for s in seeds), strict=True):
         if len({c.claim for c in row}) != 1:
-            raise ValueError(f"seeds disagree on the claims: {[c.claim for c in row]}")
+            raise InputError(f"seeds disagree on the claims: {[c.claim for c in row]}")
         verdicts = [c.holds for c in row]
         holds = None if None in verdicts else all(verdicts)
         merged.append(

@@ -22,6 +22,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from selfsup.errors import InputError
 from selfsup.experiments.experiment import Experiment, Finished, Run, RunContext
 
 RESULT = "result.json"
@@ -107,7 +108,7 @@ def execute(
     """Every run's result, in the order of ``runs``."""
     keys = [r.key for r in runs]
     if len(set(keys)) != len(keys):
-        raise ValueError(f"{experiment.name}: run keys must be unique, got {keys}")
+        raise InputError(f"{experiment.name}: run keys must be unique, got {keys}")
     done: dict[str, Finished] = {}
     todo: list[tuple[Run, RunContext]] = []
     for run in runs:

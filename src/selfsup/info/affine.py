@@ -20,6 +20,8 @@ from torch import nn
 from torch.func import jacrev, vmap
 from torch.overrides import TorchFunctionMode
 
+from selfsup.errors import InputError
+
 
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
@@ -51,7 +53,7 @@ def local_affine(
         ``b``: ``(batch, out)``. Flattening is row-major (see the module docstring).
     """
     if x.ndim < 2:
-        raise ValueError(f"x must have shape (batch, *in_shape), got {tuple(x.shape)}")
+        raise InputError(f"x must have shape (batch, *in_shape), got {tuple(x.shape)}")
     in_shape = x.shape[1:]
 
     def flat_model(v: torch.Tensor) -> torch.Tensor:
@@ -86,7 +88,7 @@ def conditional_covariance(
     A, _ = local_affine(model, x)
     n_in = A.shape[-1]
     if input_cov.shape[-2:] != (n_in, n_in) or input_cov.ndim not in (2, 3):
-        raise ValueError(
+        raise InputError(
             f"input_cov must be ({n_in}, {n_in}) or (batch, {n_in}, {n_in}) for inputs of "
             f"shape {tuple(x.shape[1:])}, got {tuple(input_cov.shape)}"
         )
@@ -167,13 +169,13 @@ def region_stability(
             op (then every view would trivially count as stable).
     """
     if views.ndim != x.ndim + 1 or views.shape[0] != x.shape[0] or views.shape[2:] != x.shape[1:]:
-        raise ValueError(
+        raise InputError(
             f"views must have shape (batch, n_views, *in_shape) = ({x.shape[0]}, n_views, "
             f"{', '.join(map(str, x.shape[1:]))}), got {tuple(views.shape)}"
         )
     ref = activation_patterns(model, x)
     if not ref:
-        raise ValueError(
+        raise InputError(
             "no ReLU / leaky-ReLU / max-pool op was seen in the forward pass, so the linear "
             "region is undefined for this model"
         )

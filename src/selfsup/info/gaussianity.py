@@ -119,7 +119,7 @@ def augmentation_gaussianity(
     from scipy import stats  # imported here: see mardia_test
 
     if n_views < 20:
-        raise ValueError(f"n_views must be >= 20 for scipy.stats.normaltest, got {n_views}")
+        raise InputError(f"n_views must be >= 20 for scipy.stats.normaltest, got {n_views}")
     batch = x.shape[0]
     A, _ = local_affine(model, x)
     dim_p, frac_rej, mardia, cov_err, all_views = [], [], [], [], []
@@ -127,7 +127,7 @@ def augmentation_gaussianity(
         for i in range(batch):
             views = augment(x[i : i + 1].expand(n_views, *x.shape[1:]).clone())
             if views.shape != (n_views, *x.shape[1:]):
-                raise ValueError(
+                raise InputError(
                     f"augment must return shape {(n_views, *x.shape[1:])}, got {tuple(views.shape)}"
                 )
             all_views.append(views)

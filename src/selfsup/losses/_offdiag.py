@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import torch
 
+from selfsup.errors import InputError
+
 GRAM_ROUTE_MIN_RATIO = 16  # Gram route when dim >= 16 * batch (benchmarks/losses.py --routes)
 
 
@@ -107,7 +109,7 @@ def use_gram_route(z: torch.Tensor, route: str = "auto") -> bool:
     """The float64 Gram route: float32 / half input with ``dim >= 16 * batch`` (``"auto"``), or
     forced (``"gram"``, ``"dxd"``: for tests and benchmarks)."""
     if route not in ROUTES:
-        raise ValueError(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
+        raise InputError(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
     if route != "auto":
         return route == "gram"
     return z.dtype != torch.float64 and z.shape[1] >= GRAM_ROUTE_MIN_RATIO * z.shape[0]

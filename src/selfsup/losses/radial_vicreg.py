@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import torch
 
+from selfsup.errors import InputError
 from selfsup.losses._checks import pair_inputs
 from selfsup.losses._wrappers import scalar_loss
 from selfsup.losses.vicreg import vicreg_terms
@@ -64,7 +65,7 @@ def m_spacing_entropy(x: torch.Tensor, m: int | None = None, eps: float = 1e-6) 
     n = x.shape[0]
     m = max(1, round(math.sqrt(n))) if m is None else m
     if not 1 <= m < n:
-        raise ValueError(f"m_spacing_entropy needs 1 <= m < n, got m={m}, n={n}")
+        raise InputError(f"m_spacing_entropy needs 1 <= m < n, got m={m}, n={n}")
     s, _ = torch.sort(x)
     spacings = (s[m:] - s[:-m]) * ((n + 1) / m)
     return torch.log(spacings + eps).mean()

@@ -19,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from selfsup.errors import InputError
+
 T = torch.Tensor
 
 
@@ -168,7 +170,7 @@ def _hard_transform(case: str, z: T) -> T:
         return z * 1e-3
     if case == "log-spread":  # column scales 1e-3 .. 1e3, log-uniformly
         return z * torch.logspace(-3, 3, z.shape[-1], dtype=z.dtype)
-    raise ValueError(f"unknown hard case {case!r}; valid: {', '.join(HARD_CASES)}")
+    raise InputError(f"unknown hard case {case!r}; valid: {', '.join(HARD_CASES)}")
 
 
 def hard_pair(case: str, batch: int, dim: int, seed: int = 0) -> tuple[T, T]:

@@ -15,20 +15,12 @@ import torch
 from torch import nn
 
 from selfsup.data.views import MultiView, Normalise, to_unit_float
-from selfsup.errors import SelfsupError
+from selfsup.errors import NonFiniteLossError, SelfsupError
 from selfsup.nets.mlp import projector
 from selfsup.optim import build_optimizer, parameter_groups, warmup_cosine
 from selfsup.validation import NonFiniteInputError
 
 T = TypeVar("T")
-
-
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; training stops before the bad step is applied."""
-
-    def __init__(self, step: int, epoch: int, value: float) -> None:
-        super().__init__(f"loss became {value} at step {step} (epoch {epoch})")
-        self.step, self.epoch, self.value = step, epoch, value
 
 
 def loss_precision(z: torch.Tensor) -> torch.Tensor:

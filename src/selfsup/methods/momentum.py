@@ -19,14 +19,14 @@ import math
 import torch
 from torch import nn
 
-from selfsup.errors import SelfsupError
+from selfsup.errors import InputError, SelfsupError
 from selfsup.methods.base import JointEmbedding
 
 
 def cosine_momentum(step: int, total_steps: int, base: float = 0.996, final: float = 1.0) -> float:
     """``final - (final - base) * (cos(pi * step / total_steps) + 1) / 2``, clipped at the end."""
     if not 0.0 <= base <= 1.0 or not 0.0 <= final <= 1.0:
-        raise ValueError(f"momentum must lie in [0, 1], got base={base}, final={final}")
+        raise InputError(f"momentum must lie in [0, 1], got base={base}, final={final}")
     progress = min(1.0, step / max(1, total_steps))
     return final - (final - base) * (math.cos(math.pi * progress) + 1) / 2
 
@@ -40,7 +40,7 @@ def ema_update_(teacher: nn.Module, student: nn.Module, momentum: float) -> None
     """
     t_params, s_params = list(teacher.parameters()), list(student.parameters())
     if len(t_params) != len(s_params):
-        raise ValueError("teacher and student must have the same parameters")
+        raise InputError("teacher and student must have the same parameters")
     torch._foreach_lerp_(t_params, s_params, 1.0 - momentum)
 
 

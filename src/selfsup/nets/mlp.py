@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from selfsup.errors import InputError
+
 
 def mlp(
     dims: Sequence[int], batch_norm: bool = True, last_activation: bool = False
@@ -16,7 +18,7 @@ def mlp(
     is a plain linear map unless ``last_activation``.
     """
     if len(dims) < 2:
-        raise ValueError(f"an MLP needs at least input and output sizes, got dims={list(dims)}")
+        raise InputError(f"an MLP needs at least input and output sizes, got dims={list(dims)}")
     layers: list[nn.Module] = []
     for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
         last = i == len(dims) - 2

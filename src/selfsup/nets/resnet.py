@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torchvision
 from torch import nn
 
+from selfsup.errors import InputError
+
 
 class ResNet(nn.Module):
     """torchvision ResNet without its classifier; ``out_dim`` is the pooled feature size.
@@ -28,7 +30,7 @@ class ResNet(nn.Module):
             50: torchvision.models.resnet50,
         }
         if depth not in builders:
-            raise ValueError(f"ResNet depth must be one of {sorted(builders)}, got {depth}")
+            raise InputError(f"ResNet depth must be one of {sorted(builders)}, got {depth}")
         net = builders[depth](weights=None)
         if small_images is None:
             small_images = in_shape[1] <= 64

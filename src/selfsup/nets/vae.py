@@ -14,6 +14,8 @@ from math import prod
 import torch
 from torch import nn
 
+from selfsup.errors import InputError
+
 
 def _dense(dims: Sequence[int]) -> list[nn.Module]:
     layers: list[nn.Module] = []
@@ -112,7 +114,7 @@ class ConvVAEEncoder(nn.Module):
         c, h, w = in_shape
         factor = 2 ** len(widths)
         if h != w or h % factor:
-            raise ValueError(
+            raise InputError(
                 f"ConvVAEEncoder needs square images with size divisible by {factor} "
                 f"(one halving per width in {list(widths)}), got {tuple(in_shape)}"
             )

@@ -37,6 +37,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from selfsup.data.views import to_unit_float
+from selfsup.errors import InputError
 from selfsup.info import (
     augmentation_gaussianity,
     effective_rank,
@@ -134,9 +135,9 @@ class InfoTracking(L.Callback):
         plot: bool = True,
     ) -> None:
         if n_samples < 4:
-            raise ValueError(f"n_samples must be >= 4 to estimate entropies, got {n_samples}")
+            raise InputError(f"n_samples must be >= 4 to estimate entropies, got {n_samples}")
         if n_views < 20:
-            raise ValueError(f"n_views must be >= 20 (normality tests), got {n_views}")
+            raise InputError(f"n_views must be >= 20 (normality tests), got {n_views}")
         self.n_samples, self.n_gaussianity, self.n_views = n_samples, n_gaussianity, n_views
         self.seed, self.every_n_epochs, self.plot = seed, every_n_epochs, plot
         self.history: list[dict[str, float]] = []

@@ -42,6 +42,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from selfsup.errors import InputError
 from selfsup.info import lidar
 from selfsup.info.spectral import (
     RANKME_EPS,
@@ -178,9 +179,9 @@ class Lens(InfoTracking):
         plot: bool = True,
     ) -> None:
         if every_n_epochs < 1:
-            raise ValueError(f"lens.every_n_epochs must be >= 1, got {every_n_epochs}")
+            raise InputError(f"lens.every_n_epochs must be >= 1, got {every_n_epochs}")
         if lidar_samples and (lidar_samples < 2 or lidar_views < 2):
-            raise ValueError("lens.lidar_samples and lens.lidar_views must be >= 2 (or 0: off)")
+            raise InputError("lens.lidar_samples and lens.lidar_views must be >= 2 (or 0: off)")
         super().__init__(
             n_samples=n_samples,
             n_gaussianity=0,

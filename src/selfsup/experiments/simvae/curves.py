@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from selfsup.errors import InputError
 from selfsup.experiments.claims import Claim
 from selfsup.experiments.stats import mean_std
 
@@ -51,12 +52,12 @@ def crossings(steps: Sequence[float], a: Sequence[float], b: Sequence[float]) ->
         sign.
     """
     if not (len(steps) == len(a) == len(b)):
-        raise ValueError(
+        raise InputError(
             f"steps, a and b must have one value per step: {len(steps)}, {len(a)}, {len(b)}"
         )
     pairs = zip(steps[:-1], steps[1:], strict=True)
     if any(s2 <= s1 for s1, s2 in pairs) or any(s <= 0 for s in steps):
-        raise ValueError(f"steps must be positive and increasing, got {list(steps)}")
+        raise InputError(f"steps must be positive and increasing, got {list(steps)}")
     pts = [
         (float(s), float(x) - float(y))
         for s, x, y in zip(steps, a, b, strict=True)
