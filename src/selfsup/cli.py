@@ -1,4 +1,5 @@
-"""The ``selfsup`` command: train | eval | analyze | dynamics | reproduce | export.
+"""The ``selfsup`` command: train | eval | analyze | dynamics | reproduce | export | compare |
+sweep.
 
 Bad input is one line on stderr (``error: ...``) and exit code 2; ``--debug`` (or
 ``SELFSUP_DEBUG=1``) adds the traceback. Nothing heavy (torch, Lightning) is imported before
@@ -27,6 +28,8 @@ COMMANDS = {
     "dynamics": "one learning-dynamics experiment (selfsup dynamics --help)",
     "reproduce": "reproduce a paper's experiments (selfsup reproduce --list)",
     "export": "write a run's encoder to a .safetensors file (selfsup.load_encoder reads it)",
+    "compare": "runs side by side: accuracy and label-free measures (selfsup compare --help)",
+    "sweep": "tune hyperparameters with Optuna, with or without labels (selfsup sweep --help)",
 }
 #: sub-commands whose parsing lives with the experiment: ``(module, function)``
 FORWARDED = {
@@ -34,6 +37,8 @@ FORWARDED = {
     "dynamics": ("selfsup.experiments.dynamics", "main"),
     "reproduce": ("selfsup.experiments.command", "main"),
     "export": ("selfsup.export", "main"),
+    "compare": ("selfsup.compare.command", "main"),
+    "sweep": ("selfsup.tune.command", "main"),
 }
 EPILOG = """examples:
   selfsup train                                   # the quickstart (about a minute on a CPU)
