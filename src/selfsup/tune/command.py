@@ -4,6 +4,7 @@ labels (``selfsup sweep --help``)."""
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 from selfsup.errors import OneLineParser, SelfsupError
@@ -69,6 +70,8 @@ def sweep(args: argparse.Namespace, space, words: list[str]) -> int:
     from selfsup.tune.storage import default_storage, fail_dead_trials, mask, open_study
     from selfsup.tune.trial import TrialSettings, run_trial
 
+    # ask / tell with a heartbeat is what this module is for (storage.Heartbeat beats)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

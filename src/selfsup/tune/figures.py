@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 from selfsup.compare.figures import measures_vs_knn
@@ -53,7 +54,7 @@ def objective_per_trial(summary: dict, path: Path) -> Path | None:
 
 
 def importances(study, path: Path) -> Path | None:
-    """Optuna's parameter importances (fANOVA), when at least two trials are complete and
+    """Optuna's parameter importances (``optuna.importance``), when at least two trials are complete and
     more than one parameter varies; ``None`` when Optuna cannot compute them."""
     from optuna.importance import get_param_importances
     from optuna.trial import TrialState
@@ -62,7 +63,9 @@ def importances(study, path: Path) -> Path | None:
     if len(complete) < 2:
         return None
     try:
-        found = get_param_importances(study)
+        with warnings.catch_warnings():  # its notes on few trials per regime: the title says n
+            warnings.simplefilter("ignore")
+            found = get_param_importances(study)
     except Exception:  # too few trials, one parameter, a conditional space Optuna refuses
         return None
     if not found:
@@ -71,7 +74,7 @@ def importances(study, path: Path) -> Path | None:
     names = list(found)[::-1]
     fig, ax = plt.subplots(figsize=(6, 0.5 * len(names) + 1.5))
     ax.barh(names, [found[n] for n in names])
-    ax.set_xlabel("importance (share of the objective's variance, fANOVA)")
+    ax.set_xlabel("importance (Optuna's default evaluator)")
     ax.set_title(f"parameter importances ({len(complete)} complete trials)")
     save_figure(fig, path)
     return path

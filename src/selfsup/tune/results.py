@@ -114,7 +114,7 @@ def markdown(summary: dict, drawn: list[Path]) -> list[str]:
                   "|---|---|---|---|---|"]
         for name, rho in summary["spearman_with_knn"].items():
             pick = summary["picks"].get(name)
-            cells = [LABELS.get(name, name), _fmt(rho)]
+            cells = [LABELS.get(name, name).replace("|", "\\|"), _fmt(rho)]
             cells += [str(pick["trial"]), _fmt(pick["knn_top1"]), _fmt(pick["regret"])] if pick else ["—"] * 3
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
