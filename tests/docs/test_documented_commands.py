@@ -73,6 +73,7 @@ SMALL_REPRODUCTIONS = {
         "--noise-levels 1e-4,0.3",
     ),
     "dynamics": ("--preset tiny", ""),
+    "rankme": ("--quick", "--trials 2 --epochs 1 --n-train 200 --n-test 100 --n-samples 64"),
     "simvae": (
         "--quick",
         "--seeds 1 --workers 1 --budget 4 --curve-from 2 --batch-size 16 --widths 8,16 "
@@ -94,13 +95,15 @@ NOT_RUN = {
     ("your_data.md", "torchrun --nnodes=2"): "needs 4 devices on each of 2 nodes; "
     "tests/userdata runs 2 nodes x 1 process through torchrun's rendezvous (slow)",
     ("your_data.md", "srun selfsup"): "needs a SLURM cluster",
+    ("tuning.md", "postgresql://"): "needs a PostgreSQL server; tests/tune runs two workers on "
+    "one SQLite study, the same code path with another SQLAlchemy URL",
 }
 #: words that mark a synopsis rather than a command
 PLACEHOLDER = re.compile(r"(?<![$A-Za-z])[A-Z]{2,}|\[|\.\.\.|\||<")
 WRAPPERS = {"nice": 2, "/usr/bin/time": 2}  # wrapper -> how many words it takes
 #: programs that make a code block a shell block; the full check runs those in RUNNABLE
-PROGRAMS = {"selfsup", "python", "python3.11", "pip", "cp", "export", "torchrun", "srun"}
-RUNNABLE = {"selfsup", "python", "cp", "export"}
+PROGRAMS = {"selfsup", "python", "python3.11", "pip", "cp", "export", "torchrun", "srun", "wait"}
+RUNNABLE = {"selfsup", "python", "cp", "export", "wait"}
 
 
 def block_commands(body: str) -> list[str]:
@@ -179,6 +182,8 @@ def _synopsis(command: str) -> bool:
     words = program_words(command)
     if words[:2] == ["python", "-c"] or words[:1] == ["export"]:
         return False  # code or an assignment, not a synopsis
+    # brackets in an override's value are a list (method.projector=[512,512]), not a placeholder
+    words = [re.sub(r"[\[\]]", "", w) if re.match(r"^[\w.]+=", w) else w for w in words]
     return bool(PLACEHOLDER.search(" ".join(words[1:])))
 
 
@@ -222,6 +227,8 @@ def check_parses(words: list[str]) -> None:
     from selfsup.experiments import load
 
     words = [w for w in words if w not in ("-v", "--verbose", "--debug")]
+    if words[-1:] == ["&"]:  # started in the background
+        words = words[:-1]
     if "-h" in words or "--help" in words or "--version" in words:
         assert cli.main(words) == 0, words
         return
@@ -251,6 +258,16 @@ def check_parses(words: list[str]) -> None:
         from selfsup import export
 
         export.parser().parse_args(rest)
+    elif name == "compare":
+        from selfsup.compare import command as compare
+
+        compare.parser().parse_args(rest)
+    elif name == "sweep":
+        from selfsup.tune import command as sweep
+        from selfsup.tune.space import check_space, parse_space
+
+        args = sweep.parser().parse_intermixed_args(rest)
+        check_space(args.config, parse_space(args.words))
     else:
         raise AssertionError(f"unknown command {name}")
 
@@ -283,6 +300,10 @@ def with_budget(command: str) -> str:
         return f"{command} {' '.join(TRAIN_BUDGET + epochs)}"
     if words[:1] == ["analyze"]:
         return f"{command} {' '.join(ANALYZE_BUDGET)}"
+    if words[:1] == ["sweep"]:  # two trials of a few images and one epoch each
+        base = command.rstrip().removesuffix("&").rstrip()
+        background = " &" if base != command.rstrip() else ""
+        return f"{base} --trials 2 {' '.join(TRAIN_BUDGET)} trainer.max_epochs=1{background}"
     if words[:1] == ["reproduce"] and "--quick" in words:
         quick, appended = SMALL_REPRODUCTIONS[words[1]]
         return f"{command.replace('--quick', quick)} {appended}".rstrip()

@@ -33,6 +33,8 @@ LAYERS = {
     "train": 5,
     "experiments": 6,
     "export": 6,  # `selfsup export`: reads a run's checkpoint
+    "compare": 6,  # `selfsup compare`: reads runs, measures their encoders, draws figures
+    "tune": 6,  # `selfsup sweep`: Optuna studies of runs, scored as compare scores them
     "cli": 7,
 }
 CORE = ("info", "dynamics", "losses")  # pure maths: nothing of the training or command side

@@ -27,8 +27,10 @@ def test_objective_without_labels_equals_with_labels():
         data.test,
     )
     assert not unlabelled.labelled
-    runs = [label_free_measures(method, d, n_samples=128, lidar_samples=16) for d in
-            (data, unlabelled, shuffled)]
+    runs = [
+        label_free_measures(method, d, n_samples=128, lidar_samples=16)
+        for d in (data, unlabelled, shuffled)
+    ]
     assert runs[0].keys() == runs[1].keys()
     for key in ("rep_rankme", "rep_lidar", "rep_alpha_req", "rep_erank", "emb_rankme"):
         assert math.isfinite(runs[0][key])

@@ -19,14 +19,19 @@ def test_words_split_into_fixed_and_dimensions():
     )
     assert space.fixed == ("trainer.max_epochs=2",)
     dims = {d.key: d for d in space.dimensions}
-    assert dims["optim.lr"].kind == "loguniform" and (dims["optim.lr"].low, dims["optim.lr"].high) == (1e-4, 1e-2)
+    assert dims["optim.lr"].kind == "loguniform" and (
+        dims["optim.lr"].low,
+        dims["optim.lr"].high,
+    ) == (1e-4, 1e-2)
     assert dims["method.projector"].choices == ("[512,512]", "[1024,1024,1024]")
     assert space.ordered()[0].key == "method.name"  # drawn first: it resets method.params
     check_space(None, space)
 
 
 def test_a_parameter_the_drawn_method_does_not_take_is_not_drawn():
-    space = parse_space(["method.name=choice(vicreg,simclr)", "method.params.cov_coeff=uniform(0.5,4)"])
+    space = parse_space(
+        ["method.name=choice(vicreg,simclr)", "method.params.cov_coeff=uniform(0.5,4)"]
+    )
     picks = {"method.name": "simclr"}
     overrides, skipped = trial_overrides(None, space, lambda d: picks.get(d.key, d.corners()[0]))
     assert skipped == ["method.params.cov_coeff"]

@@ -31,10 +31,23 @@ TINY_TRIAL = [
 
 def _worker(out: Path, trials: int, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "selfsup.cli", "sweep", "--out", str(out), "--trials",
-           str(trials), "--n-samples", "64", *TINY_TRIAL, *extra]
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "selfsup.cli",
+        "sweep",
+        "--out",
+        str(out),
+        "--trials",
+        str(trials),
+        "--n-samples",
+        "64",
+        *TINY_TRIAL,
+        *extra,
+    ]
+    return subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _states(out: Path) -> dict[int, str]:

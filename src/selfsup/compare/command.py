@@ -20,9 +20,15 @@ def parser() -> argparse.ArgumentParser:
         "one. The lens curves of runs with a lens are drawn overlaid.",
     )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories")
-    p.add_argument("--out", metavar="DIR", default="compare", help="output folder (default: compare)")
-    p.add_argument("--data-root", metavar="DIR", help="where the runs' dataset lives (default: each run's)")
-    p.add_argument("--n-samples", type=int, default=512, help="probe images for runs without a lens")
+    p.add_argument(
+        "--out", metavar="DIR", default="compare", help="output folder (default: compare)"
+    )
+    p.add_argument(
+        "--data-root", metavar="DIR", help="where the runs' dataset lives (default: each run's)"
+    )
+    p.add_argument(
+        "--n-samples", type=int, default=512, help="probe images for runs without a lens"
+    )
     p.add_argument(
         "--from-lens", action="store_true", help="measures from lens.csv where a run has one"
     )

@@ -11,7 +11,11 @@ from selfsup.compare.runs import ACCURACIES, RunRecord
 from selfsup.compare.table import spearman
 from selfsup.experiments.report import pyplot, save_figure
 
-ACCURACY_LABELS = {"knn_top1": "kNN", "linear_top1": "linear probe", "online_probe_top1": "online probe"}
+ACCURACY_LABELS = {
+    "knn_top1": "kNN",
+    "linear_top1": "linear probe",
+    "online_probe_top1": "online probe",
+}
 
 
 def accuracy_per_run(records: Sequence[RunRecord], path: Path) -> Path | None:
@@ -47,8 +51,12 @@ def lens_curves(records: Sequence[RunRecord], path: Path) -> Path | None:
     for ax, name in zip(axes.flat, MEASURES, strict=True):
         for r in with_lens:
             epochs = [row.get("epoch", math.nan) for row in r.lens]
-            ax.plot(epochs, [row.get(f"rep_{name}", math.nan) for row in r.lens], marker=".",
-                    label=_label(r))
+            ax.plot(
+                epochs,
+                [row.get(f"rep_{name}", math.nan) for row in r.lens],
+                marker=".",
+                label=_label(r),
+            )
         ax.set_title(LABELS[name], fontsize=10)
         ax.set_xlabel("epoch")
     axes.flat[0].legend(fontsize=7)
@@ -88,7 +96,7 @@ def measures_vs_knn(
         shown = "n/a" if math.isnan(rho) else f"{rho:+.2f}"
         ax.set_title(f"{LABELS.get(key, key)}  (Spearman {shown})", fontsize=9)
         ax.set_ylabel("kNN top-1")
-    for ax in list(axes.flat)[len(keys):]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     fig.suptitle(title, fontsize=11)
     save_figure(fig, path)

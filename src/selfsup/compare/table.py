@@ -114,7 +114,9 @@ def _csv(table: list[dict]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(table[0]))
     writer.writeheader()
     for row in table:
-        writer.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()})
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()}
+        )
     return buffer.getvalue()
 
 

@@ -19,6 +19,7 @@ REPRODUCTIONS = {
     "infomax": "selfsup.experiments.infomax",
     "simvae": "selfsup.experiments.simvae",
     "dynamics": "selfsup.experiments.dynamics",
+    "rankme": "selfsup.experiments.rankme",
 }
 
 

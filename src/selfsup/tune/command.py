@@ -4,7 +4,6 @@ labels (``selfsup sweep --help``)."""
 from __future__ import annotations
 
 import argparse
-import warnings
 from pathlib import Path
 
 from selfsup.errors import OneLineParser, SelfsupError
@@ -32,16 +31,24 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="YAML file or shipped config name (default: quickstart)")
     p.add_argument("--trials", type=int, default=10, help="trials this worker runs (default 10)")
-    p.add_argument("--objective", choices=OBJECTIVES, default="rankme", help="maximised (default rankme)")
-    p.add_argument("--storage", metavar="URL", help="SQLAlchemy URL (default: sqlite file OUT/study.db)")
+    p.add_argument(
+        "--objective", choices=OBJECTIVES, default="rankme", help="maximised (default rankme)"
+    )
+    p.add_argument(
+        "--storage", metavar="URL", help="SQLAlchemy URL (default: sqlite file OUT/study.db)"
+    )
     p.add_argument("--study", default="selfsup", help="study name (default: selfsup)")
     p.add_argument("--out", metavar="DIR", default="sweep", help="output folder (default: sweep)")
-    p.add_argument("--prune", action="store_true", help="stop poor trials early (Optuna's median pruner)")
+    p.add_argument(
+        "--prune", action="store_true", help="stop poor trials early (Optuna's median pruner)"
+    )
     p.add_argument("--seed", type=int, help="seed of the sampler (default: random)")
     p.add_argument("--data-root", metavar="DIR", help="the same as data.root=DIR")
     p.add_argument("--n-samples", type=int, default=512, help="training images the measures use")
     p.add_argument("-v", "--verbose", action="store_true", help="show Lightning's messages")
-    p.add_argument("words", nargs="*", metavar="key=value|key=dist(...)", help="overrides and search space")
+    p.add_argument(
+        "words", nargs="*", metavar="key=value|key=dist(...)", help="overrides and search space"
+    )
     return p
 
 
@@ -70,8 +77,6 @@ def sweep(args: argparse.Namespace, space, words: list[str]) -> int:
     from selfsup.tune.storage import default_storage, fail_dead_trials, mask, open_study
     from selfsup.tune.trial import TrialSettings, run_trial
 
-    # ask / tell with a heartbeat is what this module is for (storage.Heartbeat beats)
-    warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -93,6 +98,12 @@ def sweep(args: argparse.Namespace, space, words: list[str]) -> int:
         summary = results.summarise(study, args.objective, mask(url), words)
         results.write(summary, out, study)
     best = summary["best"]
-    where = f"best trial {best['number']} ({args.objective}={best['value']:.4g})" if best else "no complete trial yet"
-    print(f"study '{args.study}': {len(summary['trials'])} trials, {where}; wrote {out / 'sweep.md'}")
+    where = (
+        f"best trial {best['number']} ({args.objective}={best['value']:.4g})"
+        if best
+        else "no complete trial yet"
+    )
+    print(
+        f"study '{args.study}': {len(summary['trials'])} trials, {where}; wrote {out / 'sweep.md'}"
+    )
     return 0

@@ -36,8 +36,12 @@ def objective_per_trial(summary: dict, path: Path) -> Path | None:
     for state, marker in (("COMPLETE", "o"), ("PRUNED", "x")):
         chosen = [t for t in trials if t["state"] == state]
         if chosen:
-            ax.scatter([t["number"] for t in chosen], [t["value"] for t in chosen], marker=marker,
-                       label=state.lower())
+            ax.scatter(
+                [t["number"] for t in chosen],
+                [t["value"] for t in chosen],
+                marker=marker,
+                label=state.lower(),
+            )
     done = sorted((t["number"], t["value"]) for t in trials if t["state"] == "COMPLETE")
     if done:
         best, steps = -math.inf, []
@@ -54,8 +58,8 @@ def objective_per_trial(summary: dict, path: Path) -> Path | None:
 
 
 def importances(study, path: Path) -> Path | None:
-    """Optuna's parameter importances (``optuna.importance``), when at least two trials are complete and
-    more than one parameter varies; ``None`` when Optuna cannot compute them."""
+    """Optuna's parameter importances (``optuna.importance``), from two complete trials on;
+    ``None`` when Optuna cannot compute them."""
     from optuna.importance import get_param_importances
     from optuna.trial import TrialState
 

@@ -30,8 +30,9 @@ def objective_value(objective: str, metrics: dict, scores: dict[str, float]) -> 
         value = metrics.get(LABELLED[objective])
         if value is None:
             why = metrics.get("eval_skipped", "the run has no such metric")
-            raise SelfsupError(f"objective '{objective}' needs labels: {why}; use rankme, lidar "
-                               f"or alpha_req")
+            raise SelfsupError(
+                f"objective '{objective}' needs labels: {why}; use rankme, lidar or alpha_req"
+            )
         return float(value)
     return float(scores[LABEL_FREE[objective]])
 

@@ -105,26 +105,46 @@ def markdown(summary: dict, drawn: list[Path]) -> list[str]:
     ]
     best = summary["best"]
     if best:
-        lines += [f"Best trial by {summary['objective']}: {best['number']} ({best['dir']}), "
-                  f"value {best['value']:.4g}, params {best['params']}.", ""]
+        lines += [
+            f"Best trial by {summary['objective']}: {best['number']} ({best['dir']}), "
+            f"value {best['value']:.4g}, params {best['params']}.",
+            "",
+        ]
     if summary["oracle"]:
         o = summary["oracle"]
-        lines += [f"Labelled oracle: trial {o['trial']}, kNN {o['knn_top1']:.4f}.", "",
-                  "| measure | Spearman with kNN | its pick | pick's kNN | regret |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"Labelled oracle: trial {o['trial']}, kNN {o['knn_top1']:.4f}.",
+            "",
+            "| measure | Spearman with kNN | its pick | pick's kNN | regret |",
+            "|---|---|---|---|---|",
+        ]
         for name, rho in summary["spearman_with_knn"].items():
             pick = summary["picks"].get(name)
             cells = [LABELS.get(name, name).replace("|", "\\|"), _fmt(rho)]
-            cells += [str(pick["trial"]), _fmt(pick["knn_top1"]), _fmt(pick["regret"])] if pick else ["—"] * 3
+            cells += (
+                [str(pick["trial"]), _fmt(pick["knn_top1"]), _fmt(pick["regret"])]
+                if pick
+                else ["—"] * 3
+            )
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["| trial | state | value | kNN | linear | RankMe | LiDAR | alpha-ReQ | params |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "| trial | state | value | kNN | linear | RankMe | LiDAR | alpha-ReQ | params |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for t in summary["trials"]:
         m = t["measures"]
-        cells = [str(t["number"]), t["state"].lower(), _fmt(t["value"]), _fmt(t["knn_top1"]),
-                 _fmt(t["linear_top1"]), _fmt(m.get("rankme")), _fmt(m.get("lidar")),
-                 _fmt(m.get("alpha_req")), json.dumps(t["params"]).replace("|", "\\|")]
+        cells = [
+            str(t["number"]),
+            t["state"].lower(),
+            _fmt(t["value"]),
+            _fmt(t["knn_top1"]),
+            _fmt(t["linear_top1"]),
+            _fmt(m.get("rankme")),
+            _fmt(m.get("lidar")),
+            _fmt(m.get("alpha_req")),
+            json.dumps(t["params"]).replace("|", "\\|"),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [""] + [f"![{p.stem}]({p.name})" for p in drawn]
     return lines

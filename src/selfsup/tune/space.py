@@ -24,7 +24,9 @@ from selfsup.config import load_config, parse_override
 from selfsup.config_schema import ConfigError
 from selfsup.errors import SelfsupError
 
-_WORD = re.compile(r"^(?P<key>[A-Za-z_][\w.]*)=(?P<kind>loguniform|uniform|logint|int|choice)\((?P<args>.*)\)$")
+_WORD = re.compile(
+    r"^(?P<key>[A-Za-z_][\w.]*)=(?P<kind>loguniform|uniform|logint|int|choice)\((?P<args>.*)\)$"
+)
 NUMERIC = ("loguniform", "uniform", "logint", "int")
 
 
@@ -56,8 +58,14 @@ class Dimension:
         if self.kind == "choice":
             return trial.suggest_categorical(self.key, list(self.choices))
         if self.kind in ("int", "logint"):
-            return str(trial.suggest_int(self.key, int(self.low), int(self.high), log=self.kind == "logint"))
-        return repr(trial.suggest_float(self.key, self.low, self.high, log=self.kind == "loguniform"))
+            return str(
+                trial.suggest_int(
+                    self.key, int(self.low), int(self.high), log=self.kind == "logint"
+                )
+            )
+        return repr(
+            trial.suggest_float(self.key, self.low, self.high, log=self.kind == "loguniform")
+        )
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,9 @@ def _dimension(word: str, key: str, kind: str, args: list[str]) -> Dimension:
     try:
         low, high = (float(a) for a in args)
     except ValueError:
-        raise SearchSpaceError(f"search space '{word}': {kind} takes two numbers (low,high)") from None
+        raise SearchSpaceError(
+            f"search space '{word}': {kind} takes two numbers (low,high)"
+        ) from None
     if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
         raise SearchSpaceError(f"search space '{word}': needs finite low < high")
     if kind.startswith("log") and low <= 0:
@@ -144,9 +154,7 @@ def _split(args: str) -> list[str]:
     return out if out != [""] else []
 
 
-def trial_overrides(
-    config: str | None, space: SearchSpace, draw
-) -> tuple[list[str], list[str]]:
+def trial_overrides(config: str | None, space: SearchSpace, draw) -> tuple[list[str], list[str]]:
     """The overrides of one trial, and the dimensions left out (not taken by the drawn
     method). ``draw(dimension) -> str`` gives a value (Optuna's ``suggest``, or a corner)."""
     overrides = list(space.fixed)

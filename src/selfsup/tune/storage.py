@@ -26,6 +26,7 @@ import os
 import random
 import threading
 import time
+import warnings
 from pathlib import Path
 
 from selfsup.errors import SelfsupError
@@ -48,6 +49,8 @@ def open_study(url: str, name: str, direction: str = "maximize", sampler=None):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ask / tell with a heartbeat is how selfsup runs trials (Heartbeat below beats)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
     engine = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else {}
     last: Exception | None = None
     for attempt in range(12):
@@ -56,11 +59,16 @@ def open_study(url: str, name: str, direction: str = "maximize", sampler=None):
                 url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
             )
             study = optuna.create_study(
-                storage=storage, study_name=name, direction=direction, sampler=sampler,
+                storage=storage,
+                study_name=name,
+                direction=direction,
+                sampler=sampler,
                 load_if_exists=True,
             )
         except (ImportError, ModuleNotFoundError) as err:
-            raise SelfsupError(f"storage {mask(url)}: its database driver is missing ({err})") from None
+            raise SelfsupError(
+                f"storage {mask(url)}: its database driver is missing ({err})"
+            ) from None
         except ValueError as err:
             raise SelfsupError(f"storage {mask(url)}: {str(err).splitlines()[0]}") from None
         except Exception as err:  # table creation or study insert raced another worker
@@ -140,9 +148,12 @@ def fail_dead_trials(study) -> list[int]:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         lock = trial.user_attrs.get(LOCKED)
         if lock and lock_is_free(Path(lock)):
-            study._storage.set_trial_user_attr(trial._trial_id, "error", "its worker stopped")
-            if study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
-                failed.append(trial.number)
+            try:
+                study._storage.set_trial_user_attr(trial._trial_id, "error", "its worker stopped")
+                if study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+                    failed.append(trial.number)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # its worker told the study after all, between our read and our write
     before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
     optuna.storages.fail_stale_trials(study)
     after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}

@@ -68,7 +68,9 @@ def run_trial(study, settings: TrialSettings) -> None:
                     raise
                 return  # this trial's own failure (a diverging loss, a bad value): go on
             study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
-            shown = f"{settings.objective}={value:.4g}" if state == TrialState.COMPLETE else "pruned"
+            shown = (
+                f"{settings.objective}={value:.4g}" if state == TrialState.COMPLETE else "pruned"
+            )
             print(f"trial {trial.number}: {shown}  ({folder})", flush=True)
     finally:
         lock.release()

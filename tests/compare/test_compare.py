@@ -1,0 +1,82 @@
+"""``selfsup compare``: three runs of different methods, their table and figures; runs on
+different datasets refused in one line."""
+
+import csv
+import json
+
+import pytest
+
+from selfsup.cli import main
+from selfsup.compare.table import spearman
+from selfsup.config import load_config
+from selfsup.train import train
+from tests.conftest import TINY
+
+SMALL = [
+    *TINY,
+    "data.train_subset=300",
+    "data.test_subset=150",
+    "eval.linear_probe=false",
+    "trainer.max_epochs=1",
+]
+
+
+@pytest.fixture(scope="module")
+def three_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    for method in ("vicreg", "simclr", "barlow_twins"):
+        lens = ["lens.every_n_epochs=1", "lens.n_samples=64", "lens.lidar_samples=8"]
+        overrides = [f"method.name={method}", *SMALL, *(lens if method == "vicreg" else [])]
+        train(load_config(None, overrides), root / method)
+    return root
+
+
+def test_three_methods_compared(three_runs, tmp_path, capsys):
+    runs = [str(three_runs / m) for m in ("vicreg", "simclr", "barlow_twins")]
+    out = tmp_path / "cmp"
+    assert main(["compare", *runs, "--out", str(out), "--n-samples", "64"]) == 0
+    result = json.loads((out / "compare.json").read_text())
+    table = result["table"]
+    assert [r["method"] for r in table] == ["vicreg", "simclr", "barlow_twins"]
+    assert "method.name" in result["differing_settings"]
+    assert not any(k.startswith("lens.") for k in result["differing_settings"])
+    for row in table:
+        assert 0 <= row["knn_top1"] <= 1 and row["rankme"] > 1 and row["lidar"] > 0
+        assert row["measured_on"] == "final encoder, 64 training images"
+    with open(out / "compare.csv") as f:
+        assert len(list(csv.DictReader(f))) == 3
+    knn = [r["knn_top1"] for r in table]
+    rankme = [r["rankme"] for r in table]
+    assert result["spearman_with_knn"]["rankme"] == pytest.approx(
+        spearman(rankme, knn), nan_ok=True
+    )
+    for name in ("accuracy.png", "lens_curves.png", "measures_vs_knn.png"):
+        assert (out / name).stat().st_size > 1000, name
+    md = (out / "compare.md").read_text()
+    assert all(f"| {m} | {m} |" in md for m in ("vicreg", "simclr", "barlow_twins"))
+    # --from-lens: the vicreg run's measures from its lens.csv
+    assert (
+        main(
+            ["compare", *runs, "--out", str(tmp_path / "lens"), "--n-samples", "64", "--from-lens"]
+        )
+        == 0
+    )
+    rows = json.loads((tmp_path / "lens" / "compare.json").read_text())["table"]
+    assert rows[0]["measured_on"].startswith("lens, epoch 1")
+
+
+def test_different_datasets_are_refused(three_runs, tmp_path, capsys):
+    other = tmp_path / "mnist-run"
+    other.mkdir()
+    (other / "config.yaml").write_text("data:\n  name: mnist\nmethod:\n  name: vicreg\n")
+    (other / "metrics.json").write_text('{"dataset": "mnist"}')
+    code = main(["compare", str(three_runs / "vicreg"), str(other), "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "different datasets (digits, mnist)" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_spearman_against_a_hand_computed_case():
+    # ranks (1, 2, 3, 4) vs (2, 1, 4, 3): d^2 = 4, rho = 1 - 6 * 4 / (4 * 15) = 0.6
+    assert spearman([1.0, 2.0, 3.0, 4.0], [20.0, 10.0, 40.0, 30.0]) == pytest.approx(0.6)
+    assert spearman([1.0, float("nan"), 3.0, 2.0], [1.0, 5.0, 3.0, 2.0]) == pytest.approx(1.0)
