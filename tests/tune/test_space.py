@@ -75,3 +75,24 @@ def test_bad_spaces_fail_before_any_trial(words, says, tmp_path, capsys):
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and says in err
     assert not (tmp_path / "s").exists()  # nothing created, no trial run
+
+
+def test_without_optuna_the_sweep_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna -> ImportError
+    assert main(["sweep", "--out", str(tmp_path / "s"), "optim.lr=uniform(0.1,1)"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: selfsup sweep needs Optuna: pip install 'selfsup[sweep]'\n"
+
+
+def test_sweep_parses_without_importing_lightning():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from selfsup.tune import command; command.parser(); "
+        "print('lightning' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

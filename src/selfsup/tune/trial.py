@@ -14,7 +14,8 @@ from pathlib import Path
 
 from selfsup.compare.measures import MEASURES, label_free_measures, selection_scores
 from selfsup.config import load_config
-from selfsup.tune.objective import PruningReport, objective_value
+from selfsup.tune.objective import objective_value
+from selfsup.tune.pruning import PruningReport
 from selfsup.tune.space import SearchSpace, trial_overrides
 from selfsup.tune.storage import LOCKED, Heartbeat, TrialLock
 
