@@ -4,6 +4,7 @@ and the docs' table rendered from the committed results."""
 import json
 from pathlib import Path
 
+from selfsup.experiments.claims import Claim, claims_table
 from selfsup.experiments.experiment import Plan, RunContext
 from selfsup.experiments.rankme import EXPERIMENT, Params, claims, plan_runs, run_sweep, table_lines
 from selfsup.tune.results import SCORES
@@ -24,7 +25,11 @@ def test_tiny_sweep_and_its_claims(tmp_path):
     (run,) = plan_runs(params, Plan(seeds=[0], data_root=tmp_path))
     ctx = RunContext(tmp_path, tmp_path / "run", tmp_path, 1)
     result = run_sweep(
-        {**run.args, "words": [*run.args["words"], "backbone.params.hidden=[64]"]}, ctx
+        {
+            **run.args,
+            "words": [*run.args["words"], "backbone.params.hidden=[64]", "data.batch_size=100"],
+        },
+        ctx,
     )
     assert result["counts"] == {"COMPLETE": 2}
     assert sorted(p.name for p in (tmp_path / "run").glob("trial-*")) == ["trial-000", "trial-001"]
@@ -62,5 +67,6 @@ def test_claims_follow_the_numbers():
 
 def test_docs_table_is_rendered_from_the_committed_results():
     results = json.loads((REPO / "docs" / "data" / "rankme_quick.json").read_text())
-    table = "\n".join(table_lines(results["summary"], SCORES))
-    assert table in (REPO / "docs" / "tuning.md").read_text()
+    docs = (REPO / "docs" / "tuning.md").read_text()
+    assert "\n".join(table_lines(results["summary"], SCORES)) in docs
+    assert "\n".join(claims_table([Claim(**c) for c in results["claims"]])) in docs

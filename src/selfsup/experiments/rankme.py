@@ -97,6 +97,7 @@ def run_sweep(args: dict, ctx: RunContext) -> dict:
     from selfsup.tune.storage import default_storage, fail_dead_trials, open_study
     from selfsup.tune.trial import TrialSettings, run_trial
 
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
     words = [*args["words"], f"data.root={args['data_root']}"]
     space = parse_space(words)
     check_space(args["config"], space)
@@ -112,6 +113,11 @@ def run_sweep(args: dict, ctx: RunContext) -> dict:
         run_trial(study, settings)
     summary = results.summarise(study, "rankme", "study.db", words)
     results.write(summary, ctx.run_dir, study)
+    if not summary["counts"].get("COMPLETE"):
+        from selfsup.errors import SelfsupError
+
+        errors = [t["error"] for t in summary["trials"] if t["error"]]
+        raise SelfsupError(f"every trial failed, e.g. {errors[0] if errors else '?'}")
     return {k: summary[k] for k in ("counts", "oracle", "picks", "spearman_with_knn", "trials")}
 
 

@@ -49,6 +49,9 @@ def objective_per_trial(summary: dict, path: Path) -> Path | None:
             best = max(best, value)
             steps.append((number, best))
         ax.step(*zip(*steps, strict=True), where="post", color="grey", label="best so far")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial numbers
     ax.set_xlabel("trial")
     ax.set_ylabel(summary["objective"])
     ax.set_title(f"objective per trial ({summary['objective']}, maximised)")
