@@ -33,7 +33,8 @@ def accuracy_per_run(records: Sequence[RunRecord], path: Path) -> Path | None:
         ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
     ax.set_xticks(range(len(records)), [_label(r) for r in records], fontsize=8)
     ax.set_ylabel("top-1 accuracy (test split)")
-    ax.set_ylim(0, 1.22)
+    ax.set_ylim(0, 1.22)  # room for the legend above the bars
+    ax.set_yticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.legend(fontsize=8, loc="upper center", ncol=len(shown), frameon=False)
     ax.set_title("accuracy per run")
     save_figure(fig, path)

@@ -21,6 +21,8 @@ from selfsup.train.atomic import atomic_write_text
 
 #: settings that say where a run lives, not what it is
 IGNORED_SETTINGS = ("data.root", "data.download", "data.num_workers")
+#: table columns of measures whose own names would be ambiguous ("knn" beside "knn_top1")
+COLUMNS = {"gauss_ub": "entropy_gauss_ub", "knn": "entropy_knn"}
 #: settings of what is measured or shown during training, not of what is trained
 IGNORED_PREFIXES = ("lens.", "trainer.enable_progress_bar", "trainer.enable_model_summary")
 
@@ -56,7 +58,7 @@ def rows(records: Sequence[RunRecord]) -> list[dict]:
         row: dict = {"run": r.name, "method": r.method}
         row.update({k: r.settings.get(k) for k in differ if k != "method.name"})
         row.update({k: _float(r.metrics.get(k)) for k in ACCURACIES})
-        row.update({name: measure(r, name) for name in MEASURES})
+        row.update({COLUMNS.get(name, name): measure(r, name) for name in MEASURES})
         row["measured_on"] = r.measured_on
         row["train_seconds"] = _float(r.metrics.get("train_seconds"))
         out.append(row)
