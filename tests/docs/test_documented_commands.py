@@ -73,7 +73,7 @@ SMALL_REPRODUCTIONS = {
         "--noise-levels 1e-4,0.3",
     ),
     "dynamics": ("--preset tiny", ""),
-    "rankme": ("--quick", "--trials 2 --epochs 1 --n-train 300 --n-test 100 --n-samples 64"),
+    "rankme": ("--quick", "--trials 3 --epochs 1 --n-train 300 --n-test 100 --n-samples 64"),
     "simvae": (
         "--quick",
         "--seeds 1 --workers 1 --budget 4 --curve-from 2 --batch-size 16 --widths 8,16 "
