@@ -45,8 +45,52 @@ class DataConfig:
     train_subset: int = setting(0, low=0)  # train on a fixed random subset this big (0: all)
     test_subset: int = setting(0, low=0)  # evaluate on a fixed random test subset (0: all)
     params: dict[str, Any] = field(default_factory=dict)  # extra dataset-loader arguments
-    path: str | None = setting(None, kind=str, optional=True)  # data.name=tensors: .npz / .pt
-    test_path: str | None = setting(None, kind=str, optional=True)  # its evaluation file
+    # your own data (data.name=folder: a folder of images; tensors: an .npz / .pt file) and
+    # its optional evaluation folder / file; data.root is where named datasets live
+    path: str | None = setting(None, kind=str, optional=True)
+    test_path: str | None = setting(None, kind=str, optional=True)
+
+
+#: the datasets read from the user's own files (``data.path``), and what the path names
+FILE_DATASETS = {"folder": "DIR", "image_folder": "DIR", "tensors": "FILE"}
+
+
+def check_data_files(data: Any) -> None:
+    """The cross-key rule of the data section: ``data.path`` is given exactly for the datasets
+    read from the user's files (:data:`FILE_DATASETS`); ``data.test_path`` only with it.
+
+    Raises:
+        ConfigError: one line saying what to pass (or remove).
+    """
+    name, path = data.get("name"), data.get("path")
+    if name not in FILE_DATASETS:
+        for key in ("path", "test_path"):
+            if data.get(key):
+                raise ConfigError(
+                    f"data.{key} is for your own files (data.name=folder or tensors), not "
+                    f"'{name}'; remove it, or set data.name",
+                    f"data.{key}",
+                )
+        return
+    if path:
+        return
+    what = "the folder of your images" if FILE_DATASETS[name] == "DIR" else "an .npz / .pt file"
+    if data.get("root") and FILE_DATASETS[name] == "DIR":
+        raise ConfigError(
+            f"data.name={name} reads data.path=DIR, {what}; data.root is where named "
+            f"datasets live: pass data.path={data.get('root')} instead",
+            "data.root",
+        )
+    raise ConfigError(
+        f"data.name={name} needs data.path={FILE_DATASETS[name]}, {what}", "data.path"
+    )
+
+
+def upgrade_data_section(data: Any) -> None:
+    """A run stored before image folders were read from ``data.path`` (they were read from
+    ``data.root`` then): its folder moved to ``data.path``, in place, so old runs still load."""
+    if FILE_DATASETS.get(data.get("name")) == "DIR" and not data.get("path") and data.get("root"):
+        data.path, data.root = data.root, None
 
 
 @dataclass
@@ -242,6 +286,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (
         where = "the command line" if err.key in given else file.name
         raise ConfigError(f"{err} (in {where})", err.key) from None
     config.trainer = checked["trainer"]
+    check_data_files(config.data)
     return config
 
 

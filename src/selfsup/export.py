@@ -12,17 +12,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-
 from selfsup import __version__
-from selfsup.config import Config, to_dict
+from selfsup.config import to_dict
 from selfsup.data.views import normaliser
 from selfsup.encoder import encoder_metadata, save_encoder
 from selfsup.errors import OneLineParser, SelfsupError
 from selfsup.nets import build_backbone
 from selfsup.train.checkpoints import load_selfsup_checkpoint
-from selfsup.train.preflight import resolve_checkpoint
+from selfsup.train.preflight import resolve_checkpoint, stored_config
 
 #: where a checkpoint records the ``(C, H, W)`` its method was built for
 IMAGE_SHAPE = "selfsup_image_shape"
@@ -36,10 +33,7 @@ def export_encoder(run: str | Path, out: str | Path) -> tuple[Path, dict]:
     """
     ckpt = resolve_checkpoint(run)
     state = load_selfsup_checkpoint(ckpt)
-    try:
-        config = OmegaConf.merge(OmegaConf.structured(Config), state["selfsup_config"])
-    except OmegaConfBaseException as err:
-        raise SelfsupError(f"{ckpt}: its stored config is invalid ({err.msg})") from None
+    config = stored_config(state, ckpt)
     shape = state.get(IMAGE_SHAPE)
     if shape is None:  # a checkpoint from before the shape was recorded
         from selfsup.train.run import load_data

@@ -114,7 +114,7 @@ def test_timm_resnet18_trains_on_an_image_folder(tmp_path):
         [
             *TINY,
             "data.name=image_folder",
-            f"data.root={tmp_path / 'images'}",
+            f"data.path={tmp_path / 'images'}",
             "data.params={image_size: 16}",
             "data.views=shapes",
             "data.batch_size=16",
@@ -131,7 +131,7 @@ def test_timm_resnet18_trains_on_an_image_folder(tmp_path):
 
 def test_image_folder_reads_rgb_squares_with_labels(tmp_path):
     _write_folder(tmp_path, {"train": 3, "test": 2})
-    data = load_dataset("image_folder", tmp_path, image_size=10)
+    data = load_dataset("image_folder", path=tmp_path, image_size=10)
     assert data.num_classes == 3 and data.image_shape == (3, 10, 10)
     assert data.extras["classes"] == ["blue", "green", "red"]
     images, labels = data.test.get_batch(torch.arange(6))
@@ -155,7 +155,7 @@ def test_image_folder_problems_are_one_line_errors(damage, message, tmp_path):
     _write_folder(tmp_path, {"train": 2, "test": 1})
     damage(tmp_path)
     with pytest.raises(SelfsupError, match=message):
-        data = load_dataset("image_folder", tmp_path, download=message == "download=false")
+        data = load_dataset("image_folder", path=tmp_path, download=message == "download=false")
         data.train.get_batch(torch.arange(len(data.train)))
 
 

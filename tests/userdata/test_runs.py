@@ -38,7 +38,7 @@ def test_unlabelled_folder_trains_and_skips_evaluation_with_a_note(tmp_path, cap
         str(tmp_path / "run"),
         *TINY,
         "data.name=folder",
-        f"data.root={tmp_path / 'images'}",
+        f"data.path={tmp_path / 'images'}",
         "data.params={image_size: 8}",
         "data.views=cifar",
         "data.batch_size=8",
@@ -169,7 +169,7 @@ def test_striped_folder_with_the_shipped_recipe(tmp_path, capsys):
     """The README's first command, smaller: the vicreg_folder recipe on striped PNGs."""
     fakes.stripes(tmp_path / "stripes", {"train": 16, "test": 8})
     argv = ["train", "--config", "vicreg_folder", "--run-dir", str(tmp_path / "run")]
-    argv += [f"data.root={tmp_path / 'stripes'}", "trainer.max_epochs=3"]
+    argv += [f"data.path={tmp_path / 'stripes'}", "trainer.max_epochs=3"]
     argv += ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
     assert cli_main(argv) == 0, capsys.readouterr().err
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())

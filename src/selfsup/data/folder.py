@@ -1,8 +1,10 @@
 """Your own images: a folder of files, labelled by class subfolders or not labelled at all.
 
-``data.root`` holds ``train/`` (torchvision's ImageFolder layout, ``train/<class>/<image>``;
-a ``train/`` of loose images, or a root of loose images with no ``train/``, is unlabelled)
-and optionally ``test/`` (or ``val/``) with the same class subfolders for evaluation. Any
+``data.path`` is the folder. It holds ``train/`` (torchvision's ImageFolder layout,
+``train/<class>/<image>``; a ``train/`` of loose images is unlabelled) and optionally ``test/``
+(or ``val/``) with the same class subfolders for evaluation; a folder with no ``train/`` is the
+training split itself (``<class>/<image>``, or loose images). ``data.test_path`` names an
+evaluation folder elsewhere (``<class>/<image>``), instead of ``test/`` or ``val/``. Any
 size and format Pillow reads (PNG, JPEG, ...), grey or colour: images are resized (shorter
 side) and centre-cropped to ``image_size`` pixels, with 1 channel when every image looked at
 is grey and 3 otherwise (or as ``channels`` says). A folder that fits in ``max_memory_mb`` is
@@ -23,6 +25,11 @@ from selfsup.errors import SelfsupError
 
 #: Pillow modes without colour (the rest are converted to RGB)
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
+#: the error for a folder run without its folder
+MISSING_PATH = (
+    "data.name=folder needs data.path=DIR, the folder of your images "
+    "(DIR/train/<class>/<image>, DIR/<class>/<image> or loose images)"
+)
 #: how many files are opened (headers only) to decide between grey and colour
 _MODE_SAMPLE = 512
 
@@ -111,15 +118,20 @@ def _classes(split: Dataset) -> list[str]:
 def load_image_folder(
     root: Path,
     download: bool,
+    path: str | Path | None = None,
+    test_path: str | Path | None = None,
     image_size: int = 64,
     test_split: str | None = None,
     channels: int | None = None,
     max_memory_mb: float = 1024.0,
     **_,
 ) -> DataSplits:
-    """Train / test splits of ``root`` (see the module docstring).
+    """Train / test splits of the folder ``path`` (see the module docstring); ``root``, where
+    named datasets live, is not read.
 
     Args:
+        path: the image folder.
+        test_path: an evaluation folder elsewhere (default: ``path/test`` or ``path/val``).
         image_size: side of the square images the views are made from.
         test_split: the evaluation subfolder; default ``test``, else ``val``, else none
             (evaluation that needs labels is then skipped).
@@ -132,15 +144,21 @@ def load_image_folder(
         raise SelfsupError("data.name=folder reads local files; set data.download=false")
     if int(image_size) < 1:
         raise SelfsupError(f"data.params.image_size must be >= 1, got {image_size}")
-    root = Path(root)
-    if not root.is_dir():
-        raise SelfsupError(
-            f"image folder '{root.resolve()}' does not exist; point data.root at a folder "
-            f"holding train/<class>/<image> (or loose images)"
-        )
+    if not path:
+        raise SelfsupError(MISSING_PATH)
+    root = Path(path)
+    for folder, key in ((root, "data.path"), (test_path and Path(test_path), "data.test_path")):
+        if folder and not folder.is_dir():
+            raise SelfsupError(
+                f"image folder '{folder.resolve()}' does not exist; check {key} (a folder "
+                f"holding train/<class>/<image>, <class>/<image> or loose images)"
+            )
+    if test_path and test_split is not None:
+        raise SelfsupError("give data.test_path or data.params.test_split, not both")
     if test_split is not None and not (root / test_split).is_dir():
         raise SelfsupError(f"image folder '{root.resolve()}' has no '{test_split}' subfolder")
-    test_split = test_split or next((s for s in ("test", "val") if (root / s).is_dir()), None)
+    if test_path is None:
+        test_split = test_split or next((s for s in ("test", "val") if (root / s).is_dir()), None)
     if test_split and not (root / "train").is_dir():
         raise SelfsupError(
             f"image folder '{root.resolve()}' has a '{test_split}' but no 'train' subfolder; "
@@ -148,11 +166,15 @@ def load_image_folder(
         )
     probe = functools.partial(_open, mode="RGB")  # replaced below once channels are known
     train = _split_folder(root, "train" if (root / "train").is_dir() else "", probe)
-    test = _split_folder(root, test_split, probe) if test_split else None
+    if test_path:
+        test, test_name = _split_folder(Path(test_path), "", probe), str(test_path)
+    else:
+        test = _split_folder(root, test_split, probe) if test_split else None
+        test_name = test_split
     if test is not None and _classes(test) != _classes(train):
         raise SelfsupError(
             f"image folder '{root.resolve()}': the class subfolders of train "
-            f"({_classes(train) or 'none: unlabelled'}) and {test_split} "
+            f"({_classes(train) or 'none: unlabelled'}) and {test_name} "
             f"({_classes(test) or 'none: unlabelled'}) differ"
         )
     c = _channels([s for s in (train, test) if s is not None], channels)

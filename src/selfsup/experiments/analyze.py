@@ -142,15 +142,19 @@ def _main(args: argparse.Namespace) -> int:
     from selfsup.data.datasets import DatasetNotFoundError
 
     spaces: dict[str, nn.Module] = {}
+    data = None
     if args.run_dir is not None:
-        from selfsup.train import load_method
         from selfsup.train.preflight import run_dir_of
+        from selfsup.train.trained import load_run, other_data
 
         run = Path(args.run_dir)
-        method, config = load_method(run)
-        dataset = args.dataset or config.data.name
+        try:  # the run's own data section (name, root, path, params), as it was trained
+            method, config, data = load_run(run)
+            data = other_data(config, data, args.dataset, args.data_root)
+        except DatasetNotFoundError as err:
+            raise SelfsupError(err.advise("point --data-root (or $SELFSUP_DATA) at it")) from None
+        dataset = config.data.name
         preset = args.views or config.data.views
-        root = args.data_root or config.data.root
         spaces["backbone"] = nn.Sequential(method.normalise, Flatten(method.backbone))
         if getattr(method, "projector", None) is not None:
             spaces["projector"] = nn.Sequential(
@@ -170,10 +174,11 @@ def _main(args: argparse.Namespace) -> int:
         )
         title = args.encoder
         out = Path(args.out or f"runs/analysis-{args.encoder.split(':')[-1]}")
-    try:
-        data = load_dataset(dataset, root)
-    except DatasetNotFoundError as err:
-        raise SelfsupError(err.advise("point --data-root (or $SELFSUP_DATA) at it")) from None
+    if data is None:
+        try:
+            data = load_dataset(dataset, root)
+        except DatasetNotFoundError as err:
+            raise SelfsupError(err.advise("point --data-root (or $SELFSUP_DATA) at it")) from None
     if args.run_dir is not None and tuple(data.image_shape) != tuple(method.image_shape):
         raise SelfsupError(
             f"the encoder was trained on images of shape {tuple(method.image_shape)}, but "

@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from selfsup.config import Config, to_dict
+from selfsup.config import Config, to_dict, upgrade_data_section
 from selfsup.config_schema import DATASET_SHAPES
 from selfsup.errors import SelfsupError
 from selfsup.train.checkpoints import CHECKPOINTS, load_selfsup_checkpoint, newest_checkpoint
@@ -56,10 +56,12 @@ def run_dir_of(path: str | Path) -> Path | None:
 def stored_config(state: dict, ckpt: Path) -> DictConfig:
     """A checkpoint's run config on the current schema (keys added since take their defaults)."""
     try:
-        return OmegaConf.merge(OmegaConf.structured(Config), state["selfsup_config"])
+        config = OmegaConf.merge(OmegaConf.structured(Config), state["selfsup_config"])
     except OmegaConfBaseException as err:
         first = err.msg.splitlines()[0]
         raise SelfsupError(f"{ckpt}: its stored config is invalid ({first})") from None
+    upgrade_data_section(config.data)
+    return config
 
 
 def check_trained(path: str | Path, dataset: str | None = None) -> Path:

@@ -23,7 +23,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
 from selfsup.allocator import reuse_freed_memory
-from selfsup.config import to_dict
+from selfsup.config import check_data_files, to_dict
 from selfsup.data import DataSplits, load_dataset
 from selfsup.errors import SelfsupError
 from selfsup.evaluate import LinearProbe, MLPProbe, extract_features, knn_accuracy
@@ -62,13 +62,8 @@ for _note in (
 
 def load_data(config: DictConfig) -> DataSplits:
     d = config.data
+    check_data_files(d)  # a stored config is checked again: it may predate the rule
     files = {k: d.get(k) for k in ("path", "test_path") if d.get(k)}
-    if files and d.name != "tensors":
-        key = next(iter(files))
-        raise SelfsupError(
-            f"data.{key} is for data.name=tensors (a .npz / .pt file), not '{d.name}'; "
-            f"remove it, or set data.name=tensors"
-        )
     data = load_dataset(d.name, d.root, d.download, **files, **to_dict(d.params))
     if d.train_subset or d.test_subset:
         data = data.subset(d.train_subset, d.test_subset, seed=0)

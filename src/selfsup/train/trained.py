@@ -10,8 +10,10 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from selfsup.config import Config
+from selfsup.config_schema import fresh_section
 from selfsup.data import DataSplits
 from selfsup.errors import SelfsupError
 from selfsup.methods import SSLMethod, build_method
@@ -29,20 +31,45 @@ from selfsup.train.run_lock import RunLock
 
 def load_method(path: str | Path) -> tuple[SSLMethod, DictConfig]:
     """A trained method from a run directory (its newest checkpoint) or a checkpoint file."""
-    method, config, _ = _load(resolve_checkpoint(path))
+    method, config, _, _ = _load(resolve_checkpoint(path))
     return method, config
 
 
-def _load(ckpt: Path) -> tuple[SSLMethod, DictConfig, dict]:
+def load_run(path: str | Path) -> tuple[SSLMethod, DictConfig, DataSplits]:
+    """A trained method, its run config and the data it was trained on, read from the run's
+    own data section (name, root, path, params), from a run directory or checkpoint file."""
+    method, config, _, data = _load(resolve_checkpoint(path))
+    return method, config, data
+
+
+def _load(ckpt: Path) -> tuple[SSLMethod, DictConfig, dict, DataSplits]:
     state = load_selfsup_checkpoint(ckpt)
     config = stored_config(state, ckpt)
-    method = build_method(config, load_data(config))
+    data = load_data(config)
+    method = build_method(config, data)
     try:
         method.load_state_dict(state["state_dict"])
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise SelfsupError(f"{ckpt}: its weights do not fit its own config ({first})") from None
-    return method.eval(), config, state
+    return method.eval(), config, state, data
+
+
+def other_data(
+    config: DictConfig, data: DataSplits, dataset: str | None, data_root: str | None
+) -> DataSplits:
+    """The data to evaluate or analyse a run on: its own ``data`` unless ``dataset`` (another
+    dataset, read with that dataset's default parameters) or ``data_root`` (another place
+    where named datasets live) say otherwise. ``config`` is updated to describe it."""
+    if dataset and dataset != config.data.name:
+        fresh = fresh_section("data", dataset, OmegaConf.structured(Config).data)
+        config.data.name, config.data.params = dataset, fresh["params"]
+        config.data.path = config.data.test_path = None
+    elif not data_root or data_root == config.data.root:
+        return data
+    if data_root:
+        config.data.root = data_root
+    return load_data(config)
 
 
 def evaluate_checkpoint(
@@ -66,12 +93,8 @@ def evaluate_checkpoint(
     run_dir = run_dir_of(path)
     with RunLock(run_dir, "eval") if run_dir else contextlib.nullcontext():
         ckpt = resolve_checkpoint(path)
-        method, config, state = _load(ckpt)
-        if dataset:
-            config.data.name = dataset
-        if data_root:
-            config.data.root = data_root
-        data = load_data(config)
+        method, config, state, data = _load(ckpt)
+        data = other_data(config, data, dataset, data_root)
         if tuple(data.image_shape) != method.image_shape:
             raise SelfsupError(shape_mismatch(method.image_shape, data.name, data.image_shape))
         metrics = evaluate(method, data, config)
