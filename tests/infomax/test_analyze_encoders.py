@@ -128,7 +128,7 @@ def test_analyze_writes_analysis_json_with_intervals_and_augmentation_r2(tmp_pat
     r2 = result["augmentation_r2"]["encoder"]
     assert {"crop_scale", "crop_left", "angle"} <= set(r2)
     assert all(math.isfinite(v) and v <= 1.0 for v in r2.values())
-    assert "## Lens: ranks, entropies" in (out / "report.md").read_text()
+    assert "## encoder output (d = 512)" in (out / "report.md").read_text()
 
 
 def test_grey_images_into_an_rgb_encoder_say_what_to_do(tmp_path, capsys):

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,6 @@ from torch import nn
 from selfsup.errors import SelfsupError
 from selfsup.experiments.analyze_args import parse_args
 from selfsup.experiments.meta import git_state, versions
-from selfsup.train.atomic import atomic_write_text
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
@@ -198,30 +197,20 @@ def _main(args: argparse.Namespace) -> int:
         _check_forward(spaces["encoder"], data.image_shape, args.encoder)
     view = make_views(preset, data.image_shape[-1]).views[0]
     out.mkdir(parents=True, exist_ok=True)
-    report = analyse(
-        spaces,
-        data.test,
-        view,
-        out,
-        n_samples=args.n_samples,
-        n_gaussianity=args.n_gaussianity,
-        n_views=args.n_views,
-        seed=args.seed,
-    )
-    git = git_state()
-    header = [
-        f"# Information-theory analysis of `{title}`",
-        "",
-        f"Dataset `{dataset}` (test split), augmentation preset `{preset}`, seed {args.seed}. "
-        f"Command: `selfsup analyze {' '.join(_quoted(argv_of(args)))}`  ",
-        f"Code {git['commit'] or 'unknown'}{' (uncommitted changes)' if git['dirty'] else ''}; "
-        f"torch {versions()['torch']}.",
-        "",
-    ]
-    from selfsup.experiments.analyze_lens import lens_analysis, lens_markdown
+    from selfsup.experiments.analyze_lens import draw_view_pair, lens_analysis
+    from selfsup.experiments.analyze_report import capture_regime_notes, plot_space, write_report
 
+    # one sample for every number: these images and one pair of views of each
     images = probe_images(data.test, args.n_samples, args.seed)
-    lens = lens_analysis(spaces, images, view, n_boot=args.n_resamples, seed=args.seed)
+    pair = draw_view_pair(view, images, args.seed)
+    notes: list[str] = []
+    with capture_regime_notes(notes):
+        lens = lens_analysis(
+            spaces, images, view, n_boot=args.n_resamples, seed=args.seed, pair=pair
+        )
+        checks = analyse(spaces, images, pair, view, args.n_gaussianity, args.n_views)
+    pictures = [plot_space(name, c["plot"], out) for name, c in checks.items()]
+    git = git_state()
     meta = {
         "encoder": title,
         "weights": args.weights,
@@ -230,9 +219,11 @@ def _main(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "command": "selfsup analyze " + " ".join(_quoted(argv_of(args))),
         "code": git["commit"],
+        "dirty": git["dirty"],
+        "torch": versions()["torch"],
     }
-    atomic_write_text(out / "analysis.json", json.dumps({**meta, **lens}, indent=1) + "\n")
-    (out / "report.md").write_text("\n".join(header) + "\n" + report + "\n" + lens_markdown(lens))
+    numbers = {name: c["numbers"] for name, c in checks.items()}
+    write_report(out, meta, lens, numbers, notes, pictures)
     print(f"wrote {out / 'report.md'} and {out / 'analysis.json'}")
     return 0
 
@@ -288,37 +279,52 @@ def _quoted(words: list[str]) -> list[str]:
 
 def analyse(
     spaces: dict[str, nn.Module],
-    test,
+    images: torch.Tensor,
+    pair: tuple,
     view: nn.Module,
-    out: Path,
-    n_samples: int = 1024,
     n_gaussianity: int = 8,
     n_views: int = 128,
-    seed: int = 0,
-) -> str:
-    """Measure every network in ``spaces`` (each maps [0, 1] images to ``(B, d)``); markdown."""
-    from selfsup.info import augmentation_gaussianity, mixture_entropy_bounds
-    from selfsup.train.info_tracking import embedding_stats
-    from selfsup.train.lens import view_mutual_information
+) -> dict[str, dict]:
+    """The checks of every network in ``spaces`` (each maps [0, 1] images to ``(B, d)``) that
+    the lens (:mod:`selfsup.experiments.analyze_lens`) does not make, on ``images (n, C, H, W)``
+    and the same two views of each, ``pair = (a, b, ...)``: LogDet entropy, pairwise-distance
+    bounds, and the affine, Gaussianity and cluster checks on the first ``n_gaussianity``
+    images with ``n_views`` views each.
 
-    torch.manual_seed(seed)
-    images = probe_images(test, n_samples, seed)
+    Returns:
+        ``{space: {"numbers": {name: float}, "plot": {"z", "pvalues", "clusters"}}}``;
+        entropies in nats.
+    """
+    from selfsup.info import (
+        augmentation_gaussianity,
+        logdet_entropy,
+        pairwise_distance_entropy,
+    )
+    from selfsup.info.regimes import LOGDET_ENTROPY, EstimatorRegimeWarning
+    from selfsup.train.info_tracking import _finite
+
+    views_a, views_b = pair[0], pair[1]
     n = len(images)
-    with torch.no_grad():
-        views_a, views_b = view(images).clamp(0, 1), view(images).clamp(0, 1)
-    lines: list[str] = []
-    plots: dict[str, dict] = {}
+    out: dict[str, dict] = {}
     for name, net in spaces.items():
         net.eval()
         with torch.no_grad():
             z, z_a, z_b = (net(x).double() for x in (images, views_a, views_b))
         d = z.shape[1]
-        stats = embedding_stats(z, z_a, z_b)
-        # MI between two views' outputs: Gaussian formula on the top principal components
-        # (plug-in covariances need n >> dims) and KSG on the first component of each view
-        mi = view_mutual_information(z_a, z_b)
-        k, mi_gauss, mi_ksg = int(mi["k_pcs"]), mi["mi_gauss"], mi["mi_ksg"]
-
+        # per-dimension std of one view around its image's mean: E(z_a - z_b)^2 = 2 s^2
+        s = math.sqrt(max(float(F.mse_loss(z_a, z_b)) / 2.0, 1e-300))
+        with warnings.catch_warnings():  # its regime is flagged in the report, once
+            warnings.simplefilter("ignore", EstimatorRegimeWarning)
+            logdet = _finite(logdet_entropy, z)
+        numbers = {
+            "logdet_entropy": logdet,
+            "logdet_entropy_in_measured_regime": LOGDET_ENTROPY.contains(n, d),
+            "pairwise_lower": _finite(pairwise_distance_entropy, z, s, "bhattacharyya"),
+            "pairwise_upper": _finite(pairwise_distance_entropy, z, s, "kl"),
+            # both bounds' common ceiling: every pair of points many s apart
+            "pairwise_ceiling": math.log(n) + d / 2 * math.log(2 * math.pi * math.e * s * s),
+            "augmentation_spread": s,
+        }
         m = min(n_gaussianity, n)
         x = images[:m]
         try:
@@ -333,94 +339,55 @@ def analyse(
                     for i in range(m)
                 ]
             ).double()  # (m, n_views, d)
-        centres = clusters.mean(1)
-        spread = clusters.var(1).sum(1).sqrt()  # (m,) rms distance of a view to its centre
-        dist = torch.cdist(centres, centres)
-        off = dist[~torch.eye(m, dtype=torch.bool)]
-        ratio = float(off.median() / spread.median()) if m > 1 else math.nan
-        # isotropic components with each cluster's per-dim variance: n_views < d makes the
-        # empirical covariances singular, which would fake perfect separation
-        covs = clusters.var(1).mean(1).clamp_min(1e-12)[:, None, None] * torch.eye(d)
-        try:
-            lo, hi = (float(v) for v in mixture_entropy_bounds(centres, covs))
-        except (ValueError, RuntimeError):
-            lo = hi = math.nan
+        numbers.update(_cluster_numbers(clusters))
         mard = [r for r in g.mardia if r is not None]
-        lines += [
-            f"## {name} output (d = {d})",
-            "",
-            "### Entropy and mutual information (nats)",
-            "",
-            "| estimate | value |",
-            "|---|---|",
-            f"| Gaussian upper bound, Ledoit-Wolf (n = {n}) | {stats['gauss_ub']:.2f} |",
-            f"| LogDet entropy 1/2 log det(I + Sigma) | {stats['logdet']:.2f} |",
-            f"| pairwise-distance lower / upper (s = augmentation spread) | "
-            f"{stats['pd_lower']:.2f} / {stats['pd_upper']:.2f} |",
-            f"| kNN (Kozachenko-Leonenko, k = 3; biased up in high d) | {stats['knn']:.2f} |",
-            f"| log det covariance (Ledoit-Wolf) | {stats['logdet_cov']:.2f} |",
-            f"| effective rank | {stats['erank']:.1f} |",
-            f"| I(view a; view b), Gaussian on top {k} PCs | {mi_gauss:.3f} |",
-            f"| I(view a; view b), KSG on the first PC | {mi_ksg:.3f} |",
-            f"| invariance mse(z_a, z_b) / per-dim variance | {stats['invariance_rel']:.3f} |",
-            "",
-            f"### Affine and Gaussianity checks ({m} images x {n_views} views)",
-            "",
-            f"- region stability (share of views in the clean image's linear region): "
-            f"mean {np.mean(g.region_stability):.3f}",
-            f"- affine covariance error ||C_emp - A Sigma A^T|| / ||C_emp||: median "
-            f"{np.nanmedian(g.cov_rel_error):.3f}",
-            f"- share of output dims whose normality is rejected (D'Agostino, p < {g.alpha}; "
-            f"about {g.alpha} if Gaussian): mean {np.nanmean(g.frac_dims_rejected):.3f}",
-            f"- Mardia skewness p (top PCs): median "
-            f"{np.median([r.skew_pvalue for r in mard]) if mard else math.nan:.3g}; kurtosis p: "
-            f"median {np.median([r.kurt_pvalue for r in mard]) if mard else math.nan:.3g}",
-            "",
-            "### Separation of per-sample output clusters",
-            "",
-            f"- median distance between cluster centres {float(off.median()):.3g} vs median "
-            f"cluster spread (rms distance of a view to its centre) {float(spread.median()):.3g}:"
-            f" ratio {ratio:.2f} (>> 2 means separated components)",
-            f"- on the {n} test images: E||z_i - z_j||^2 / E||z_i - z_i'||^2 = "
-            f"{stats['separation']:.2f}",
-            f"- Kolchinsky-Tracey bounds on the entropy of the {m}-component mixture of the "
-            f"clusters (isotropic, each with its own per-dim variance): [{lo:.2f}, {hi:.2f}] "
-            "nats; a gap near "
-            f"log {m} = {math.log(m):.2f} means the bounds cannot tell overlap from separation",
-            "",
-        ]
-        plots[name] = dict(z=z, pvalues=g.dim_pvalues, clusters=clusters)
-    pictures = _plot(plots, out)
-    lines += ["## Plots", ""] + [f"![{p}]({p})" for p in pictures]
-    return "\n".join(lines) + "\n"
+        numbers.update(
+            region_stability=float(np.mean(g.region_stability)),
+            affine_cov_error=float(np.nanmedian(g.cov_rel_error)),
+            share_non_normal=float(np.nanmean(g.frac_dims_rejected)),
+            normality_alpha=float(g.alpha),
+            mardia_skew_p=float(np.median([r.skew_pvalue for r in mard])) if mard else math.nan,
+            mardia_kurt_p=float(np.median([r.kurt_pvalue for r in mard])) if mard else math.nan,
+            n_gaussianity=m,
+            n_views=n_views,
+        )
+        out[name] = {
+            "numbers": numbers,
+            "plot": dict(z=z, pvalues=g.dim_pvalues, clusters=clusters),
+        }
+    return out
 
 
-def _plot(plots: dict, out: Path) -> list[str]:
-    import matplotlib
+def _cluster_numbers(clusters: torch.Tensor) -> dict[str, float]:
+    """How far apart the view clusters ``(m, v, d)`` of m images are (see the report)."""
+    from selfsup.info import mixture_entropy_bounds
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = []
-    for name, p in plots.items():
-        fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-        z = p["z"] - p["z"].mean(0)
-        eig = torch.linalg.svdvals(z) ** 2 / max(1, z.shape[0] - 1)
-        axes[0].semilogy(eig.numpy(), marker=".")
-        axes[0].set_title(f"{name}: covariance spectrum", fontsize=9)
-        pv = p["pvalues"][np.isfinite(p["pvalues"])]
-        axes[1].hist(pv, bins=20, range=(0, 1))
-        axes[1].set_title("per-dim normality p-values (flat if Gaussian)", fontsize=9)
-        clusters = p["clusters"]
-        flat = clusters.reshape(-1, clusters.shape[-1])
-        pcs = torch.linalg.svd(flat - flat.mean(0), full_matrices=False).Vh[:2].T
-        for i, c in enumerate(clusters):
-            xy = ((c - flat.mean(0)) @ pcs).numpy()
-            axes[2].scatter(xy[:, 0], xy[:, 1], s=4, label=str(i))
-        axes[2].set_title("views of each image (top-2 PCs)", fontsize=9)
-        fig.tight_layout()
-        path = out / f"analysis_{name}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        names.append(path.name)
-    return names
+    m, _, d = clusters.shape
+    centres = clusters.mean(1)
+    spread = clusters.var(1).sum(1).sqrt()  # (m,) rms distance of a view to its centre
+    off = ~torch.eye(m, dtype=torch.bool)
+    dist = torch.cdist(centres, centres)
+    # along the line joining two centres: distance / rms std of both clusters in that direction
+    diffs = centres[:, None] - centres[None]  # (m, m, d)
+    unit = diffs / dist.clamp_min(1e-300)[..., None]
+    around = clusters - centres[:, None]  # (m, v, d)
+    var_i = torch.einsum("ivd,ijd->ijv", around, unit).var(-1)
+    var_j = torch.einsum("jvd,ijd->ijv", around, unit).var(-1)
+    d_prime = dist / ((var_i + var_j) / 2).sqrt().clamp_min(1e-300)
+    # isotropic components with each cluster's per-dim variance: n_views < d makes the
+    # empirical covariances singular, which would fake perfect separation
+    per_dim = clusters.var(1).mean(1).clamp_min(1e-300)
+    covs = per_dim[:, None, None] * torch.eye(d, dtype=clusters.dtype)
+    try:
+        lo, hi = (float(v) for v in mixture_entropy_bounds(centres, covs))
+    except (ValueError, RuntimeError):
+        lo = hi = math.nan
+    ceiling = math.log(m) + float((d / 2 * torch.log(2 * math.pi * math.e * per_dim)).mean())
+    return {
+        "centre_distance": float(dist[off].median()) if m > 1 else math.nan,
+        "cluster_spread": float(spread.median()),
+        "direction_separation": float(d_prime[off].median()) if m > 1 else math.nan,
+        "mixture_lower": lo,
+        "mixture_upper": hi,
+        "mixture_ceiling": ceiling,
+    }

@@ -42,6 +42,8 @@ LENS_KEYS = {
     "entropy_knn": "knn",
     "mi_gaussian": "mi_gauss",
     "mi_ksg": "mi_ksg",
+    "invariance_rel": "invariance_rel",
+    "separation": "separation",
     "k_pcs": "k_pcs",
 }
 
@@ -88,6 +90,7 @@ def _entry(value: float, ci: list[float], regime: Regime | None, n: int, d: int)
     if regime is not None:
         out["below_measured_regime"] = not regime.contains(n, d)
         out["measured_regime"] = regime.describe()
+        out["estimator_dims"] = d  # the dimension the estimator worked in (n is n_samples)
     return out
 
 
@@ -116,6 +119,7 @@ def space_numbers(
 
     values = stats(torch.arange(n))
     k_pcs = int(values.pop("k_pcs"))
+    out: dict[str, dict] = {"k_pcs": k_pcs}
     regimes = {
         "entropy_gaussian": (LEDOIT_WOLF_ENTROPY, d),
         "entropy_knn": (KNN_ENTROPY, d),
@@ -123,7 +127,6 @@ def space_numbers(
         "mi_ksg": (KSG_MUTUAL_INFORMATION, 1),
     }
     cis = subsample_cis(stats, values, n, n_boot, g)
-    out: dict[str, dict] = {}
     for key, value in values.items():
         regime, dim = regimes.get(key, (None, d))
         out[key] = _entry(value, cis[key], regime, n, dim)
@@ -171,6 +174,19 @@ def _batched(net, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
         return torch.cat([net(x[i : i + batch]) for i in range(0, len(x), batch)]).double()
 
 
+def draw_view_pair(view, images: torch.Tensor, seed: int) -> tuple:
+    """Two random views of each of ``images (n, C, H, W)`` in [0, 1], drawn by ``view`` (a
+    :class:`selfsup.data.pipeline.View`) from ``seed``: ``(a, b, params_a, params_b)``, the
+    views clamped to [0, 1] and each view's parameters ``{name: (n,)}``."""
+    if not hasattr(view, "forward_with_params"):
+        raise TypeError("augmentation_r2 needs a selfsup.data.pipeline.View (its parameters)")
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        a, params_a = view.forward_with_params(images)
+        b, params_b = view.forward_with_params(images)
+    return a.clamp(0, 1), b.clamp(0, 1), params_a, params_b
+
+
 def lens_analysis(
     spaces: dict,
     images: torch.Tensor,
@@ -179,27 +195,29 @@ def lens_analysis(
     lidar_samples: int = 64,
     lidar_views: int = 8,
     seed: int = 0,
+    pair: tuple | None = None,
 ) -> dict:
     """The ``analysis.json`` content for ``spaces`` (``{name: net}``, [0, 1] images -> ``(B, d)``)
-    on ``images (n, C, H, W)`` in [0, 1] and two random views of each drawn by ``view``.
+    on ``images (n, C, H, W)`` in [0, 1] and two random views of each, ``pair`` (default:
+    :func:`draw_view_pair` with ``seed``; pass the pair the rest of a report uses, so that every
+    number describes the same views).
 
     Returns ``{"rankme": {space: entry}, "effective_rank": ..., "alpha_req": ..., "lidar": ...,
     "entropy": {space: {"gaussian": entry, "knn": entry}}, "mutual_information": {space:
-    {"gaussian_top_pcs": entry, "ksg_first_pc": entry}}, "augmentation_r2": {space: {param:
+    {"gaussian_top_pcs": entry, "ksg_first_pc": entry}}, "invariance": {space: entry},
+    "separation": {space: entry}, "k_pcs": {space: k}, "augmentation_r2": {space: {param:
     R^2}}, "dims": {space: d}, "n_samples": n}`` with ``entry = {"value", "ci95", ...}``.
     """
-    if not hasattr(view, "forward_with_params"):
-        raise TypeError("augmentation_r2 needs a selfsup.data.pipeline.View (its parameters)")
     n = len(images)
-    torch.manual_seed(seed)
-    a, params_a = view.forward_with_params(images)
-    b, params_b = view.forward_with_params(images)
+    a, b, params_a, params_b = pair if pair is not None else draw_view_pair(view, images, seed)
+    torch.manual_seed(seed + 1)  # the LiDAR views, apart from the pair
     m = min(lidar_samples, n)
     lidar_images = view(images[:m].repeat_interleave(lidar_views, 0)) if m >= 2 else None
     params = {k: torch.cat([params_a[k], params_b[k]]) for k in params_a}
     groups = torch.arange(n).repeat(2)
     out: dict = {k: {} for k in ("rankme", "effective_rank", "alpha_req", "lidar")}
-    out.update(entropy={}, mutual_information={}, augmentation_r2={}, dims={}, n_samples=n)
+    out.update(entropy={}, mutual_information={}, invariance={}, separation={}, k_pcs={})
+    out.update(augmentation_r2={}, dims={}, n_samples=n, lidar_sample=[m, lidar_views])
     for name, net in spaces.items():
         net.eval()
         z, z_a, z_b = (_batched(net, x.clamp(0, 1)) for x in (images, a, b))
@@ -215,52 +233,9 @@ def lens_analysis(
             "gaussian_top_pcs": nums["mi_gaussian"],
             "ksg_first_pc": nums["mi_ksg"],
         }
+        out["invariance"][name] = nums["invariance_rel"]
+        out["separation"][name] = nums["separation"]
+        out["k_pcs"][name] = nums["k_pcs"]
         out["augmentation_r2"][name] = augmentation_r2(torch.cat([z_a, z_b]), params, groups, seed)
         out["dims"][name] = int(z.shape[1])
     return out
-
-
-def lens_markdown(result: dict) -> str:
-    """The lens section of report.md: every number with its interval and regime flag."""
-    n = result["n_samples"]
-    lines = [
-        "## Lens: ranks, entropies, view MI, augmentation R^2",
-        "",
-        f"{n} test images; 95% intervals from half-sampling (sampling variability only, not "
-        "bias). `!` marks an estimate outside the (n, d) regime where its bias was measured "
-        "(docs/info.md).",
-        "",
-        "| space | number | value | 95% interval |",
-        "|---|---|---|---|",
-    ]
-    rows = []
-    for space in result["dims"]:
-        for label, entry in (
-            ("RankMe", result["rankme"].get(space)),
-            ("effective rank (centred)", result["effective_rank"].get(space)),
-            ("alpha-ReQ", result["alpha_req"].get(space)),
-            ("LiDAR", result["lidar"].get(space)),
-            ("entropy, Gaussian (LW), nats", result["entropy"][space]["gaussian"]),
-            ("entropy, kNN, nats", result["entropy"][space]["knn"]),
-            (
-                "I(view a; b), Gaussian top PCs",
-                result["mutual_information"][space]["gaussian_top_pcs"],
-            ),
-            ("I(view a; b), KSG first PC", result["mutual_information"][space]["ksg_first_pc"]),
-        ):
-            if entry is None:
-                continue
-            flag = " !" if entry.get("below_measured_regime") else ""
-            lo, hi = entry["ci95"]
-            rows.append(
-                f"| {space} (d = {result['dims'][space]}) | {label}{flag} | {entry['value']:.3f} "
-                f"| [{lo:.3f}, {hi:.3f}] |"
-            )
-    lines += rows + ["", "Augmentation parameter -> held-out R^2 (ridge regression):", ""]
-    params = sorted({p for r in result["augmentation_r2"].values() for p in r})
-    spaces = list(result["augmentation_r2"])
-    lines += ["| parameter | " + " | ".join(spaces) + " |", "|---|" + "---|" * len(spaces)]
-    for p in params:
-        cells = [f"{result['augmentation_r2'][s].get(p, math.nan):.3f}" for s in spaces]
-        lines.append(f"| {p} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
