@@ -11,6 +11,7 @@ passed to; ``trainer`` is passed to ``lightning.Trainer`` (its keys and their ru
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -287,6 +288,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (
         raise ConfigError(f"{err} (in {where})", err.key) from None
     config.trainer = checked["trainer"]
     check_data_files(config.data)
+    for key in ("path", "test_path"):  # recorded absolute: eval and analyze run from anywhere
+        if config.data.get(key):
+            config.data[key] = os.path.abspath(os.path.expanduser(config.data[key]))
     return config
 
 

@@ -4,6 +4,7 @@ then analysed, evaluated and exported from another working directory, with ``$SE
 pointing elsewhere (the run's own data section must be what is read)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -42,11 +43,16 @@ def own_runs(tmp_path_factory):
     folder += ["data.batch_size=8", "backbone.params={channels: [8, 16]}"]
     folder += ["method.projector=[32,32]", "trainer.max_epochs=1", *QUIET]
     tensors = ["train", "--run-dir", str(base / "tensors-run"), "data.name=tensors"]
-    tensors += [f"data.path={base / 'train.npz'}", f"data.test_path={base / 'test.npz'}"]
+    tensors += ["data.path=train.npz", "data.test_path=test.npz"]  # relative to base
     tensors += ["backbone.params.hidden=[32,16]", "method.projector=[32,32]"]
     tensors += ["data.batch_size=50", "trainer.max_epochs=1", "eval.mlp_probe=false", *QUIET]
-    for argv in (folder, tensors):
-        assert cli_main(argv) == 0
+    here = os.getcwd()
+    os.chdir(base)
+    try:
+        for argv in (folder, tensors):
+            assert cli_main(argv) == 0
+    finally:
+        os.chdir(here)
     return base
 
 
@@ -56,8 +62,8 @@ def own_runs(tmp_path_factory):
 def test_analyze_eval_export_work_on_a_run_of_own_files(
     own_runs, run, shape, n_test, tmp_path, monkeypatch, capsys
 ):
-    # another working directory, and $SELFSUP_DATA pointing at a folder of other images: only
-    # the run's own data.path may be read
+    # another working directory (the tensors run named its files relative to its own), and
+    # $SELFSUP_DATA pointing at a folder of other images: only the run's own data.path is read
     fakes.stripes(tmp_path / "elsewhere", {"train": 2}, grey=True)
     monkeypatch.setenv("SELFSUP_DATA", str(tmp_path / "elsewhere"))
     monkeypatch.chdir(tmp_path)
