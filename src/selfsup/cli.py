@@ -46,7 +46,8 @@ EPILOG = """examples:
   selfsup eval runs/my-run
   selfsup reproduce --list
 
-Data lives in data.root (--data-root), else $SELFSUP_DATA, else ./data, for every command.
+Named datasets live in data.root (--data-root), else $SELFSUP_DATA, else ./data, for every
+command; your own images or arrays are data.path=DIR|FILE (data.name=folder|tensors).
 Add --debug (or SELFSUP_DEBUG=1) to see the traceback of an error."""
 
 
@@ -111,7 +112,10 @@ def _eval_parser() -> argparse.ArgumentParser:
     e.add_argument("--run-dir", metavar="DIR", help="the same as RUN")
     e.add_argument("--dataset", help="evaluate on another dataset of the same image shape")
     e.add_argument(
-        "--data-root", metavar="DIR", help="where the dataset lives (default: the run's data.root)"
+        "--data-root",
+        metavar="DIR",
+        help="where named datasets live (default: the run's data.root); a run on your own "
+        "files reads its data.path",
     )
     e.add_argument(
         "--protocol",

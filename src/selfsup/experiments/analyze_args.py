@@ -26,7 +26,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dataset", help="dataset name (default for a run: its own)")
     p.add_argument(
-        "--data-root", help="dataset folder (default: the run's data.root, $SELFSUP_DATA, ./data)"
+        "--data-root",
+        help="where named datasets live (default: the run's data.root, $SELFSUP_DATA, ./data); "
+        "a run on your own files reads its data.path",
     )
     p.add_argument(
         "--out", help="output folder (default: RUN_DIR/analysis, or runs/analysis-CALLABLE)"
