@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from selfsup.experiments.claims import Claim
+from selfsup.experiments.claims import Claim, measure
 from selfsup.experiments.experiment import (
     Experiment,
     Finished,
@@ -75,12 +75,13 @@ def summarise(p: Params, finished: list[Finished]) -> dict:
 
 def claims(summary: dict, p: Params) -> list[Claim]:
     return [
-        Claim(
-            claim="The sample mean is near 0",
-            ours=row["mean"],
+        measure(
+            "The sample mean is near 0",
+            dict(enumerate(row["values"])),
             paper=0.0,
             tolerance=p.tolerance,
-            holds=abs(row["mean"]) <= p.tolerance,
+            above=-p.tolerance,
+            below=p.tolerance,
             regime=f"group {g}, n={p.n}",
             evidence=f"means per seed {row['values']}",
         )

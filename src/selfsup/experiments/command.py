@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 import types
@@ -81,10 +82,23 @@ def _usage() -> str:
 
 
 def _list() -> int:
+    """Each reproduction, and the verdicts of its last report in its default folder."""
+    from selfsup.experiments.claims import Claim, verdict
+
     for name in REPRODUCTIONS:
         e = load(name)
         presets = ", ".join(e.presets)
         print(f"{name:<10} {e.title}. {e.paper}. Presets: {presets}")
+        results = Path(f"runs/reproduce-{name}") / "results.json"
+        try:
+            record = json.loads(results.read_text())
+            claims = [Claim.from_dict(c) for c in record["claims"]]
+        except (OSError, ValueError, TypeError, KeyError):
+            continue  # never run here, or not a report this version reads
+        print(f"{'':<10} last report: {results} (preset {record.get('preset')})")
+        for c in claims:
+            regime = f" [{c.regime}]" if c.regime else ""
+            print(f"{'':<12}{verdict(c)}: {c.claim}{regime}")
     return 0
 
 

@@ -70,7 +70,7 @@ def _header(record: dict) -> list[str]:
     ]
     if record["skipped"]:
         lines += [f"- skipped {what}: {why}" for what, why in record["skipped"].items()] + [""]
-    lines += ["## Claims", "", *claims_table([Claim(**c) for c in record["claims"]]), ""]
+    lines += ["## Claims", "", *claims_table([Claim.from_dict(c) for c in record["claims"]]), ""]
     return lines
 
 
