@@ -19,15 +19,21 @@ def test_tiny_reproduction_writes_report_results_and_plots(tmp_path):
     assert "mnist" in results["skipped"] and "--data-root" in results["skipped"]["mnist"]
     assert parts["exact"]["ode_check"]["cases"]["repeated"]["max_abs_projector_diff"] < 1e-10
     claims = results["claims"]
-    # collapse, exact, width in two regimes and their map, contrastive
-    assert [c["regime"] is not None for c in claims] == [False, False, True, True, True, False]
-    # one seed, two widths: a slope but no interval, so the width verdicts stay undecided
+    # collapse, exact (closed form = ODE), GD order, width in two regimes, contrastive
+    assert [c["regime"] is not None for c in claims] == [False, False, False, True, True, False]
+    # one seed: no interval, so every seed-dependent claim is "single seed", never settled
     width = parts["width"]["last_layer"]["fit_ntk_change_vs_m"]["ssl"]
     assert width["n"] == 2 and all(math.isnan(v) for v in width["ci"])
-    assert [c["holds"] for c in claims[2:5]] == [None, None, None]
-    assert claims[1]["holds"] is True  # the closed form matches the ODE at any size
     for c in claims:
         assert {"claim", "paper", "ours", "holds", "tolerance", "regime"} <= set(c)
+        assert {"effect", "interval", "seeds", "verdict", "deterministic"} <= set(c)
+        assert c["seeds"] == 1 and c["interval"] is None
+        if not c["deterministic"]:
+            assert c["verdict"] == "single seed" and c["holds"] is None, c
+            assert c["leaning"] in ("holds", "does not hold")
+    # the closed form matches the ODE at any size, whatever the seed
+    assert claims[1]["deterministic"] and claims[1]["verdict"] == "holds"
+    assert claims[1]["effect"] < 1e-10
     report = (tmp_path / "report.md").read_text()
     assert "## Claims" in report and "- skipped mnist:" in report
     for png in ("collapse-s0/collapse.png", "exact-s0/exact_trajectories.png",
@@ -37,7 +43,7 @@ def test_tiny_reproduction_writes_report_results_and_plots(tmp_path):
         assert f"(runs/{png})" in report
 
 
-def test_two_seeds_merge_claims(tmp_path):
+def test_two_seeds_merge_claims_into_an_interval(tmp_path):
     argv = ["collapse", "--preset", "tiny", "--seeds", "2", "--out", str(tmp_path)]
     assert main(argv) == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -47,6 +53,29 @@ def test_two_seeds_merge_claims(tmp_path):
     assert claim["ours"]["seed 0"]["closed form h=4"] == finals[0]
     assert claim["ours"]["seed 1"]["closed form h=4"] == finals[1]
     assert finals[0] != finals[1]
+    # the closed-form part: the mean of the two seeds' values, half-width t(0.975, 1 df) =
+    # 12.706 times the standard error |x0 - x1| / 2 (the t table, not scipy)
+    (part,) = [p for p in claim["parts"] if p["name"].startswith("closed form")]
+    assert part["seeds"] == 2
+    mean, half = sum(finals) / 2, 12.706 * abs(finals[0] - finals[1]) / 2
+    assert part["effect"] == pytest.approx(mean)
+    assert part["interval"] == pytest.approx([mean - half, mean + half], rel=1e-3)
+
+
+def test_printed_verdicts_and_width_wording_agree_with_the_report(tmp_path, capsys):
+    """No summary line may say "holds" where a report row says otherwise, and a width run
+    with one initialisation per width does not claim a median over several."""
+    argv = ["width", "--preset", "tiny", "--seeds", "2", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if ": 3. Wide" in line]
+    claims = json.loads((tmp_path / "results.json").read_text())["claims"]
+    assert len(printed) == len(claims) == 2  # one per protocol, no summary over them
+    report = (tmp_path / "report.md").read_text()
+    for line, c in zip(printed, claims, strict=True):
+        assert line.startswith(c["verdict"]) and f"[{c['regime']}]" in line
+        assert f"**{line.split(': 3. Wide')[0]}**" in report
+    assert "median of" not in report and "seed(s)" not in report
+    assert "one network initialisation per width" in report  # tiny: width_seeds=1
 
 
 @pytest.mark.mnist

@@ -415,6 +415,8 @@ def verdict(claim: Claim, digits: int = 3) -> str:
     if claim.effect is None or not math.isfinite(claim.effect):
         return claim.verdict
     effect = _signed(claim.effect, digits) + unit
+    if claim.parts:  # the deciding part's number
+        effect = f"{claim.parts[0]['name']} {effect}"
     if claim.deterministic:
         return f"{claim.verdict} ({effect}, deterministic)"
     if claim.verdict == SINGLE:
