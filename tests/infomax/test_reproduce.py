@@ -27,13 +27,20 @@ def test_tiny_reproduction_writes_results(tmp_path):
     gaussian = claims["Projector outputs are Gaussian under augmentation"]
     assert gaussian["regime"] == "digits" and set(gaussian["ours"]) == set(rows)
     rejected = {m: row["info_last/gauss_frac_dims_rejected"]["mean"] for m, row in rows.items()}
-    assert gaussian["ours"] == rejected and gaussian["holds"] == all(
-        v <= 0.1 for v in rejected.values()
+    assert gaussian["ours"] == rejected
+    # one seed: never settled; where it leans follows the share against 0.1
+    assert gaussian["verdict"] == "single seed" and gaussian["interval"] is None
+    assert gaussian["leaning"] == (
+        "holds" if all(v < 0.1 for v in rejected.values()) else "does not hold"
     )
     versus = claims["The information-theoretic variants match or beat VICReg (linear_top1)"]
     diff = rows["vicreg_logdet"]["linear_top1"]["mean"] - rows["vicreg"]["linear_top1"]["mean"]
     assert versus["ours"]["vicreg_logdet"] == pytest.approx(100 * diff)
-    assert versus["holds"] == (diff >= 0)  # one seed: no noise, so "match" means >=
+    assert versus["verdict"] == "single seed" and versus["unit"] == "pts"
+    assert versus["leaning"] == ("holds" if 100 * diff > -0.5 else "does not hold")
+    for c in results["claims"]:
+        assert {"effect", "interval", "seeds", "verdict", "deterministic"} <= set(c)
+        assert c["seeds"] == 1 and c["verdict"] == "single seed", c["claim"]
     # the Gaussianity-vs-noise map: every (method, level), then the real views
     sweep = results["summary"]["gaussianity_vs_noise"]
     assert [(e["method"], e["noise"]) for e in sweep] == [

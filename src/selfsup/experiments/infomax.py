@@ -29,7 +29,6 @@ import numpy as np
 
 from selfsup.errors import SelfsupError
 from selfsup.experiments import infomax_regimes as regimes
-from selfsup.experiments.claims import Claim
 from selfsup.experiments.experiment import (
     Experiment,
     Finished,
@@ -39,6 +38,7 @@ from selfsup.experiments.experiment import (
     RunContext,
     option,
 )
+from selfsup.experiments.infomax_claims import RESULT_KEYS, claims
 from selfsup.experiments.report import image, pyplot, save_figure
 from selfsup.experiments.stats import mean_std
 
@@ -56,7 +56,6 @@ METHOD_CONFIG = {
     "simclr": ("simclr", "{temperature: 0.2}"),
     "radial_vicreg_w1": ("radial_vicreg", "{radial: w1}"),
 }
-VARIANTS = ("vicreg_logdet", "vicreg_pairdist")  # what the paper proposes in VICReg's place
 #: InfoTracking values summarised in the report (final epoch, mean over seeds)
 TRACKED = (
     "emb_gauss_ub",
@@ -76,8 +75,6 @@ TRACKED = (
     "gauss_cov_rel_error",
     "region_stability",
 )
-RESULT_KEYS = ("knn_top1", "linear_top1")
-ALPHA = 0.05  # level of the normality tests InfoTracking runs
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -239,13 +236,18 @@ def summarise(p: Params, finished: list[Finished]) -> dict:
     """``{dataset: {method: {metric: {mean, std, values}}}}`` incl. first / last tracked values,
     and the sweep under ``gaussianity_vs_noise`` (a list, see :mod:`.infomax_regimes`)."""
     runs: dict = {}
+    seeds: dict = {}
     for f in finished:
         runs.setdefault(f.run.args["dataset"], {}).setdefault(f.run.args["method"], [])
         runs[f.run.args["dataset"]][f.run.args["method"]].append(f.result)
+        seeds.setdefault((f.run.args["dataset"], f.run.args["method"]), []).append(
+            f.run.args["seed"]
+        )
     summary: dict = {}
     for dataset, by_method in runs.items():
         for method, results in by_method.items():
             row = {k: _stats([r["metrics"].get(k) for r in results]) for k in RESULT_KEYS}
+            row["seeds"] = seeds[(dataset, method)]
             for key in TRACKED:
                 row[f"info_first/{key}"] = _stats([r["history"][0].get(key) for r in results])
                 row[f"info_last/{key}"] = _stats([r["history"][-1].get(key) for r in results])
@@ -267,113 +269,6 @@ def _stats(values: list) -> dict:
 
 
 # ----------------------------------------------------------------------------- claims
-
-
-def claims(summary: dict, p: Params) -> list[Claim]:
-    """What our numbers say about the paper's claims, per dataset (computed, never fixed)."""
-    out: list[Claim] = []
-    for dataset, rows in _datasets(summary):
-
-        def last(method: str, key: str, rows: dict = rows) -> float | None:
-            return rows[method][f"info_last/{key}"]["mean"]
-
-        def first(method: str, key: str, rows: dict = rows) -> float | None:
-            return rows[method][f"info_first/{key}"]["mean"]
-
-        methods = list(rows)
-        rej = {m: last(m, "gauss_frac_dims_rejected") for m in methods}
-        stab = {m: last(m, "region_stability") for m in methods}
-        cov = {m: last(m, "gauss_cov_rel_error") for m in methods}
-        skew = {m: last(m, "gauss_mardia_skew_p") for m in methods}
-        out.append(
-            Claim(
-                claim="Projector outputs are Gaussian under augmentation",
-                paper=f"share of dims rejected at level {ALPHA}: about {ALPHA}",
-                ours=rej,
-                tolerance=f"share of dims whose normality D'Agostino rejects <= {2 * ALPHA}",
-                holds=_all(rej.values(), lambda v: v <= 2 * ALPHA),
-                regime=dataset,
-                evidence="share of projector-output dimensions whose normality D'Agostino "
-                f"rejects at {ALPHA}: "
-                + ", ".join(f"{m} {_f(v)}" for m, v in rej.items())
-                + "; median Mardia skewness p: "
-                + ", ".join(f"{m} {_f(v, 3)}" for m, v in skew.items()),
-            )
-        )
-        out.append(
-            Claim(
-                claim="Augmented views stay in the clean sample's linear region (the premise of "
-                "the exact-Gaussian argument)",
-                ours=stab,
-                tolerance="region stability >= 0.5 for every method",
-                holds=_all(stab.values(), lambda v: v >= 0.5),
-                regime=dataset,
-                evidence="share of views in the clean sample's linear region "
-                + ", ".join(f"{m} {_f(v)}" for m, v in stab.items())
-                + "; relative error of the affine covariance A Sigma A^T: "
-                + ", ".join(f"{m} {_f(v)}" for m, v in cov.items()),
-            )
-        )
-        sep = {m: (first(m, "emb_separation"), last(m, "emb_separation")) for m in methods}
-        separated = _all((b for _, b in sep.values()), lambda b: b > 1)
-        grows = all(a is not None and b is not None and b > a for a, b in sep.values())
-        out.append(
-            Claim(
-                claim="Per-sample output clusters separate: farther apart than their spread, "
-                "more so as training goes on",
-                ours={m: b for m, (_, b) in sep.items()},
-                tolerance="E||z_i - z_j||^2 / E||z_i - z_i'||^2 > 1 after training and larger "
-                "than before, for every method",
-                holds=None if separated is None else separated and grows,
-                regime=dataset,
-                evidence="E||z_i - z_j||^2 / E||z_i - z_i'||^2 (distinct samples vs two views "
-                "of one sample, projector output) before -> after training: "
-                + ", ".join(f"{m} {_f(a, 2)} -> {_f(b, 2)}" for m, (a, b) in sep.items())
-                + "; a ratio of a few means the per-sample components overlap, the regime "
-                "where the mixture-entropy bounds are loose",
-            )
-        )
-        if "vicreg" in rows:
-            out += _versus_vicreg(dataset, rows)
-    return out + regimes.claims(summary.get(regimes.KEY, []))
-
-
-def _versus_vicreg(dataset: str, rows: dict) -> list[Claim]:
-    """Each method's accuracy minus VICReg's, against the seed noise of that difference."""
-    out = []
-    base = rows["vicreg"]
-    for key in RESULT_KEYS:
-        diffs, parts = {}, []
-        for m in rows:
-            if m == "vicreg" or rows[m][key]["mean"] is None or base[key]["mean"] is None:
-                continue
-            diff = rows[m][key]["mean"] - base[key]["mean"]
-            noise = math.hypot(rows[m][key]["std"], base[key]["std"])
-            verdict = (
-                "within seed noise" if abs(diff) <= noise else ("better" if diff > 0 else "worse")
-            )
-            parts.append(f"{m} {diff * 100:+.2f} pts ({verdict}; noise {noise * 100:.2f})")
-            if m in VARIANTS:
-                diffs[m] = (diff * 100, noise * 100)
-        if not diffs:
-            continue
-        out.append(
-            Claim(
-                claim=f"The information-theoretic variants match or beat VICReg ({key})",
-                ours={m: d for m, (d, _) in diffs.items()},
-                tolerance="accuracy - VICReg's >= -(seed noise), in points; noise = hypot of "
-                "the two standard deviations",
-                holds=all(d >= -n for d, n in diffs.values()),
-                regime=dataset,
-                evidence="; ".join(parts),
-            )
-        )
-    return out
-
-
-def _all(values, test) -> bool | None:
-    values = list(values)
-    return None if any(v is None for v in values) else all(test(v) for v in values)
 
 
 def _f(v: float | None, digits: int = 3) -> str:

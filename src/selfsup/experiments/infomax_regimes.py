@@ -30,7 +30,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from selfsup.experiments.claims import Claim
 from selfsup.experiments.report import pyplot, save_figure
 from selfsup.info import (
     augmentation_gaussianity,
@@ -252,6 +251,8 @@ def summarise(per_run: list[tuple[str, str, list[dict]]]) -> list[dict]:
         entry["noise"] = first["noise"]
         for key in FIELDS:
             entry[key] = float(np.mean([r[key] for r in rows]))
+        # each run's value, in the order of the runs (seeds), for the claims' intervals
+        entry["per_seed"] = {key: [float(r[key]) for r in rows] for key in FIELDS}
         entry["normality_reject_expected"] = first["alpha"]
         entry.update(entropy_dims=first["entropy_dims"], seeds=len(rows))
         entry["premise_holds"] = premise_holds(entry)
@@ -285,7 +286,7 @@ def brackets(e: dict) -> bool:
     )
 
 
-def _by_curve(entries: list[dict]) -> dict[tuple[str, str], list[dict]]:
+def by_curve(entries: list[dict]) -> dict[tuple[str, str], list[dict]]:
     curves: dict[tuple[str, str], list[dict]] = {}
     for e in entries:
         curves.setdefault((e["dataset"], e["method"]), []).append(e)
@@ -308,10 +309,12 @@ def transition(
     return last_ok, first_bad
 
 
-def _range(entries: list[dict], test: Callable[[dict], bool], what: str) -> tuple[dict, str, bool]:
+def range_of(
+    entries: list[dict], test: Callable[[dict], bool], what: str
+) -> tuple[dict, str, bool]:
     """Per-curve transitions, the regime sentence, and whether the smallest level passes."""
     ours, oks, bads, at_views, smallest = {}, [], [], [], True
-    for (dataset, method), curve in _by_curve(entries).items():
+    for (dataset, method), curve in by_curve(entries).items():
         ok, bad = transition(curve, test)
         ours[f"{dataset}/{method}"] = f"<= {ok:g}" if ok is not None else "none"
         oks.append(ok)
@@ -329,70 +332,6 @@ def _range(entries: list[dict], test: Callable[[dict], bool], what: str) -> tupl
     return ours, held, smallest
 
 
-def claims(entries: list[dict]) -> list[Claim]:
-    """The map as claims whose ``regime`` is the noise range where each holds."""
-    if not entries:
-        return []
-    alpha = entries[0]["normality_reject_expected"]
-    ours, regime, smallest = _range(entries, premise_holds, "holds")
-    views = [e for e in entries if e["augmentation"] == "views"]
-    out = [
-        Claim(
-            claim="Projector outputs are Gaussian under augmentation, exactly while views stay "
-            "in the clean sample's linear region (map over augmentation strength)",
-            paper="outputs ~ N(f(x), A Sigma A^T) for views in x's linear region",
-            ours=ours,
-            tolerance=f"in-region share >= {MIN_IN_REGION}, affine cov. error <= {MAX_COV_ERR}, "
-            f"share of dims rejected at {alpha} <= {REJECT_FACTOR * alpha:g}",
-            holds=smallest,
-            regime=regime,
-            evidence="largest noise std up to which the premise holds, per method; at the real "
-            "views: "
-            + ", ".join(
-                f"{e['method']} in-region {e['in_region_share']:.3f}, cov. err "
-                f"{e['affine_cov_rel_err']:.3g}, rejected {e['normality_reject_share']:.3f}"
-                for e in views
-            ),
-        )
-    ]
-    ours, regime, smallest = _range(entries, approximately_gaussian, "holds")
-    out.append(
-        Claim(
-            claim="Projector outputs are approximately Gaussian with the affine covariance "
-            "A Sigma A^T, whether or not views leave the linear region",
-            paper="(the paper's consequence of the premise; no range given)",
-            ours=ours,
-            tolerance=f"affine cov. error <= {MAX_COV_ERR} and share of dims rejected at "
-            f"{alpha} <= {REJECT_FACTOR * alpha:g}",
-            holds=smallest,
-            regime=regime,
-            evidence="largest noise std up to which both hold, per method (in-region share "
-            "not required)",
-        )
-    )
-    ours, regime, smallest = _range(entries, brackets, "brackets")
-    dims = entries[0]["entropy_dims"]
-    out.append(
-        Claim(
-            claim="The pairwise-distance (Kolchinsky-Tracey) bounds of the affine Gaussian-"
-            "mixture model bracket the output entropy",
-            paper="lower <= H(Z) <= upper for the mixture of N(f(x_n), A_n Sigma A_n^T)",
-            ours=ours,
-            tolerance=f"kNN entropy (k = 3, top {dims} principal directions) within "
-            f"[lower - {ENTROPY_SLACK:g}, upper + {ENTROPY_SLACK:g}] nats",
-            holds=smallest,
-            regime=regime,
-            evidence="at the real views (lower / kNN / upper, nats): "
-            + ", ".join(
-                f"{e['method']} {e['entropy_lower']:.1f} / {e['entropy_knn']:.1f} / "
-                f"{e['entropy_upper']:.1f}"
-                for e in views
-            ),
-        )
-    )
-    return out
-
-
 # ----------------------------------------------------------------------------- report
 
 
@@ -407,7 +346,7 @@ def figure(entries: list[dict], dataset: str, path: Path) -> str:
         ("normality_reject_share", "share of dims non-normal", False),
         ("knn_minus_lower", "kNN - lower bound, nats (band: upper)", False),
     )
-    curves = {m: c for (d, m), c in _by_curve(entries).items() if d == dataset}
+    curves = {m: c for (d, m), c in by_curve(entries).items() if d == dataset}
     for n, (method, curve) in enumerate(curves.items()):
         colour = f"C{n}"
         # entropies span tens of nats over the sweep: show kNN against the bounds instead
@@ -468,7 +407,7 @@ def section(entries: list[dict], rows: dict, dataset: str, out: Path) -> list[st
             f"{e['entropy_knn']:.1f} | {e['entropy_upper']:.1f} |"
         )
     lines += ["", "Transitions (noise std, [0, 1] pixels; '-' none among the levels):", ""]
-    for (_, method), curve in _by_curve(mine).items():
+    for (_, method), curve in by_curve(mine).items():
         words = []
         for what, test in (
             ("premise", premise_holds),
