@@ -79,7 +79,9 @@ def test_mean_curve_advantage_claim_and_plateau():
     (claim,) = advantage_claims(
         {"simvae": simvae, "simclr": rival}, "shapes", "simvae", ["simclr", "vicreg"]
     )
-    assert claim.holds is True
+    # two SimVAE runs against one rival run: no interval on the rival's side, never settled
+    assert claim.verdict == "single seed" and claim.leaning == "holds"
+    assert claim.effect == pytest.approx(12.5) and claim.unit == "pts"
     assert claim.ours["advantage_at_last_step"] == 0.125
     assert claim.ours["crossing_steps"] == [200.0]  # behind at 100, level at 200, ahead at 400
     assert "ahead at steps 400 of 100-400" in claim.regime
@@ -183,3 +185,18 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     b = torch.load(tmp_path / "b/partial/shapes-simvae_official-s0/state.pt", weights_only=True)
     for k in a["model"]:
         torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=1e-6)
+
+
+def test_advantage_claim_is_paired_by_seed_at_the_last_step():
+    # differences at step 400 by seed: 0.02, 0.03, 0.01 -> mean 2 points, sd 1 point,
+    # half-width t(0.975, 2) = 4.303 (the t table) x 1 / sqrt(3) = 2.48 points: straddles 0.5
+    ours = mean_curve([_run([(100, 0.5), (400, v)]) for v in (0.62, 0.63, 0.61)])
+    rival = mean_curve([_run([(100, 0.5), (400, 0.6)]) for _ in range(3)])
+    (claim,) = advantage_claims({"simvae": ours, "vicreg": rival}, "shapes", "simvae", ["vicreg"])
+    half = 4.303 / 3**0.5
+    assert claim.verdict == "inconclusive" and claim.seeds == 3
+    assert claim.interval == pytest.approx((2 - half, 2 + half), abs=1e-3)
+    # a steady 2-point lead at every seed holds beyond the 0.5-point margin
+    ours = mean_curve([_run([(100, 0.5), (400, 0.62)]) for _ in range(3)])
+    (claim,) = advantage_claims({"simvae": ours, "vicreg": rival}, "shapes", "simvae", ["vicreg"])
+    assert claim.verdict == "holds" and claim.effect == pytest.approx(2.0)
