@@ -9,11 +9,32 @@ from selfsup.cli import main as cli_main
 from selfsup.experiments import REPRODUCTIONS, command, load
 
 
-def test_list_names_every_reproduction(capsys):
+def test_list_names_every_reproduction(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no earlier reports in the default folders
     assert cli_main(["reproduce", "--list"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == list(REPRODUCTIONS)
     assert set(REPRODUCTIONS) == {"infomax", "simvae", "dynamics"}
+
+
+def test_list_shows_the_last_reports_verdicts_with_intervals(capsys, tmp_path, monkeypatch):
+    import json
+
+    from selfsup.experiments.claims import compare
+
+    monkeypatch.chdir(tmp_path)
+    claim = compare("A beats B", {0: 0.92, 1: 0.93, 2: 0.94}, {0: 0.90, 1: 0.91, 2: 0.92})
+    (tmp_path / "runs/reproduce-dynamics").mkdir(parents=True)
+    record = {"preset": "quick", "claims": [claim.to_dict()]}
+    (tmp_path / "runs/reproduce-dynamics/results.json").write_text(json.dumps(record))
+    (tmp_path / "runs/reproduce-simvae").mkdir(parents=True)
+    (tmp_path / "runs/reproduce-simvae/results.json").write_text("{not json")  # ignored
+    assert cli_main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "runs/reproduce-dynamics/results.json (preset quick)" in out
+    # differences 0.02 at every seed: no spread, the interval is the point
+    assert "holds (+0.02, 95 % CI [+0.02, +0.02], 3 seeds): A beats B" in out
+    assert "reproduce-simvae/results.json" not in out
 
 
 @pytest.mark.parametrize("argv", [["reproduce"], ["reproduce", "--help"], ["reproduce", "-h"]])
