@@ -148,5 +148,3 @@ def test_claims_as_data():
     assert merged[0].evidence == "seed 0: e0 | seed 1: e1"
     table = claims_table([dataclasses.replace(a, claim="x | y")])
     assert table[2].startswith("| 1 | x \\| y | **holds** | — | 0.123 |")
-
-
