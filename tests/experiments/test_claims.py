@@ -119,6 +119,7 @@ def test_all_of_takes_the_worst_part():
     assert [p["name"] for p in both.parts] == ["m2", "m1"]
     failed = all_of("every method", {"m1": good, "m3": bad})
     assert failed.verdict == FAILS and failed.effect == pytest.approx(0.9)
+    assert all_of("nothing measured", {}).verdict == INCONCLUSIVE
     single = measure("m4", {0: 0.1}, below=0.5)
     assert all_of("every", {"m1": good, "m4": single}).verdict == SINGLE
 

@@ -245,6 +245,8 @@ def all_of(claim: str, parts: Mapping[str, Claim], **more: Any) -> Claim:
     bounds shown are the deciding part's: the one nearest its bound among the parts whose
     verdict is the claim's.
     """
+    if not parts:  # nothing measured (e.g. a run that would measure it was skipped)
+        return Claim(claim, verdict=INCONCLUSIVE, **more)
     verdicts = [p.verdict for p in parts.values()]
     if FAILS in verdicts:
         verdict = FAILS
