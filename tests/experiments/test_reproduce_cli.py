@@ -14,7 +14,7 @@ def test_list_names_every_reproduction(capsys, tmp_path, monkeypatch):
     assert cli_main(["reproduce", "--list"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == list(REPRODUCTIONS)
-    assert set(REPRODUCTIONS) == {"infomax", "simvae", "dynamics"}
+    assert set(REPRODUCTIONS) == {"infomax", "simvae", "dynamics", "rankme"}
 
 
 def test_list_shows_the_last_reports_verdicts_with_intervals(capsys, tmp_path, monkeypatch):
