@@ -72,7 +72,9 @@ def encoder_metadata(
 
 def save_encoder(backbone: nn.Module, metadata: dict, path: str | Path) -> Path:
     """Write ``backbone``'s weights and ``metadata`` (see :func:`encoder_metadata`)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from selfsup.train.atomic import atomic_write_bytes
 
     path = Path(path)
     if path.suffix != ".safetensors":
@@ -81,7 +83,8 @@ def save_encoder(backbone: nn.Module, metadata: dict, path: str | Path) -> Path:
     tensors = {k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}
     header = {"format": FORMAT, "version": VERSION, "metadata": json.dumps(metadata)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=header)
+    # replaced atomically (a failed export leaves the previous file), readable as the umask says
+    atomic_write_bytes(path, save(tensors, metadata=header))
     return path
 
 

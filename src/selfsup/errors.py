@@ -31,8 +31,10 @@ class NonFiniteInputError(InputError):
 class NonFiniteLossError(SelfsupError, RuntimeError):
     """The loss became NaN or infinite; training stops before the bad step is applied."""
 
-    def __init__(self, step: int, epoch: int, value: float) -> None:
-        super().__init__(f"loss became {value} at step {step} (epoch {epoch})")
+    def __init__(self, step: int, epoch: int, value: float, lr: float | None = None) -> None:
+        # the usual cause is a learning rate too large for the batch and the network
+        advice = f"; the training diverged: try a smaller optim.lr (now {lr:g})" if lr else ""
+        super().__init__(f"loss became {value} at step {step} (epoch {epoch}){advice}")
         self.step, self.epoch, self.value = step, epoch, value
 
 

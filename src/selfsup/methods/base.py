@@ -133,16 +133,19 @@ class SSLMethod(L.LightningModule):
         step = self.global_step * self.trainer.world_size + self.global_rank
         torch.manual_seed(self.seed * 1_000_003 + step)
 
+    def _diverged(self, value: float) -> NonFiniteLossError:
+        return NonFiniteLossError(self.global_step, self.current_epoch, value, self.optim.get("lr"))
+
     def training_step(self, batch, batch_idx: int):
         images, labels = batch
         views = [self.normalise(v) for v in self.views(to_unit_float(images))]
         try:
             terms, features = self.compute_loss(views)
         except NonFiniteInputError as err:  # the network's outputs went NaN / inf
-            raise NonFiniteLossError(self.global_step, self.current_epoch, math.nan) from err
+            raise self._diverged(math.nan) from err
         loss = terms[0]
         if not torch.isfinite(loss):
-            raise NonFiniteLossError(self.global_step, self.current_epoch, loss.item())
+            raise self._diverged(loss.item())
         self.log_dict(
             {f"train/{k}": v.detach() for k, v in terms._asdict().items()},
             prog_bar=False,

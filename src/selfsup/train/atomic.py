@@ -4,13 +4,18 @@ Each write goes to a temporary file in the target's own directory (``os.replace`
 within one filesystem), is flushed and fsynced, then renamed over the target, and the directory
 is fsynced so that the rename survives a power loss. A failed write (full disk, no permission,
 an exception from the writer) removes the temporary file and leaves the target untouched.
+
+The temporary file is created the way ``open(path, "w")`` creates a file, with mode 0666 less
+the process's umask (``tempfile.mkstemp`` would make it 0600, and the rename would carry that
+over), so run files are as readable as any other file the user writes: 0644 under umask 022,
+0640 under 027.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -38,8 +43,7 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     path = Path(path)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-        os.close(fd)
+        tmp = _create_temp(path)
         text = "b" not in mode
         with open(tmp, mode, **({"encoding": "utf-8", "newline": ""} if text else {})) as f:
             yield f
@@ -55,6 +59,18 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             raise SelfsupError(f"could not write {path} ({err.strerror or err}); {kept}") from None
         raise
     fsync_dir(path.parent)
+
+
+def _create_temp(path: Path) -> str:
+    """A new empty file ``.<name>.<random>.tmp`` beside ``path``, mode 0666 less the umask."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return str(tmp)
+    raise FileExistsError(17, "no unused temporary name", str(path.parent))
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

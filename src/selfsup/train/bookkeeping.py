@@ -2,6 +2,8 @@
 
 * ``config.yaml`` is written once the trainer has restored everything from the checkpoint
   (``on_train_start``): a resume whose config does not fit its checkpoint leaves the old one.
+  A new run removes a ``metrics.json`` left without checkpoints at the same moment (it
+  describes nothing loadable): a start refused before it leaves that file as it was.
 * Logs are flushed at each epoch start (the previous epoch's row is then on disk before the
   next epoch can be killed) and before each checkpoint (rows up to it are never lost).
 * ``metrics.json`` gets the attempt's progress at each epoch start and its outcome at the end:
@@ -12,13 +14,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
 from omegaconf import DictConfig
 
 from selfsup.errors import SelfsupError
-from selfsup.train.run_dir import read_metrics, update_metrics, write_config
+from selfsup.train.run_dir import METRICS, read_metrics, update_metrics, write_config
 
 
 class Attempt:
@@ -33,6 +36,7 @@ class Attempt:
 
     def __init__(self, run_dir: Path, config: DictConfig, dataset: str, resume: bool) -> None:
         self.run_dir, self.config, self.dataset = Path(run_dir), config, dataset
+        self.resume = resume
         self.earlier_seconds = (
             float(read_metrics(run_dir).get("train_seconds", 0.0)) if resume else 0.0
         )
@@ -73,10 +77,16 @@ class Attempt:
 
 
 class Bookkeeping(L.Callback):
-    """Writes the attempt's config, logs and progress at safe points (see the module doc)."""
+    """Writes the attempt's config, logs and progress at safe points (see the module doc).
 
-    def __init__(self, attempt: Attempt | None) -> None:
-        self.attempt = attempt  # None on processes other than 0
+    Args:
+        attempt: the attempt's record (``None`` on processes other than 0).
+        on_start: called once training begins (the run directory is then the run's).
+    """
+
+    def __init__(self, attempt: Attempt | None, on_start: Callable[[], None] | None = None) -> None:
+        self.attempt = attempt
+        self.on_start = on_start
         self.started = False
         self._config_written = False
 
@@ -87,6 +97,10 @@ class Bookkeeping(L.Callback):
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.started = True
+        if self.on_start is not None:
+            self.on_start()
+        if self.attempt is not None and not self.attempt.resume:
+            (self.attempt.run_dir / METRICS).unlink(missing_ok=True)
         self.write_config()
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:

@@ -42,6 +42,13 @@ def require(name: str) -> None:
         )
 
 
+def require_loggers(value) -> None:
+    """:func:`require` for each tracker ``trainer.logger`` (``value``) names, before a run
+    touches its directory."""
+    for name in dict.fromkeys(logger_names(value)):
+        require(name)
+
+
 def _run_id(run_dir: Path) -> str:
     # stable for one run directory, so that a resume continues the same W&B run
     digest = hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:8]
@@ -80,8 +87,7 @@ def build_loggers(value, run_dir: Path, earlier: list[dict]) -> list[Logger]:
         SelfsupError: an unknown name, or a tracker whose package is not installed.
     """
     names = [n for n in dict.fromkeys(logger_names(value)) if n != "csv"]
-    for name in names:
-        require(name)
+    require_loggers(names)
     return [RunCSVLogger(run_dir, earlier), *(_external(n, Path(run_dir)) for n in names)]
 
 

@@ -110,6 +110,28 @@ def check_resume(run_dir: Path, config: DictConfig) -> tuple[Path, dict]:
     return ckpt, state
 
 
+def resume_note(ckpt: Path, config: DictConfig) -> str:
+    """The line a resume prints: what ``ckpt`` holds and the epoch (counted from 1, as the
+    progress shows it) training continues with."""
+    state = load_selfsup_checkpoint(ckpt, mmap=True)
+    total = config.trainer.get("max_epochs")
+    of = f"/{total}" if isinstance(total, int) and total > 0 else ""
+    try:
+        loop = state["loops"]["fit_loop"]
+        done = int(loop["epoch_progress"]["current"]["processed"])
+        position = loop["state_dict"]["combined_loader"][0]
+        epoch, batch = int(position["epoch"]), int(position["batch"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return f"resuming from {ckpt} (step {state.get('global_step', '?')})"
+    where = f"epoch {done + 1}{of}"
+    if epoch == done and batch > 0:  # saved mid-epoch (Ctrl-C, every_n_minutes)
+        where += f" at batch {batch + 1}"
+    return (
+        f"resuming from {ckpt}: {done} epoch(s) done (step {state.get('global_step', '?')}); "
+        f"continuing with {where}"
+    )
+
+
 def check_resumable(state: dict, config: DictConfig, ckpt: Path) -> None:
     """Refuse a resume whose config changes what defines the trained state (see
     :data:`RESUMABLE`)."""

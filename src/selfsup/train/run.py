@@ -19,7 +19,7 @@ from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.accelerators import CPUAccelerator
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
 
 from selfsup.allocator import reuse_freed_memory
@@ -41,12 +41,18 @@ from selfsup.train.checkpoints import (
 from selfsup.train.csv_log import METRICS_CSV, earlier_rows
 from selfsup.train.datamodule import ImageDataModule, loader_position
 from selfsup.train.interrupt import Interrupted, SignalGuard, StopOnSignal
-from selfsup.train.loggers import TENSORBOARD, build_loggers, external_loggers, log_final
-from selfsup.train.preflight import check_resume
-from selfsup.train.progress import StageProgress
+from selfsup.train.loggers import (
+    TENSORBOARD,
+    build_loggers,
+    external_loggers,
+    log_final,
+    require_loggers,
+)
+from selfsup.train.preflight import check_resume, resume_note
+from selfsup.train.progress import StageProgress, epoch_progress
 from selfsup.train.quiet import quiet_lightning, verbose
 from selfsup.train.report import plot_training_curves
-from selfsup.train.run_dir import METRICS, check_writable, resume_command
+from selfsup.train.run_dir import Footprint, check_writable, resume_command
 from selfsup.train.run_lock import RunLock
 
 # Lightning's notes about a run directory selfsup manages itself: the folder is not empty on a
@@ -147,27 +153,39 @@ def train(
                 if lead:
                     lock.check_free()
                 raise
+            require_loggers(config.trainer.get("logger"))
             L.seed_everything(config.seed, workers=True, verbose=False)
             data = load_data(config)
             method = build_method(config, data)
+            # a start refused from here on takes back what it created (the lock, folders)
+            footprint = Footprint(run_dir)
             with lock if lead else contextlib.nullcontext():
-                return _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard)
+                try:
+                    if lead:
+                        footprint.snapshot()
+                    args = (data, method, extra_callbacks, lock, guard, footprint)
+                    return _train(config, run_dir, resume, *args)
+                except BaseException:
+                    footprint.undo()  # nothing once training has begun
+                    raise
         except Interrupted as stop:
             stop.message = _interrupted_message(stop, run_dir) if lead else ""
             raise
 
 
-def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) -> dict | None:
+def _train(
+    config, run_dir, resume, data, method, extra_callbacks, lock, guard, footprint
+) -> dict | None:
     # again, now that nobody else writes here
     ckpt, start = _checkpoint_to_resume(run_dir, resume, config)
     if lock.held:
         remove_temp_files(run_dir)
         remove_temp_files(run_dir / CHECKPOINTS)
         check_writable(run_dir, needed_bytes=2 * _checkpoint_bytes(method))
-        if not resume:  # no checkpoint: whatever record is here describes nothing loadable
-            (run_dir / METRICS).unlink(missing_ok=True)
+        if ckpt is not None:
+            print(resume_note(ckpt, config), file=sys.stderr, flush=True)
     attempt = Attempt(run_dir, config, data.name, resume) if lock.held else None
-    bookkeeping = Bookkeeping(attempt)
+    bookkeeping = Bookkeeping(attempt, on_start=footprint.keep)
     trainer = _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra_callbacks)
     if (trainer.global_rank == 0) != lock.held:
         raise SelfsupError(
@@ -194,6 +212,7 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
                 attempt.record(trainer, "interrupted", quiet=True)
             else:
                 attempt.record(trainer, "failed", {"error": str(err)}, quiet=True)
+            _plot_curves(run_dir, quiet=True)
         raise
     except Exception as err:
         if not bookkeeping.started and ckpt is not None:
@@ -205,13 +224,15 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
                 f"--resume: {ckpt} does not fit this config ({first_sentence(err)}); resume with "
                 f"the run's own config.yaml (no overrides that change the model or optimiser)"
             ) from None
-        if attempt:
+        if bookkeeping.started and attempt:  # before it, the start is refused (undone)
             attempt.record(trainer, "failed", {"error": first_sentence(err)}, quiet=True)
+            _plot_curves(run_dir, quiet=True)
         raise
     bookkeeping.write_config()  # a finished run resumed: fit had nothing to train
     if guard.pending:  # the stop came on the final step: all is saved, evaluation skipped
         if attempt:
             attempt.record(trainer, "interrupted")
+            _plot_curves(run_dir, quiet=True)
         raise Interrupted(guard.pending, newest_checkpoint(run_dir))
     if attempt is None:
         return None
@@ -221,6 +242,7 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
         metrics = _final_evaluation(method, data, config)
     except Interrupted as stop:
         attempt.record(trainer, "interrupted")
+        _plot_curves(run_dir, quiet=True)
         raise Interrupted(stop.signum, newest_checkpoint(run_dir)) from None
     online = trainer.callback_metrics.get("val/online_probe_top1")
     if online is not None:
@@ -228,8 +250,18 @@ def _train(config, run_dir, resume, data, method, extra_callbacks, lock, guard) 
     metrics["evaluated_at_step"] = trainer.global_step
     record = attempt.record(trainer, "finished", metrics)
     log_final(trainer.loggers, metrics, trainer.global_step)
-    plot_training_curves(run_dir / METRICS_CSV, run_dir / "training_curves.png")
+    _plot_curves(run_dir)
     return {k: v for k, v in record.items() if k != "eval"}
+
+
+def _plot_curves(run_dir: Path, quiet: bool = False) -> None:
+    """``training_curves.png`` from the CSV log; ``quiet``: on the way out of a stop or a
+    failure, a plot that cannot be made must not hide why the run stopped."""
+    try:
+        plot_training_curves(run_dir / METRICS_CSV, run_dir / "training_curves.png")
+    except Exception:
+        if not quiet:
+            raise
 
 
 def _final_evaluation(method: SSLMethod, data: DataSplits, config: DictConfig) -> dict:
@@ -275,6 +307,10 @@ def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -
         from selfsup.train.lens import Lens
 
         callbacks.append(Lens(**to_dict(config.lens)))
+    # after the kNN monitor, whose value an epoch line shows
+    knn_every = every if config.eval.knn_monitor and data.labelled else 0
+    progress = epoch_progress(bool(config.trainer.get("enable_progress_bar", True)), knn_every)
+    callbacks.extend(progress)
     # last, so that every other callback has finished the step it saves (the online probe
     # has taken its own step on the batch); Lightning runs ModelCheckpoint after it anyway
     callbacks.append(StopOnSignal(guard, run_dir / CHECKPOINTS / LAST))
@@ -283,6 +319,8 @@ def _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra) -
         "log_every_n_steps": 10,
         "enable_model_summary": verbose(),  # its FLOPs column reads 0 for our modules
         **to_dict(config.trainer),
+        # a bar on a terminal, else plain epoch lines (selfsup.train.progress)
+        "enable_progress_bar": any(isinstance(c, ProgressBar) for c in progress),
     }
     # the CSV log of a resumed run continues the earlier attempts' rows
     earlier = earlier_rows(run_dir) if resume and _is_lead_process() else []

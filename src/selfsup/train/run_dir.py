@@ -10,7 +10,8 @@ Layout of a run directory::
     checkpoints/         epoch=NNN.ckpt and last.ckpt, nothing else
     .selfsup.lock        held by the process working in the directory (see run_lock.py)
 
-Every file above except the TensorBoard streams is replaced atomically (``atomic.py``).
+Every file above except the TensorBoard streams is replaced atomically (``atomic.py``). A start
+that is refused before training begins leaves the directory as it found it (:class:`Footprint`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from selfsup.errors import SelfsupError
 from selfsup.train.atomic import atomic_write_text
 from selfsup.train.checkpoints import CHECKPOINTS
+from selfsup.train.run_lock import LOCK_FILE
 
 CONFIG = "config.yaml"
 METRICS = "metrics.json"
@@ -107,3 +109,63 @@ def check_writable(run_dir: Path, needed_bytes: int = 0) -> None:
             f"only {free / 2**20:.0f} MiB free on the disk of {run_dir}; checkpoints need about "
             f"{needed_bytes / 2**20:.0f} MiB; free some space or pick another --run-dir"
         )
+
+
+class Footprint:
+    """What one attempt adds to a run directory, so that a refused start takes exactly that back.
+
+    Made before the run's lock is taken (taking it may create the directory, its parents and
+    the lock file); :meth:`snapshot` once the lock is held records everything that was there.
+    Until :meth:`keep` (training has begun), :meth:`undo` removes what this attempt created:
+    the directory itself (and the parents it needed) if it was absent, else only the new
+    entries; files that were there before are never touched by it.
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        #: the outermost folder this attempt creates (``None``: the run directory exists)
+        self.created = _first_missing(self.run_dir.absolute())
+        self.lock_existed = (self.run_dir / LOCK_FILE).exists()
+        self.before: set[Path] | None = None
+        self.kept = False
+
+    def snapshot(self) -> None:
+        """Record the directory's entries (call with the lock held)."""
+        entries = set(self.run_dir.rglob("*"))
+        if self.created is not None and entries - {self.run_dir / LOCK_FILE}:
+            self.created = None  # another process made it meanwhile (and has finished)
+        self.before = entries
+
+    def keep(self) -> None:
+        """Training has begun: what is written from now on is the run's."""
+        self.kept = True
+
+    def undo(self) -> None:
+        """Remove what this attempt created (a no-op once kept, or before a snapshot)."""
+        if self.kept or self.before is None:
+            return
+        if self.created is not None:
+            shutil.rmtree(self.created, ignore_errors=True)
+            return
+        # deepest first, so that a new folder is empty when its turn comes
+        for path in sorted(set(self.run_dir.rglob("*")) - self.before, key=_depth, reverse=True):
+            try:
+                path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+            except OSError:
+                pass  # best effort: a refusal must still reach the user
+        if not self.lock_existed:
+            (self.run_dir / LOCK_FILE).unlink(missing_ok=True)
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost of ``path`` and its parents that does not exist (``None``: it exists)."""
+    missing = None
+    while not path.exists():
+        missing, path = path, path.parent
+        if path == path.parent:
+            break
+    return missing
+
+
+def _depth(path: Path) -> int:
+    return len(path.parts)

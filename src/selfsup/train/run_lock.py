@@ -44,7 +44,7 @@ class RunLock:
             return self
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask
         except OSError as err:
             raise SelfsupError(
                 f"cannot use {self.run_dir} as a run directory ({err.strerror}); pick a "
