@@ -7,7 +7,8 @@ Layers (dependencies point inwards):
 - ``selfsup.methods``: one thin LightningModule per method.
 - ``selfsup.evaluate``: kNN, probes and clustering on frozen features.
 - ``selfsup.train``, ``selfsup.cli``, ``selfsup.experiments``: running things.
-- ``selfsup.load_encoder(FILE)``: an encoder written by ``selfsup export``, as a torch module.
+- ``selfsup.load_encoder(PATH)``: a trained encoder (an exported ``.safetensors`` file, a run
+  directory or a checkpoint) as a torch module; ``encoder.preprocess(images)`` readies images.
 - ``selfsup.SelfsupError`` and its subclasses (``InputError``, a ``ValueError``, for every bad
   input; ``NonFiniteLossError``): what the CLI prints on one line (``selfsup.errors``).
 """
@@ -34,3 +35,8 @@ def __getattr__(name: str):
 
         return load_encoder
     raise AttributeError(f"module 'selfsup' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the lazy names too, so that dir(), tab completion and help() list them
+    return sorted({*globals(), *__all__})

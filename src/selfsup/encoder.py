@@ -4,27 +4,33 @@
 metadata, what rebuilds it: the backbone's name and arguments, the image shape it was trained
 on and the channel normalisation. :func:`load_encoder` reads the file with safetensors (no
 code from the file runs), rebuilds the network from ``selfsup.nets`` and returns it in eval
-mode. Nothing of Lightning, the methods or the training code is imported here, so an encoder
-can be used wherever torch is::
+mode. Nothing of Lightning, the methods or the training code is imported for an exported
+file, so an encoder can be used wherever torch is; a run directory or a checkpoint file loads
+the same way (read with ``torch.load(weights_only=True)``)::
 
-    encoder = selfsup.load_encoder("encoder.safetensors")
+    encoder = selfsup.load_encoder("encoder.safetensors")  # or "runs/my-run", or a .ckpt
     features = encoder(images)  # (B, C, H, W) uint8 or floats in [0, 1] -> (B, out_dim)
+    features = encoder(encoder.preprocess(pil_images))  # any size, grey or colour
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from selfsup.data.user_images import image_batch
 from selfsup.data.views import Normalise, to_unit_float
 from selfsup.errors import SelfsupError
 from selfsup.nets import build_backbone
 
 FORMAT = "selfsup.encoder"
 VERSION = "1"
+#: how far float inputs may stray outside [0, 1] (resampling overshoot) before they are refused
+RANGE_SLACK = 0.1
 
 
 class Encoder(nn.Module):
@@ -45,8 +51,39 @@ class Encoder(nn.Module):
         self.out_dim = int(metadata["out_dim"])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W)`` uint8, or floats in [0, 1] -> ``(B, out_dim)`` float features."""
+        """``(B, C, H, W)`` uint8, or floats in [0, 1] -> ``(B, out_dim)`` float features.
+
+        Raises:
+            SelfsupError: float images outside [0, 1] (0-255 values, or images normalised
+                already: the encoder normalises them itself).
+        """
+        if images.is_floating_point() and images.numel():
+            lo, hi = torch.aminmax(images.detach())
+            lo, hi = float(lo), float(hi)
+            if lo < -RANGE_SLACK or hi > 1 + RANGE_SLACK:
+                raise SelfsupError(
+                    f"encoder: float images must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]; "
+                    f"pass uint8 pixels, or divide 0-255 values by 255, or use "
+                    f"encoder.preprocess(images) (the encoder normalises them itself)"
+                )
         return self.backbone(self.normalise(to_unit_float(images)))
+
+    def preprocess(self, images, normalised: bool = False) -> torch.Tensor:
+        """PIL images, or uint8 numpy arrays or tensors, one or many (layouts:
+        ``selfsup.data.user_images``) -> a float ``(N, C, H, W)`` batch of the images as
+        training saw them: the run's channels and size, values in [0, 1], ready for
+        ``encoder(batch)``.
+
+        Args:
+            images: one image or several (a list may mix sizes and modes).
+            normalised: return the backbone's input instead (the channel normalisation
+                applied), for ``encoder.backbone(batch)``.
+
+        Raises:
+            SelfsupError: not uint8 images, or an unknown layout.
+        """
+        batch = to_unit_float(image_batch(images, self.image_shape)).to(self.normalise.mean.device)
+        return self.normalise(batch) if normalised else batch
 
 
 def encoder_metadata(
@@ -92,7 +129,10 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     from safetensors import SafetensorError, safe_open
 
     if not path.is_file():
-        raise SelfsupError(f"encoder file '{path}' not found")
+        raise SelfsupError(
+            f"'{path}' not found; load_encoder takes an exported .safetensors file, a run "
+            f"directory or a checkpoint file"
+        )
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             header = f.metadata() or {}
@@ -120,13 +160,19 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> Encoder:
-    """The encoder in an exported file, rebuilt in eval mode on ``device``.
+    """The encoder in an exported ``.safetensors`` file, a run directory (its newest
+    checkpoint) or a checkpoint file, rebuilt in eval mode on ``device``.
 
     Raises:
-        SelfsupError: the file is missing, not a selfsup encoder, damaged, or its weights do
-            not fit the network its metadata describes.
+        SelfsupError: the path is missing, not a selfsup encoder, run or checkpoint, damaged
+            or unsafe, or its weights do not fit the network its metadata describes.
     """
     path = Path(path)
+    if path.is_dir() or (path.is_file() and path.suffix != ".safetensors"):
+        from selfsup.export import trained_encoder  # reads the checkpoint safely
+
+        backbone, meta = trained_encoder(path)
+        return _encoder(backbone, meta).to(device).eval()
     tensors, meta = _read(path)
     params = dict(meta["backbone_params"])
     if meta["backbone"] == "timm":
@@ -139,6 +185,10 @@ def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> Encode
         raise SelfsupError(
             f"encoder file '{path}': weights do not fit its network ({first})"
         ) from None
+    return _encoder(backbone, meta).to(device).eval()
+
+
+def _encoder(backbone: nn.Module, meta: dict) -> Encoder:
     mean = meta.get("normalise_mean") or [0.0] * meta["image_shape"][0]
     std = meta.get("normalise_std") or [1.0] * meta["image_shape"][0]
-    return Encoder(backbone, Normalise(tuple(mean), tuple(std)), meta).to(device).eval()
+    return Encoder(backbone, Normalise(tuple(mean), tuple(std)), meta)

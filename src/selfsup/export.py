@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from torch import nn
+
 from selfsup import __version__
 from selfsup.config import to_dict
 from selfsup.data.views import normaliser
@@ -31,6 +33,13 @@ def export_encoder(run: str | Path, out: str | Path) -> tuple[Path, dict]:
     Returns:
         The file written and its metadata.
     """
+    backbone, metadata = trained_encoder(run)
+    return save_encoder(backbone, metadata, out), metadata
+
+
+def trained_encoder(run: str | Path) -> tuple[nn.Module, dict]:
+    """The trained backbone of ``run`` (a run directory or checkpoint) and the metadata an
+    export of it records (``encoder.encoder_metadata``)."""
     ckpt = resolve_checkpoint(run)
     state = load_selfsup_checkpoint(ckpt)
     config = stored_config(state, ckpt)
@@ -63,7 +72,7 @@ def export_encoder(run: str | Path, out: str | Path) -> tuple[Path, dict]:
         checkpoint=ckpt.name,
         selfsup_version=__version__,
     )
-    return save_encoder(backbone, metadata, out), metadata
+    return backbone, metadata
 
 
 def parser() -> OneLineParser:

@@ -90,10 +90,10 @@ def _ledoit_wolf_entropy_sklearn(z: torch.Tensor) -> float:
 def test_ledoit_wolf_entropy_from_the_spectrum_equals_the_covariance_route(name):
     z = _hard(name)
     expected = _ledoit_wolf_entropy_sklearn(z)
-    assert ledoit_wolf_entropy(z) == pytest.approx(expected, rel=1e-9, abs=1e-7)
+    assert float(ledoit_wolf_entropy(z)) == pytest.approx(expected, rel=1e-9, abs=1e-7)
     # and the library's covariance route (what the lens used before)
     old = float(gaussian_entropy_from_samples(z.double(), shrinkage="ledoit_wolf"))
-    shared = ledoit_wolf_entropy(z, gram_eigenvalues(z, centred=True))
+    shared = float(ledoit_wolf_entropy(z, gram_eigenvalues(z, centred=True)))
     assert shared == pytest.approx(old, rel=1e-9, abs=1e-7)
 
 

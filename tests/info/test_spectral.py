@@ -40,11 +40,11 @@ def test_flat_spectrum_is_full_rank_and_one_spike_is_rank_one():
     flat = _with_singular_values([2.0] * 16)
     assert effective_rank(flat).item() == pytest.approx(16.0, rel=1e-12)
     # RankMe's eps lowers the flat value a little: exactly the plain formula's
-    assert rankme(flat) == pytest.approx(_entropy_rank_plain([2.0] * 16, 1e-7), rel=1e-12)
-    assert rankme(flat) == pytest.approx(16.0, rel=1e-4)
+    assert float(rankme(flat)) == pytest.approx(_entropy_rank_plain([2.0] * 16, 1e-7), rel=1e-12)
+    assert float(rankme(flat)) == pytest.approx(16.0, rel=1e-4)
     spike = _with_singular_values([5.0] + [0.0] * 15)
     assert effective_rank(spike).item() == pytest.approx(1.0, abs=1e-6)
-    assert rankme(spike) == pytest.approx(1.0, abs=1e-4)
+    assert float(rankme(spike)) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_rank_of_a_known_uneven_spectrum_matches_the_plain_formula():
@@ -52,7 +52,7 @@ def test_rank_of_a_known_uneven_spectrum_matches_the_plain_formula():
     M = _with_singular_values(s, n=40, d=12)
     assert effective_rank(M).item() == pytest.approx(_entropy_rank_plain(s, 0.0), rel=1e-10)
     # the sum runs over all min(n, d) = 12 singular values: the 6 zeros add eps each
-    assert rankme(M) == pytest.approx(_entropy_rank_plain(s + [0.0] * 6, 1e-7), rel=1e-10)
+    assert float(rankme(M)) == pytest.approx(_entropy_rank_plain(s + [0.0] * 6, 1e-7), rel=1e-10)
     # scale invariant, and batched
     assert effective_rank(1e-3 * M).item() == pytest.approx(effective_rank(M).item(), rel=1e-10)
     both = effective_rank(torch.stack([M, 7 * M]))
@@ -67,8 +67,8 @@ def test_float32_with_one_dominant_dimension_and_a_large_offset():
     centred64 = z.double() - z.double().mean(0)
     ref = effective_rank(centred64).item()
     assert effective_rank(shifted - shifted.mean(0)).item() == pytest.approx(ref, rel=1e-3)
-    assert rankme(shifted) == pytest.approx(rankme(z.double() + 1e4), rel=1e-4)
-    assert rankme(shifted) < 1.05  # one huge common direction
+    assert float(rankme(shifted)) == pytest.approx(float(rankme(z.double() + 1e4)), rel=1e-4)
+    assert float(rankme(shifted)) < 1.05  # one huge common direction
     assert 1.0 < ref < 2.0
 
 
@@ -84,7 +84,7 @@ def test_alpha_req_recovers_exact_power_laws():
         Z = U @ torch.diag((lam * (n - 1)).sqrt()) @ _orthonormal(d, d, 6).T
         spectrum = covariance_spectrum(Z)
         assert torch.allclose(spectrum[:100], lam[:100], rtol=1e-6)
-        assert alpha_req(Z) == pytest.approx(alpha, abs=1e-4)
+        assert float(alpha_req(Z)) == pytest.approx(alpha, abs=1e-4)
 
 
 def test_alpha_req_on_a_small_representation_fits_all_ranks():
@@ -133,15 +133,15 @@ def test_lidar_on_planted_class_structure():
     basis = _orthonormal(d, k, 2)
     means = torch.randn(n, k, generator=g, dtype=torch.float64) @ basis.T * 5.0
     views = means[:, None] + 0.1 * torch.randn(n, q, d, generator=g, dtype=torch.float64)
-    value = lidar(views)
+    value = float(lidar(views))
     assert value == pytest.approx(_lidar_plain(views, 1e-4, 1e-7), rel=1e-8)
     assert value == pytest.approx(k, rel=0.05)
     # noise only along the discriminative directions hides them: the rank falls
     noisy = views.clone()
     noisy += 20.0 * (torch.randn(n, q, 2, generator=g, dtype=torch.float64) @ basis[:, :2].T)
-    assert lidar(noisy) < 1.5
+    assert float(lidar(noisy)) < 1.5
     # RankMe cannot tell: it sees the large variance along those directions
-    assert rankme(noisy.reshape(-1, d)) > 2.5
+    assert float(rankme(noisy.reshape(-1, d))) > 2.5
 
 
 def test_lidar_closed_form_of_a_whitened_spectrum():
@@ -156,8 +156,8 @@ def test_lidar_closed_form_of_a_whitened_spectrum():
     # rank-one S_b: LiDAR is exactly (1 + eps) ... with the other d - 1 eigenvalues zero
     lam = 5.0 / s_w
     expected = _entropy_rank_plain([lam, 0.0, 0.0, 0.0], 1e-7)
-    assert lidar(views) == pytest.approx(expected, rel=1e-10)
-    assert lidar(views) == pytest.approx(1.0, abs=1e-4)
+    assert float(lidar(views)) == pytest.approx(expected, rel=1e-10)
+    assert float(lidar(views)) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_bad_inputs_raise_one_clear_error():

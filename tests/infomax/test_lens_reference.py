@@ -65,11 +65,11 @@ def test_every_lens_number_equals_its_reference(name):
     axes = torch.linalg.svd(zc, full_matrices=False)[2][:k].T  # the clean z's principal axes
     pa, pb = (a64 - a64.mean(0)) @ axes, (b64 - b64.mean(0)) @ axes
     expected = {
-        "rankme": rankme(z),
+        "rankme": float(rankme(z)),
         "erank": float(effective_rank(zc)),
-        "alpha_req": alpha_req(z),
-        "rankme_frac": rankme(z) / min(n, d),
-        "lidar": lidar(views),
+        "alpha_req": float(alpha_req(z)),
+        "rankme_frac": float(rankme(z)) / min(n, d),
+        "lidar": float(lidar(views)),
         "gauss_ub": float(gaussian_entropy_from_samples(z64, shrinkage="ledoit_wolf")),
         "knn": float(knn_entropy(z64, 3)),
         "std": math.sqrt(variance),

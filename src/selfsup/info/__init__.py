@@ -3,6 +3,8 @@ Gaussianity analyses of networks, spectral measures (effective rank, RankMe,
 alpha-ReQ, LiDAR). Pure tensor maths; imports nothing else from selfsup.
 
 Units: every entropy and mutual information is in nats (divide by ``math.log(2)`` for bits).
+Every estimator returns torch tensors: 0-d for one value, ``(...)`` for a batch of inputs, in
+the input's dtype or float64 as each says; ``float(...)`` gives the Python number.
 See docs/info.md for each estimator's assumptions and measured bias; a call outside the regime
 where the bias was measured emits an ``EstimatorRegimeWarning``. Bad arguments (wrong shapes or
 dtypes, NaN / inf, repeated points for the kNN estimators) raise ``ValueError``

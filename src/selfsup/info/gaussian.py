@@ -195,7 +195,9 @@ def gaussian_entropy_from_samples(
     return _entropy_of_cov(cov, fn)
 
 
-def ledoit_wolf_entropy(z: torch.Tensor, eigenvalues: torch.Tensor | None = None) -> float:
+def ledoit_wolf_entropy(
+    z: torch.Tensor, eigenvalues: torch.Tensor | None = None
+) -> torch.Tensor:
     """``gaussian_entropy_from_samples(z, "ledoit_wolf")`` of one sample ``z (n, d)``, from the
     spectrum of the centred data instead of a ``d x d`` covariance and its Cholesky factor.
 
@@ -210,7 +212,7 @@ def ledoit_wolf_entropy(z: torch.Tensor, eigenvalues: torch.Tensor | None = None
             already computed (the lens shares one decomposition between its measures).
 
     Returns:
-        The entropy in nats.
+        The entropy in nats, a 0-d float64 tensor.
 
     Raises:
         ValueError: as ``gaussian_entropy_from_samples``: bad input, or a singular shrunk
@@ -240,7 +242,7 @@ def ledoit_wolf_entropy(z: torch.Tensor, eigenvalues: torch.Tensor | None = None
         raise InputError(
             f"{fn}: the shrunk covariance is singular (every sample equal?); no entropy"
         )
-    return float(0.5 * (d * _LOG_2PI_E + torch.log(shrunk).sum()))
+    return 0.5 * (d * _LOG_2PI_E + torch.log(shrunk).sum())
 
 
 def _logdet_entropy(z: torch.Tensor, beta: float) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Spectral measures of a representation: effective rank, RankMe, alpha-ReQ and LiDAR.
 
-One implementation each, with the published definitions (float64 inside, Python floats or
-``(...)`` tensors out):
+One implementation each, with the published definitions, computed in float64 and returned
+as float64 tensors like every estimator of ``selfsup.info``: 0-d for one value, ``(...)`` for a
+batch of matrices (``float(rankme(z))`` is the Python number):
 
 * :func:`effective_rank` (Roy & Vetterli 2007, "The effective rank: a measure of effective
   dimensionality"): ``exp(H(p))`` with ``p_k = s_k / sum_j s_j`` the normalised singular values
@@ -81,8 +82,9 @@ def effective_rank(M: torch.Tensor) -> torch.Tensor:
     return spectral_entropy_rank(torch.linalg.svdvals(M.to(torch.float64)))
 
 
-def rankme(Z: torch.Tensor, eps: float = RANKME_EPS) -> float:
-    """RankMe of the embeddings ``Z (n, d)`` (uncentred, as in Garrido et al. 2023).
+def rankme(Z: torch.Tensor, eps: float = RANKME_EPS) -> torch.Tensor:
+    """RankMe of the embeddings ``Z (n, d)`` (uncentred, as in Garrido et al. 2023), a 0-d
+    float64 tensor.
 
     Values lie in about [1, min(n, d)]; the paper uses ``n`` = 25 600 embeddings, and RankMe
     grows with ``n`` up to ``d`` on a full-rank representation, so compare at equal ``n``.
@@ -90,7 +92,7 @@ def rankme(Z: torch.Tensor, eps: float = RANKME_EPS) -> float:
     _check_matrix(Z, "Z", "rankme")
     if Z.ndim != 2:
         raise InputError(f"rankme: Z must have shape (n, d), got {tuple(Z.shape)}")
-    return float(spectral_entropy_rank(torch.linalg.svdvals(Z.to(torch.float64)), eps))
+    return spectral_entropy_rank(torch.linalg.svdvals(Z.to(torch.float64)), eps)
 
 
 def covariance_spectrum(Z: torch.Tensor) -> torch.Tensor:
@@ -185,13 +187,14 @@ def gram_spectra(Z: torch.Tensor, k: int) -> GramSpectra:
 
 def power_law_exponent(
     eigenvalues: torch.Tensor, fit_range: tuple[int, int] = ALPHA_FIT_RANGE
-) -> float:
+) -> torch.Tensor:
     """``alpha`` of ``lambda_i = c i^(-alpha)`` fitted to descending ``eigenvalues`` (1-based
     ranks ``i``): weighted least squares of ``log lambda_i`` on ``(-log i, 1)`` with weights
     ``1 / i`` over ``fit_range = (first, last)`` inclusive, clipped to the positive eigenvalues.
 
     When fewer than 3 positive eigenvalues fall in the range (small ``d``), all ranks from 1 to
-    the last positive eigenvalue are fitted instead. NaN with fewer than 2 positive values.
+    the last positive eigenvalue are fitted instead. A 0-d float64 tensor; NaN with fewer than
+    2 positive values.
     """
     lam = eigenvalues.to(torch.float64)
     tol = lam.max().clamp_min(0.0) * lam.numel() * torch.finfo(torch.float64).eps
@@ -205,19 +208,20 @@ def power_law_exponent(
     if last - first + 1 < 3:
         first, last = 1, positive
     if last - first + 1 < 2:
-        return math.nan
+        return torch.tensor(math.nan, dtype=torch.float64, device=lam.device)
     ranks = torch.arange(first, last + 1, dtype=torch.float64, device=lam.device)
     y = torch.log(lam[first - 1 : last])
     X = torch.stack([-torch.log(ranks), torch.ones_like(ranks)], 1)
     w = (1.0 / ranks)[:, None]
     coef = torch.linalg.solve(X.T @ (w * X), (w * X).T @ y[:, None])
-    return float(coef[0, 0])
+    return coef[0, 0]
 
 
-def alpha_req(Z: torch.Tensor, fit_range: tuple[int, int] = ALPHA_FIT_RANGE) -> float:
+def alpha_req(Z: torch.Tensor, fit_range: tuple[int, int] = ALPHA_FIT_RANGE) -> torch.Tensor:
     """alpha-ReQ of the embeddings ``Z (n, d)``: the power-law decay exponent of the eigenvalues
-    of their covariance (:func:`power_law_exponent`). Larger means faster decay (fewer
-    dimensions in use); Agrawal et al. find the best linear probes near ``alpha = 1``."""
+    of their covariance (:func:`power_law_exponent`), a 0-d float64 tensor. Larger means faster
+    decay (fewer dimensions in use); Agrawal et al. find the best linear probes near
+    ``alpha = 1``."""
     _check_matrix(Z, "Z", "alpha_req")
     if Z.ndim != 2 or Z.shape[0] < 3:
         raise InputError(f"alpha_req: Z must have shape (n >= 3, d), got {tuple(Z.shape)}")
@@ -276,10 +280,13 @@ def lda_spectrum(views: torch.Tensor, delta: float = LIDAR_DELTA) -> torch.Tenso
     return torch.cat([zeros, small[-min(d, small.numel()) :]])
 
 
-def lidar(views: torch.Tensor, delta: float = LIDAR_DELTA, eps: float = RANKME_EPS) -> float:
-    """LiDAR of ``views (n, q, d)`` (``n`` samples, ``q >= 2`` augmented views of each).
+def lidar(
+    views: torch.Tensor, delta: float = LIDAR_DELTA, eps: float = RANKME_EPS
+) -> torch.Tensor:
+    """LiDAR of ``views (n, q, d)`` (``n`` samples, ``q >= 2`` augmented views of each), a 0-d
+    float64 tensor.
 
     At most ``min(n - 1, d)`` (``S_b`` has that rank); 1 when all samples share one mean
     direction. Thilak et al. use ``n`` = 1000 samples and ``q`` = 50 views.
     """
-    return float(spectral_entropy_rank(lda_spectrum(views, delta), eps))
+    return spectral_entropy_rank(lda_spectrum(views, delta), eps)
