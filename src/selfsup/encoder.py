@@ -16,7 +16,6 @@ the same way (read with ``torch.load(weights_only=True)``)::
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import torch

@@ -12,9 +12,9 @@ import pytest
 from selfsup.cli import main
 from selfsup.config import load_config
 from selfsup.errors import SelfsupError
-from selfsup.train import train
 from selfsup.train import loggers as run_loggers
 from selfsup.train import run_dir as run_dir_module
+from selfsup.train import train
 from selfsup.train.atomic import atomic_file, atomic_write_text
 from tests.conftest import TINY
 

@@ -94,6 +94,19 @@ class ViewSpec:
             raise InputError(f"padding must be 'zeros' or 'border', got {self.padding!r}")
 
 
+def unit_float_images(images: torch.Tensor) -> torch.Tensor:
+    """A batch the views can render: uint8 pixels become float32 in [0, 1], floating-point
+    images pass through; any other dtype is refused in one line."""
+    if images.dtype == torch.uint8:
+        return images.float().div_(255.0)
+    if not images.is_floating_point():
+        raise InputError(
+            f"views take float images in [0, 1] or uint8 pixels, got "
+            f"{str(images.dtype).removeprefix('torch.')}"
+        )
+    return images
+
+
 class View(nn.Module):
     """Draws one view per sample of a ``(B, C, H, W)`` float batch in [0, 1].
 
@@ -114,7 +127,8 @@ class View(nn.Module):
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W)`` in [0, 1] -> ``(B, C, size, size)`` in [0, 1]."""
+        """``(B, C, H, W)`` floats in [0, 1] or uint8 -> ``(B, C, size, size)`` in [0, 1]."""
+        images = unit_float_images(images)
         return self.render(images, self.draw(images))
 
     def draw(self, images: torch.Tensor) -> _Draws:
@@ -138,6 +152,7 @@ class View(nn.Module):
     def forward_with_params(self, images: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """The same views as ``forward`` (same random draws) and each sample's parameters:
         ``{name: (B,) float tensor}`` from :func:`view_parameters`."""
+        images = unit_float_images(images)
         p = self.draw(images)
         h, w = images.shape[2:]
         return self.render(images, p), view_parameters(p, h, w, len(self.orders))

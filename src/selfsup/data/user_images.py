@@ -50,7 +50,7 @@ def _singles(images) -> list:
             out.extend(_singles(item))
         return out
     if isinstance(images, np.ndarray):
-        images = torch.from_numpy(np.ascontiguousarray(images))
+        images = torch.from_numpy(np.array(images))  # a writable, contiguous copy
     if not isinstance(images, torch.Tensor):
         raise SelfsupError(
             f"preprocess: expected PIL images, or uint8 numpy arrays or torch tensors, got "

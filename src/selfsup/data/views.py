@@ -12,7 +12,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from selfsup.data.pipeline import View, ViewSpec
+from selfsup.data.pipeline import View, ViewSpec, unit_float_images
 from selfsup.data.workers import run_tasks
 from selfsup.errors import SelfsupError
 
@@ -75,7 +75,9 @@ class MultiView(nn.Module):
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """``images``: ``(batch, C, H, W)`` floats in [0, 1] -> list of views in [0, 1]."""
+        """``images``: ``(batch, C, H, W)`` floats in [0, 1] or uint8 -> list of views in
+        [0, 1]."""
+        images = unit_float_images(images)
         if not all(isinstance(view, View) for view in self.views):
             return [view(images).clamp_(0.0, 1.0) for view in self.views]
         # every view's random parameters first, in order, on this thread; then the views are

@@ -195,9 +195,7 @@ def gaussian_entropy_from_samples(
     return _entropy_of_cov(cov, fn)
 
 
-def ledoit_wolf_entropy(
-    z: torch.Tensor, eigenvalues: torch.Tensor | None = None
-) -> torch.Tensor:
+def ledoit_wolf_entropy(z: torch.Tensor, eigenvalues: torch.Tensor | None = None) -> torch.Tensor:
     """``gaussian_entropy_from_samples(z, "ledoit_wolf")`` of one sample ``z (n, d)``, from the
     spectrum of the centred data instead of a ``d x d`` covariance and its Cholesky factor.
 

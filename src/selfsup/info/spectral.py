@@ -280,9 +280,7 @@ def lda_spectrum(views: torch.Tensor, delta: float = LIDAR_DELTA) -> torch.Tenso
     return torch.cat([zeros, small[-min(d, small.numel()) :]])
 
 
-def lidar(
-    views: torch.Tensor, delta: float = LIDAR_DELTA, eps: float = RANKME_EPS
-) -> torch.Tensor:
+def lidar(views: torch.Tensor, delta: float = LIDAR_DELTA, eps: float = RANKME_EPS) -> torch.Tensor:
     """LiDAR of ``views (n, q, d)`` (``n`` samples, ``q >= 2`` augmented views of each), a 0-d
     float64 tensor.
 
