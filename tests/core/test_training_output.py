@@ -14,7 +14,6 @@ import torch
 
 from selfsup.cli import main
 from selfsup.data import make_views
-from selfsup.train.progress import EpochBar
 from tests.conftest import TINY
 from tests.core.run_helpers import REPO, run_selfsup
 
@@ -78,6 +77,8 @@ def test_no_line_when_progress_is_turned_off(tmp_path, capsys):
 
 
 def test_the_bar_counts_epochs_from_one():
+    from selfsup.train.progress import EpochBar
+
     bar = EpochBar()
     bar._trainer = SimpleNamespace(max_epochs=30)
     assert bar._get_train_description(0).strip() == "Epoch 1/30"
