@@ -14,8 +14,7 @@ Layers (dependencies point inwards):
 """
 
 from selfsup.errors import InputError, NonFiniteInputError, NonFiniteLossError, SelfsupError
-
-__version__ = "0.1.0"
+from selfsup.version import __version__
 
 __all__ = [
     "InputError",
@@ -31,7 +30,7 @@ def __getattr__(name: str):
     # imported on first use: `import selfsup` stays light, and an exported encoder loads
     # with torch and selfsup.nets alone (no Lightning)
     if name == "load_encoder":
-        from selfsup.encoder import load_encoder
+        from selfsup.load import load_encoder
 
         return load_encoder
     raise AttributeError(f"module 'selfsup' has no attribute {name!r}")

@@ -4,9 +4,9 @@
 metadata, what rebuilds it: the backbone's name and arguments, the image shape it was trained
 on and the channel normalisation. :func:`load_encoder` reads the file with safetensors (no
 code from the file runs), rebuilds the network from ``selfsup.nets`` and returns it in eval
-mode. Nothing of Lightning, the methods or the training code is imported for an exported
-file, so an encoder can be used wherever torch is; a run directory or a checkpoint file loads
-the same way (read with ``torch.load(weights_only=True)``)::
+mode. Nothing of Lightning, the methods or the training code is imported here, so an encoder
+can be used wherever torch is; ``selfsup.load_encoder`` (``selfsup.load``) also takes a run
+directory or a checkpoint file::
 
     encoder = selfsup.load_encoder("encoder.safetensors")  # or "runs/my-run", or a .ckpt
     features = encoder(images)  # (B, C, H, W) uint8 or floats in [0, 1] -> (B, out_dim)
@@ -108,9 +108,7 @@ def encoder_metadata(
 
 def save_encoder(backbone: nn.Module, metadata: dict, path: str | Path) -> Path:
     """Write ``backbone``'s weights and ``metadata`` (see :func:`encoder_metadata`)."""
-    from safetensors.torch import save
-
-    from selfsup.train.atomic import atomic_write_bytes
+    from safetensors.torch import save_file
 
     path = Path(path)
     if path.suffix != ".safetensors":
@@ -119,8 +117,7 @@ def save_encoder(backbone: nn.Module, metadata: dict, path: str | Path) -> Path:
     tensors = {k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}
     header = {"format": FORMAT, "version": VERSION, "metadata": json.dumps(metadata)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    # replaced atomically (a failed export leaves the previous file), readable as the umask says
-    atomic_write_bytes(path, save(tensors, metadata=header))
+    save_file(tensors, str(path), metadata=header)  # mode 0666 less the umask, like open()
     return path
 
 
@@ -129,7 +126,7 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
 
     if not path.is_file():
         raise SelfsupError(
-            f"'{path}' not found; load_encoder takes an exported .safetensors file, a run "
+            f"'{path}' not found; selfsup.load_encoder takes an exported .safetensors file, a run "
             f"directory or a checkpoint file"
         )
     try:
@@ -159,19 +156,13 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> Encoder:
-    """The encoder in an exported ``.safetensors`` file, a run directory (its newest
-    checkpoint) or a checkpoint file, rebuilt in eval mode on ``device``.
+    """The encoder in an exported file, rebuilt in eval mode on ``device``.
 
     Raises:
-        SelfsupError: the path is missing, not a selfsup encoder, run or checkpoint, damaged
-            or unsafe, or its weights do not fit the network its metadata describes.
+        SelfsupError: the file is missing, not a selfsup encoder, damaged, or its weights do
+            not fit the network its metadata describes.
     """
     path = Path(path)
-    if path.is_dir() or (path.is_file() and path.suffix != ".safetensors"):
-        from selfsup.export import trained_encoder  # reads the checkpoint safely
-
-        backbone, meta = trained_encoder(path)
-        return _encoder(backbone, meta).to(device).eval()
     tensors, meta = _read(path)
     params = dict(meta["backbone_params"])
     if meta["backbone"] == "timm":
@@ -184,10 +175,11 @@ def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> Encode
         raise SelfsupError(
             f"encoder file '{path}': weights do not fit its network ({first})"
         ) from None
-    return _encoder(backbone, meta).to(device).eval()
+    return encoder_from_backbone(backbone, meta).to(device).eval()
 
 
-def _encoder(backbone: nn.Module, meta: dict) -> Encoder:
+def encoder_from_backbone(backbone: nn.Module, meta: dict) -> Encoder:
+    """An :class:`Encoder` of a trained ``backbone`` and its :func:`encoder_metadata`."""
     mean = meta.get("normalise_mean") or [0.0] * meta["image_shape"][0]
     std = meta.get("normalise_std") or [1.0] * meta["image_shape"][0]
     return Encoder(backbone, Normalise(tuple(mean), tuple(std)), meta)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from torch import nn
 
-from selfsup import __version__
 from selfsup.config import to_dict
 from selfsup.data.views import normaliser
 from selfsup.encoder import encoder_metadata, save_encoder
@@ -22,6 +21,7 @@ from selfsup.errors import OneLineParser, SelfsupError
 from selfsup.nets import build_backbone
 from selfsup.train.checkpoints import load_selfsup_checkpoint
 from selfsup.train.preflight import resolve_checkpoint, stored_config
+from selfsup.version import __version__
 
 #: where a checkpoint records the ``(C, H, W)`` its method was built for
 IMAGE_SHAPE = "selfsup_image_shape"

@@ -16,6 +16,7 @@ SRC = Path(selfsup.__file__).resolve().parent.parent
 #: top-level part of selfsup -> layer; a module may import its own layer and those below
 LAYERS = {
     "errors": 0,
+    "version": 0,  # selfsup.__version__, for the modules that record it
     "validation": 0,  # argument checks shared by every loss and estimator
     "info": 1,
     "dynamics": 1,
@@ -35,6 +36,7 @@ LAYERS = {
     "export": 6,  # `selfsup export`: reads a run's checkpoint
     "compare": 6,  # `selfsup compare`: reads runs, measures their encoders, draws figures
     "tune": 6,  # `selfsup sweep`: Optuna studies of runs, scored as compare scores them
+    "load": 6,  # selfsup.load_encoder: an export, or a run's checkpoint through export
     "cli": 7,
 }
 CORE = ("info", "dynamics", "losses")  # pure maths: nothing of the training or command side

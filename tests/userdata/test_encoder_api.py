@@ -9,10 +9,11 @@ from PIL import Image
 import selfsup
 from selfsup.config import load_config
 from selfsup.data import load_dataset, normaliser, to_unit_float
-from selfsup.encoder import Encoder, load_encoder
+from selfsup.encoder import Encoder
 from selfsup.errors import SelfsupError
 from selfsup.evaluate import extract_features
 from selfsup.export import export_encoder
+from selfsup.load import load_encoder
 from selfsup.train import load_method, train
 from tests.conftest import TINY
 from tests.userdata.fakes import stripes
@@ -30,6 +31,7 @@ def run(tmp_path_factory):
 def test_load_encoder_is_listed_in_the_package():
     assert "load_encoder" in dir(selfsup) and "load_encoder" in selfsup.__all__
     assert selfsup.load_encoder is load_encoder
+    assert callable(selfsup.load_encoder) and selfsup.__version__
 
 
 def test_the_three_sources_give_the_same_encoder(run):
@@ -139,7 +141,7 @@ def test_bad_files_are_one_line_errors(tmp_path):
     for path, message in [
         (text, "is not a PyTorch checkpoint"),
         (fake, "cannot read encoder file"),
-        (tmp_path / "missing", "not found; load_encoder takes an exported .safetensors file"),
+        (tmp_path / "missing", "not found; selfsup.load_encoder takes an exported .safetensors"),
         (tmp_path, "no checkpoint in"),
     ]:
         with pytest.raises(SelfsupError) as err:
