@@ -56,7 +56,7 @@ def test_every_run_file_honours_the_umask(tmp_path, umask):
 
     exported = tmp_path / "exports" / "encoder.safetensors"
     export_encoder(run, exported)
-    load_encoder(exported)  # the atomic export is a whole, loadable file
+    load_encoder(exported)  # a whole, loadable file
 
     small = ["--n-samples", "64", "--n-gaussianity", "2", "--n-views", "20", "--n-resamples", "20"]
     assert analyze([str(run), "--out", str(run / "analysis"), *small]) == 0
