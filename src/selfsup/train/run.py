@@ -182,10 +182,15 @@ def _train(
         remove_temp_files(run_dir)
         remove_temp_files(run_dir / CHECKPOINTS)
         check_writable(run_dir, needed_bytes=2 * _checkpoint_bytes(method))
-        if ckpt is not None:
-            print(resume_note(ckpt, config), file=sys.stderr, flush=True)
+    note = resume_note(ckpt, config) if ckpt is not None and lock.held else None
+
+    def begin() -> None:  # training has begun (a refusal prints its one line, nothing more)
+        footprint.keep()
+        if note:
+            print(note, file=sys.stderr, flush=True)
+
     attempt = Attempt(run_dir, config, data.name, resume) if lock.held else None
-    bookkeeping = Bookkeeping(attempt, on_start=footprint.keep)
+    bookkeeping = Bookkeeping(attempt, on_start=begin)
     trainer = _trainer(config, run_dir, data, method, resume, guard, bookkeeping, extra_callbacks)
     if (trainer.global_rank == 0) != lock.held:
         raise SelfsupError(
