@@ -16,6 +16,7 @@ directory or a checkpoint file::
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -106,9 +107,19 @@ def encoder_metadata(
     }
 
 
-def save_encoder(backbone: nn.Module, metadata: dict, path: str | Path) -> Path:
-    """Write ``backbone``'s weights and ``metadata`` (see :func:`encoder_metadata`)."""
-    from safetensors.torch import save_file
+def save_encoder(
+    backbone: nn.Module,
+    metadata: dict,
+    path: str | Path,
+    write: Callable[[Path, bytes], object] = Path.write_bytes,
+) -> Path:
+    """Write ``backbone``'s weights and ``metadata`` (see :func:`encoder_metadata`).
+
+    Args:
+        write: writes the file's bytes to ``path``; by default as ``open(path, "wb")`` does
+            (mode 0666 less the umask; ``selfsup export`` passes an atomic writer).
+    """
+    from safetensors.torch import save
 
     path = Path(path)
     if path.suffix != ".safetensors":
@@ -117,7 +128,8 @@ def save_encoder(backbone: nn.Module, metadata: dict, path: str | Path) -> Path:
     tensors = {k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}
     header = {"format": FORMAT, "version": VERSION, "metadata": json.dumps(metadata)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=header)  # mode 0666 less the umask, like open()
+    # safetensors' own save_file makes the file 0600 whatever the umask: bytes, then write
+    write(path, save(tensors, metadata=header))
     return path
 
 

@@ -19,6 +19,7 @@ from selfsup.data.views import normaliser
 from selfsup.encoder import encoder_metadata, save_encoder
 from selfsup.errors import OneLineParser, SelfsupError
 from selfsup.nets import build_backbone
+from selfsup.train.atomic import atomic_write_bytes
 from selfsup.train.checkpoints import load_selfsup_checkpoint
 from selfsup.train.preflight import resolve_checkpoint, stored_config
 from selfsup.version import __version__
@@ -34,7 +35,7 @@ def export_encoder(run: str | Path, out: str | Path) -> tuple[Path, dict]:
         The file written and its metadata.
     """
     backbone, metadata = trained_encoder(run)
-    return save_encoder(backbone, metadata, out), metadata
+    return save_encoder(backbone, metadata, out, write=atomic_write_bytes), metadata
 
 
 def trained_encoder(run: str | Path) -> tuple[nn.Module, dict]:

@@ -41,7 +41,7 @@ def _assert_umask_modes(folder: Path, mask: int) -> None:
 
 @pytest.mark.parametrize("umask", [0o022, 0o027], indirect=True, ids=oct)
 def test_every_run_file_honours_the_umask(tmp_path, umask):
-    from selfsup.encoder import load_encoder
+    from selfsup.encoder import load_encoder, save_encoder
     from selfsup.experiments.analyze import main as analyze
     from selfsup.export import export_encoder
 
@@ -56,7 +56,8 @@ def test_every_run_file_honours_the_umask(tmp_path, umask):
 
     exported = tmp_path / "exports" / "encoder.safetensors"
     export_encoder(run, exported)
-    load_encoder(exported)  # a whole, loadable file
+    encoder = load_encoder(exported)  # a whole, loadable file
+    save_encoder(encoder.backbone, encoder.metadata, exported.parent / "saved.safetensors")
 
     small = ["--n-samples", "64", "--n-gaussianity", "2", "--n-views", "20", "--n-resamples", "20"]
     assert analyze([str(run), "--out", str(run / "analysis"), *small]) == 0
