@@ -24,7 +24,7 @@ from torch import nn
 
 from selfsup.data.user_images import image_batch
 from selfsup.data.views import Normalise, to_unit_float
-from selfsup.errors import SelfsupError
+from selfsup.errors import InputError, SelfsupError
 from selfsup.nets import build_backbone
 
 FORMAT = "selfsup.encoder"
@@ -54,14 +54,14 @@ class Encoder(nn.Module):
         """``(B, C, H, W)`` uint8, or floats in [0, 1] -> ``(B, out_dim)`` float features.
 
         Raises:
-            SelfsupError: float images outside [0, 1] (0-255 values, or images normalised
+            InputError: float images outside [0, 1] (0-255 values, or images normalised
                 already: the encoder normalises them itself).
         """
         if images.is_floating_point() and images.numel():
             lo, hi = torch.aminmax(images.detach())
             lo, hi = float(lo), float(hi)
             if lo < -RANGE_SLACK or hi > 1 + RANGE_SLACK:
-                raise SelfsupError(
+                raise InputError(
                     f"encoder: float images must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]; "
                     f"pass uint8 pixels, or divide 0-255 values by 255, or use "
                     f"encoder.preprocess(images) (the encoder normalises them itself)"
@@ -80,7 +80,7 @@ class Encoder(nn.Module):
                 applied), for ``encoder.backbone(batch)``.
 
         Raises:
-            SelfsupError: not uint8 images, or an unknown layout.
+            InputError: not uint8 images, or an unknown layout.
         """
         batch = to_unit_float(image_batch(images, self.image_shape)).to(self.normalise.mean.device)
         return self.normalise(batch) if normalised else batch

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from selfsup.errors import SelfsupError
+from selfsup.errors import InputError
 
 LAYOUTS = "(H, W), (H, W, C), (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or 3"
 
@@ -31,12 +31,12 @@ def image_batch(images, shape: Sequence[int]) -> torch.Tensor:
     """``images`` (see the module doc) as a uint8 ``(N, C, H, W)`` batch of ``shape = (C, H, W)``.
 
     Raises:
-        SelfsupError: not images (a float array, an unknown layout, another channel count).
+        InputError: not images (a float array, an unknown layout, another channel count).
     """
     c, h, w = (int(s) for s in shape)
     singles = _singles(images)
     if not singles:
-        raise SelfsupError("preprocess: no images given")
+        raise InputError("preprocess: no images given")
     return torch.stack([_fit(image, c, h, w) for image in singles])
 
 
@@ -52,13 +52,13 @@ def _singles(images) -> list:
     if isinstance(images, np.ndarray):
         images = torch.from_numpy(np.array(images))  # a writable, contiguous copy
     if not isinstance(images, torch.Tensor):
-        raise SelfsupError(
+        raise InputError(
             f"preprocess: expected PIL images, or uint8 numpy arrays or torch tensors, got "
             f"{type(images).__name__}"
         )
     x = images.detach().cpu()
     if x.dtype != torch.uint8:
-        raise SelfsupError(
+        raise InputError(
             f"preprocess: expected uint8 pixels (0-255), got {str(x.dtype).removeprefix('torch.')}"
             f"; float images in [0, 1] of shape (N, C, H, W) at the encoder's size go to the "
             f"encoder directly"
@@ -72,7 +72,7 @@ def _singles(images) -> list:
         return list(x.permute(0, 3, 1, 2))
     if x.ndim == 4 and x.shape[1] in channel:
         return list(x)
-    raise SelfsupError(f"preprocess: images of shape {tuple(x.shape)}; expected {LAYOUTS}")
+    raise InputError(f"preprocess: images of shape {tuple(x.shape)}; expected {LAYOUTS}")
 
 
 def _is_pil(value) -> bool:
