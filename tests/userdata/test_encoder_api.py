@@ -78,7 +78,7 @@ def _files_in_pipeline_order(root, split):
 def test_preprocess_of_image_files_matches_the_folder_pipeline(tmp_path, channels):
     # colour PNGs and JPEGs of assorted sizes, not square
     stripes(tmp_path, {"train": 4, "test": 5})
-    data = load_dataset("folder", tmp_path, image_size=16, channels=channels)
+    data = load_dataset("folder", path=tmp_path, image_size=16, channels=channels)
     encoder = _encoder(channels, 16)
     files = _files_in_pipeline_order(tmp_path, "test")
     assert len(files) == len(data.test)
