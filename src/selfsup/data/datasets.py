@@ -3,7 +3,8 @@
 Small datasets (digits, MNIST, CIFAR, STL-10) are held in memory as one ``(N, C, H, W)``
 uint8 tensor so batches are plain index operations; CelebA is decoded from files per batch.
 torchvision does the downloading and file parsing; scikit-learn ships the digits; ``shapes``
-and ``nuisance_digits`` are rendered in code. This registry imports the loaders and generators, never the reverse.
+and ``nuisance_digits`` are rendered in code. This registry imports the loaders and
+generators, never the reverse.
 """
 
 from __future__ import annotations
