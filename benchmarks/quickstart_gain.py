@@ -9,9 +9,11 @@ time depends on the other jobs, the CPU time much less; with 2 idle cores a run'
 lies between half its CPU time (both cores busy throughout) and its CPU time.
 
 Writes a JSON file (the command, commit, machine, date and every run) that the docs quote;
-the last line is ``gain_min=... gain_mean=... cpu_max=...``.
+the last line is ``gain_min=... gain_mean=... cpu_max=...``. ``--table FILE`` prints the
+Markdown table of docs/results.md from such a file instead.
 
     python benchmarks/quickstart_gain.py --seeds 0 1 2 --out benchmarks/results/quickstart_gain.json
+    python benchmarks/quickstart_gain.py --table benchmarks/results/quickstart_gain.json
 """
 
 from __future__ import annotations
@@ -69,12 +71,38 @@ def run_seed(seed: int, run_dir: Path, overrides: list[str]) -> dict:
     }
 
 
+def table(record: dict) -> str:
+    """The Markdown table of one measurement (a file this script wrote)."""
+    rows = [
+        "| seed | kNN, trained | kNN, untrained | gain (points) | linear probe | CPU s "
+        "(user + sys) | wall s (shared machine) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in record["runs"]:
+        rows.append(
+            f"| {r['seed']} | {r['knn_top1']:.3f} | {r['untrained_knn_top1']:.3f} | "
+            f"+{r['gain_points']:.1f} | {r['linear_top1']:.3f} | {r['cpu_seconds']:.0f} | "
+            f"{r['wall_seconds']:.0f} |"
+        )
+    git = record["git"]
+    rows.append(
+        f"\nMeasured at commit `{(git['commit'] or '?')[:7]}`{' (dirty)' if git['dirty'] else ''}"
+        f" on {record['machine']['cpus']} CPUs, started {record['started']}, load average "
+        f"{record['loadavg_1min_start']} at the start: `{record['command']}`."
+    )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path("runs/quickstart_gain.json"))
+    parser.add_argument("--table", type=Path, help="print the Markdown table of this file")
     parser.add_argument("overrides", nargs="*", help="config overrides (default: none)")
     args = parser.parse_args(argv)
+    if args.table is not None:
+        print(table(json.loads(args.table.read_text())))
+        return 0
     meta = collect(["python", "benchmarks/quickstart_gain.py", *(argv or sys.argv[1:])])
     with tempfile.TemporaryDirectory(prefix="quickstart_gain-") as tmp:
         runs = []
@@ -86,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "gain_points_min": round(min(gains), 2),
         "gain_points_mean": round(statistics.mean(gains), 2),
         "knn_top1_mean": round(statistics.mean(r["knn_top1"] for r in runs), 4),
-        "untrained_knn_top1_mean": round(
-            statistics.mean(r["untrained_knn_top1"] for r in runs), 4
-        ),
+        "untrained_knn_top1_mean": round(statistics.mean(r["untrained_knn_top1"] for r in runs), 4),
         "cpu_seconds_max": max(r["cpu_seconds"] for r in runs),
         "wall_seconds_max": max(r["wall_seconds"] for r in runs),
     }
