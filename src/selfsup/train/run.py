@@ -120,9 +120,10 @@ def evaluate_encoder(
 
 
 def _knn_of(backbone: nn.Module, method: SSLMethod, data: DataSplits, config: DictConfig) -> float:
-    """kNN top-1 of another backbone of ``method``'s architecture, with its normalisation."""
-    device = next(iter(method.parameters())).device
-    backbone = backbone.to(device)
+    """kNN top-1 of another backbone of ``method``'s architecture, with its normalisation
+    (on the trained method's device, in its parameters' dtype)."""
+    weight = next(iter(method.backbone.parameters()))
+    backbone = backbone.to(device=weight.device, dtype=weight.dtype)
     train_f, train_y = extract_features(backbone, data.train, method.normalise)
     test_f, test_y = extract_features(backbone, data.test, method.normalise)
     return knn_accuracy(
