@@ -1,4 +1,4 @@
-"""One lens measurement on the quickstart, this tree against another checkout, in turns.
+"""One lens measurement on `vicreg_digits` (digits MLP), this tree against another checkout.
 
 Each round runs, in fresh processes and alternating (ABBA), this tree's ``Lens.measure`` and
 the one under ``--other SRC`` (another commit's ``src``) on the same probe
@@ -32,7 +32,7 @@ from selfsup.train.lens import Lens
 from selfsup.train.run import load_data
 
 warnings.simplefilter("ignore")
-config = load_config(None, [])
+config = load_config("vicreg_digits", [])
 data = load_data(config)
 method = build_method(config, data)
 lens = Lens(every_n_epochs=5)

@@ -1,6 +1,6 @@
-"""What one lens measurement costs, quantity by quantity, on the quickstart's encoder.
+"""What one lens measurement costs, quantity by quantity, on the digits MLP recipe's encoder.
 
-Builds the quickstart (or the config given; untrained weights: the cost does not depend on
+Builds `vicreg_digits` (or the config given; untrained weights: the cost does not depend on
 them), picks the lens's probe batch and times, on one thread as the lens runs:
 
 - the forward passes (probe images, two views, the LiDAR views; backbone and projector);
@@ -111,10 +111,14 @@ def _cases(spaces: dict) -> dict[str, tuple]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("overrides", nargs="*", help="config overrides (default: the quickstart)")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        help="config overrides (default: vicreg_digits, the digits MLP recipe)",
+    )
     args = p.parse_args()
     warnings.simplefilter("ignore", EstimatorRegimeWarning)
-    config = load_config(None, args.overrides)
+    config = load_config("vicreg_digits", args.overrides)
     data = load_data(config)
     method = build_method(config, data).eval()
     lens = Lens(**{k: v for k, v in dict(config.lens).items() if k != "every_n_epochs"})

@@ -47,12 +47,12 @@ def config_for(method: str, data: str, quickstart: bool = False) -> tuple[str, l
     where there is one (unless ``quickstart``), else the quickstart (MNIST: VICReg's) with
     ``method.name`` set."""
     if quickstart and data == "digits":
-        return "quickstart", [f"method.name={method}"]
-    names = {("vicreg", "digits"): "quickstart", ("barlow_twins", "mnist"): "barlow_mnist"}
+        return "vicreg_digits", [f"method.name={method}"]
+    names = {("vicreg", "digits"): "vicreg_digits", ("barlow_twins", "mnist"): "barlow_mnist"}
     name = names.get((method, data), f"{method}_{data}")
     if (CONFIGS / f"{name}.yaml").exists():
         return name, []
-    return ("quickstart" if data == "digits" else "vicreg_mnist"), [f"method.name={method}"]
+    return ("vicreg_digits" if data == "digits" else "vicreg_mnist"), [f"method.name={method}"]
 
 
 def build(method: str, data: str, batch: int, quickstart: bool = False):

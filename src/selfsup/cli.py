@@ -188,6 +188,10 @@ def _unless_in_use(run_dir: Path | None, purpose: str, check, *args) -> None:
 def _print_metrics(metrics: dict, where: Path) -> None:
     shown = {k: v for k, v in metrics.items() if k.endswith("top1")}
     print("  ".join(f"{k}={v:.4f}" for k, v in shown.items()) + f"  ({where})")
+    baseline = metrics.get("baseline", {}).get("knn_top1")
+    if baseline is not None and "knn_top1" in metrics:
+        # what training bought: the same kNN on the same test images, initial weights
+        print(f"kNN {metrics['knn_top1']:.3f} (untrained encoder: {baseline:.3f})")
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -95,6 +95,7 @@ DATASET_NAMES = (
     "folder",
     "image_folder",
     "mnist",
+    "nuisance_digits",
     "shapes",
     "stl10",
     "styled_mnist",
@@ -107,6 +108,7 @@ VIEW_PRESETS = (
     "dino",
     "mnist",
     "none",
+    "nuisance_digits",
     "shapes",
     "simclr",
     "simvae_colour",
@@ -126,6 +128,7 @@ DATASET_VIEWS = {
     "celeba": "simclr",
     "image_folder": "simclr",
     "shapes": "shapes",
+    "nuisance_digits": "nuisance_digits",
 }
 #: the ``(C, H, W)`` of the datasets whose image shape does not depend on ``data.params`` (the
 #: others, e.g. ``folder`` or ``shapes``, are known once loaded): lets ``eval`` / ``analyze``

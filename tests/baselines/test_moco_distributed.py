@@ -20,7 +20,7 @@ BATCH, QUEUE = 24, 40  # 40 is no multiple of 24: the second write wraps around 
 def _model(symmetric: bool) -> torch.nn.Module:
     # SyncBatchNorm needs a GPU: BatchNorm-free networks make both runs comparable exactly
     config = load_config(
-        None,
+        "vicreg_digits",
         [
             "method.name=moco",
             f"method.params.queue_size={QUEUE}",

@@ -52,7 +52,9 @@ def test_local_crops_spend_the_papers_share_of_pixels():
 
 
 def _digits_config(method, *more):
-    return load_config(None, [f"method.name={method}", "method.projector=[16,16]", *more])
+    return load_config(
+        "vicreg_digits", [f"method.name={method}", "method.projector=[16,16]", *more]
+    )
 
 
 def _conv_config(method):

@@ -61,7 +61,7 @@ def one_line_error(argv, capsys) -> str:
         (["train", "--run-dirr", "x"], "unrecognized arguments: --run-dirr"),
         (["train", "method.params.sim_coef=3"], "unknown method parameter(s) sim_coef"),
         (["train", "method.name=simclr", "method.params.sim_coeff=3"], "for 'simclr'; valid:"),
-        (["train", "backbone.params.depth=3"], "unknown backbone parameter(s) depth for 'mlp'"),
+        (["train", "backbone.params.depth=3"], "unknown backbone parameter(s) depth for 'convnet'"),
         # checked when the data is loaded (after the imports)
         (
             ["train", "data.name=mnist", "data.root=/nonexistent"],

@@ -109,22 +109,22 @@ def test_a_text_number_becomes_a_number():
 
 
 def test_choosing_another_backbone_starts_from_its_defaults():
-    quick = load_config(None)
+    quick = load_config("vicreg_digits")
     assert to_dict(quick.backbone.params) == {"hidden": [512, 512]}
-    config = load_config(None, ["backbone.name=convnet"])
+    config = load_config("vicreg_digits", ["backbone.name=convnet"])
     assert config.backbone.name == "convnet" and to_dict(config.backbone.params) == {}
-    config = load_config(None, ["backbone.params={}", "backbone.name=convnet"])
+    config = load_config("vicreg_digits", ["backbone.params={}", "backbone.name=convnet"])
     assert to_dict(config.backbone.params) == {}
     # its own params may follow, in either order
     for words in (
         ["backbone.name=convnet", "backbone.params.channels=[8,16]"],
         ["backbone.params.channels=[8,16]", "backbone.name=convnet"],
     ):
-        assert to_dict(load_config(None, words).backbone.params) == {"channels": [8, 16]}
+        assert to_dict(load_config("vicreg_digits", words).backbone.params) == {"channels": [8, 16]}
 
 
 def test_choosing_the_same_name_keeps_the_files_section():
-    config = load_config(None, ["backbone.name=mlp", "method.name=vicreg"])
+    config = load_config("vicreg_digits", ["backbone.name=mlp", "method.name=vicreg"])
     assert to_dict(config.backbone.params) == {"hidden": [512, 512]}
 
 
@@ -134,16 +134,16 @@ def test_choosing_another_method_or_dataset():
     config = load_config("moco_digits", ["method.name=simclr"])
     assert to_dict(config.method.params) == {}
     assert list(config.method.projector) == [1024, 128]  # a size choice, kept
-    config = load_config(None, ["data.name=mnist"])
+    config = load_config("vicreg_digits", ["data.name=mnist"])
     assert config.data.views == "mnist" and config.data.batch_size == 256
-    config = load_config(None, ["data.name=mnist", "data.views=simclr"])
+    config = load_config("vicreg_digits", ["data.name=mnist", "data.views=simclr"])
     assert config.data.views == "simclr"
 
 
 def test_a_dict_override_replaces():
-    config = load_config(None, ["backbone.params={hidden: [64]}"])
+    config = load_config("vicreg_digits", ["backbone.params={hidden: [64]}"])
     assert to_dict(config.backbone.params) == {"hidden": [64]}
-    config = load_config(None, ["backbone.params={}"])
+    config = load_config("vicreg_digits", ["backbone.params={}"])
     assert to_dict(config.backbone.params) == {}
 
 
@@ -151,7 +151,7 @@ def test_train_builds_after_a_backbone_swap():
     from selfsup.data import load_dataset
     from selfsup.methods import build_method
 
-    config = load_config(None, ["backbone.name=convnet", "backbone.params={}"])
+    config = load_config("vicreg_digits", ["backbone.name=convnet", "backbone.params={}"])
     method = build_method(config, load_dataset("digits"))
     assert type(method.backbone).__name__ == "ConvNet"
 

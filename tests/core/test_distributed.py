@@ -23,7 +23,7 @@ METHODS = ["vicreg", "simclr", "barlow_twins"]
 def _model(method: str) -> torch.nn.Module:
     # SyncBatchNorm needs a GPU, so the equivalence is checked on networks without BatchNorm
     config = load_config(
-        None,
+        "vicreg_digits",
         [
             f"method.name={method}",
             "backbone.params.hidden=[32,16]",
@@ -101,6 +101,8 @@ def test_cli_trains_with_two_cpu_processes(tmp_path):
         "-m",
         "selfsup.cli",
         "train",
+        "--config",
+        "vicreg_digits",
         "--run-dir",
         str(tmp_path),
         "trainer.devices=2",

@@ -58,7 +58,7 @@ def one_step(name: str) -> tuple[float, float]:
     else:
         overrides += ["backbone.params.hidden=[16]", "method.projector=[16,12]"]
     torch.manual_seed(0)
-    method = build_method(load_config(None, overrides), _digits()).double()
+    method = build_method(load_config("vicreg_digits", overrides), _digits()).double()
     g = torch.Generator().manual_seed(1)
     x = torch.rand(16, 1, 8, 8, generator=g, dtype=torch.float64)
     other = 0.8 * x.flip(-1) + 0.2 * torch.rand(16, 1, 8, 8, generator=g, dtype=torch.float64)

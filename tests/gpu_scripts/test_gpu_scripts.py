@@ -26,7 +26,7 @@ def _env(out: Path, run_dir: Path, **more: str) -> dict[str, str]:
         **os.environ,
         "OUT": str(out),
         "RUN_DIR": str(run_dir),
-        "CONFIG": "quickstart",
+        "CONFIG": "vicreg_digits",
         "PYTHON": sys.executable,
         "SELFSUP_GPU_SCRIPT_ACCELERATOR": "cpu",
         "SELFSUP_GPU_NEEDS_MNIST": "0",

@@ -94,6 +94,6 @@ def test_radial_vicreg_labels_build_both_radial_forms():
     for label in ("radial_vicreg", "radial_vicreg_w1"):
         words = overrides(params, "digits", label, seed=0)
         assert "method.name=radial_vicreg" in words
-        built[label] = build_method(load_config(None, words), data)
+        built[label] = build_method(load_config("vicreg_digits", words), data)
     assert built["radial_vicreg"].loss_args["radial"] == "kl"
     assert built["radial_vicreg_w1"].loss_args["radial"] == "w1"

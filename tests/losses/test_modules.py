@@ -131,7 +131,7 @@ def test_dino_loss_warmup_schedule_and_state():
 
 def _method(name: str, *overrides: str):
     config = load_config(
-        None,
+        "vicreg_digits",
         [
             f"method.name={name}",
             "backbone.params.hidden=[32,16]",

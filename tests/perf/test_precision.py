@@ -32,7 +32,7 @@ def test_cpu_flags_on_this_machine_are_consistent_with_torch():
 def test_loss_stays_float32_under_bf16_autocast():
     """Under autocast the method's loss must be the float32 loss of its (bf16) embeddings:
     computed in bfloat16, VICReg's covariance term has ~3 significant digits."""
-    config = load_config("quickstart", ["method.projector=[64,64]"])
+    config = load_config("vicreg_digits", ["method.projector=[64,64]"])
     torch.manual_seed(0)
     method = build_method(config, load_dataset("digits"))
     # a hard input: one dominant direction and a large offset

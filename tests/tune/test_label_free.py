@@ -13,7 +13,9 @@ from selfsup.tune.objective import objective_value
 
 
 def test_objective_without_labels_equals_with_labels():
-    config = load_config(None, ["backbone.params.hidden=[64]", "method.projector=[32,32]"])
+    config = load_config(
+        "vicreg_digits", ["backbone.params.hidden=[64]", "method.projector=[32,32]"]
+    )
     data = load_data(config)
     torch.manual_seed(0)
     method = build_method(config, data)
@@ -47,7 +49,9 @@ def test_measures_are_those_of_the_estimators_on_the_probe_batch():
     from selfsup.data.views import to_unit_float
     from selfsup.info import alpha_req, rankme
 
-    config = load_config(None, ["backbone.params.hidden=[64]", "method.projector=[32,32]"])
+    config = load_config(
+        "vicreg_digits", ["backbone.params.hidden=[64]", "method.projector=[32,32]"]
+    )
     data = load_data(config)
     torch.manual_seed(1)
     method = build_method(config, data).eval()

@@ -27,7 +27,9 @@ def test_a_pruned_trial_stops_after_its_first_report(objective, tmp_path):
     study = open_study(f"sqlite:///{tmp_path / 'study.db'}", "p")
     study.pruner = optuna.pruners.ThresholdPruner(lower=1e9)  # every report is too low
     space = parse_space([*SMALL, "optim.lr=loguniform(1e-4,1e-2)"])
-    run_trial(study, TrialSettings(None, space, objective, tmp_path, prune=True, n_samples=64))
+    run_trial(
+        study, TrialSettings("vicreg_digits", space, objective, tmp_path, prune=True, n_samples=64)
+    )
     (trial,) = study.get_trials()
     assert trial.state == optuna.trial.TrialState.PRUNED
     assert trial.user_attrs["pruned_at_epoch"] == 1
@@ -42,7 +44,7 @@ def test_without_prune_the_same_trial_runs_to_the_end(tmp_path):
     study = open_study(f"sqlite:///{tmp_path / 'study.db'}", "p")
     study.pruner = optuna.pruners.ThresholdPruner(lower=1e9)
     space = parse_space(SMALL)
-    run_trial(study, TrialSettings(None, space, "rankme", tmp_path, n_samples=64))
+    run_trial(study, TrialSettings("vicreg_digits", space, "rankme", tmp_path, n_samples=64))
     (trial,) = study.get_trials()
     assert trial.state == optuna.trial.TrialState.COMPLETE
     assert json.loads((tmp_path / "trial-000" / "metrics.json").read_text())["global_step"] == 9

@@ -36,6 +36,8 @@ def _worker(out: Path, trials: int, *extra: str) -> subprocess.Popen:
         "-m",
         "selfsup.cli",
         "sweep",
+        "--config",
+        "vicreg_digits",
         "--out",
         str(out),
         "--trials",

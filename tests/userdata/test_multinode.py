@@ -59,7 +59,7 @@ def _initial_weights(words: list[str]) -> dict:
     from selfsup.methods import build_method
     from selfsup.train.run import load_data
 
-    config = load_config(None, words)
+    config = load_config("vicreg_digits", words)
     L.seed_everything(config.seed, workers=True, verbose=False)  # as train() does
     return build_method(config, load_data(config)).state_dict()
 

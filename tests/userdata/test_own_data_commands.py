@@ -42,7 +42,8 @@ def own_runs(tmp_path_factory):
     folder += [f"data.path={base / 'stripes'}", "data.params={image_size: 16}"]
     folder += ["data.batch_size=8", "backbone.params={channels: [8, 16]}"]
     folder += ["method.projector=[32,32]", "trainer.max_epochs=1", *QUIET]
-    tensors = ["train", "--run-dir", str(base / "tensors-run"), "data.name=tensors"]
+    tensors = ["train", "--config", "vicreg_digits", "--run-dir", str(base / "tensors-run")]
+    tensors += ["data.name=tensors"]
     tensors += ["data.path=train.npz", "data.test_path=test.npz"]  # relative to base
     tensors += ["backbone.params.hidden=[32,16]", "method.projector=[32,32]"]
     tensors += ["data.batch_size=50", "trainer.max_epochs=1", "eval.mlp_probe=false", *QUIET]

@@ -123,7 +123,7 @@ def test_config_keys_reach_the_loader_and_are_refused_elsewhere(tmp_path):
     np.savez(tmp_path / "a.npz", x=_images(), y=np.arange(6) % 3)
     config = load_config(None, ["data.name=tensors", f"data.path={tmp_path / 'a.npz'}"])
     assert load_data(config).num_classes == 3
-    # data.name stays digits: refused when the config is read, and again by load_data (a
+    # data.name stays the quickstart's: refused when the config is read, and again by load_data (a
     # stored config is not read through load_config)
     with pytest.raises(SelfsupError, match="data.path is for your own files"):
         load_config(None, [f"data.path={tmp_path / 'a.npz'}"])

@@ -3,7 +3,8 @@
 Small datasets (digits, MNIST, CIFAR, STL-10) are held in memory as one ``(N, C, H, W)``
 uint8 tensor so batches are plain index operations; CelebA is decoded from files per batch.
 torchvision does the downloading and file parsing; scikit-learn ships the digits; ``shapes``
-is rendered in code. This registry imports the loaders and generators, never the reverse.
+and ``nuisance_digits`` are rendered in code. This registry imports the loaders and
+generators, never the reverse.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 
 from selfsup.data.folder import load_image_folder
 from selfsup.data.images import BatchDataset, DataSplits, FileImages, TensorImages
+from selfsup.data.nuisance_digits import load_nuisance_digits
 from selfsup.data.shapes import load_shapes
 from selfsup.data.styled_mnist import BASES, restyle_digits
 from selfsup.data.tensors import load_tensors
@@ -180,13 +182,14 @@ DATASETS: dict[str, Callable[..., DataSplits]] = {
     "stl10": _stl10,
     "celeba": _celeba,
     "shapes": load_shapes,
+    "nuisance_digits": load_nuisance_digits,
     "styled_mnist": _styled_mnist,
     "folder": load_image_folder,
     "image_folder": load_image_folder,  # the former name of "folder"
     "tensors": load_tensors,
 }
 #: datasets made in code: they need no files and never download
-IN_CODE = frozenset({"digits", "shapes"})
+IN_CODE = frozenset({"digits", "nuisance_digits", "shapes"})
 
 
 def load_dataset(

@@ -44,6 +44,11 @@ _SHAPES = ViewSpec(
     padding="border",  # a rotated crop near the edge repeats the uniform background
     jitter=(0.4, 0.4, 0.4, 0.25),
 )
+# nuisance_digits: its nuisances are position, size and colours, so the views vary exactly
+# those: crops that keep most of the digit, strong colour jitter with a full hue turn, grey
+_NUISANCE_DIGITS = ViewSpec(
+    scale=(0.5, 1.0), ratio=(0.75, 1.33), flip_p=0.0, jitter=(0.4, 0.4, 0.4, 0.5), grey_p=0.2
+)
 _NONE = ViewSpec(crop=False, flip_p=0.0)
 
 #: preset name -> (first view, second view, recipe of any further view)
@@ -59,6 +64,7 @@ PRESETS: dict[str, tuple[ViewSpec, ViewSpec, ViewSpec]] = {
     "simvae_grey_fast": (_SIMVAE_GREY, _SIMVAE_GREY, _SIMVAE_GREY),  # old name, same recipe
     "simvae_colour": (_SIMVAE_COLOUR, _SIMVAE_COLOUR, _SIMVAE_COLOUR),
     "shapes": (_SHAPES, _SHAPES, _SHAPES),
+    "nuisance_digits": (_NUISANCE_DIGITS, _NUISANCE_DIGITS, _NUISANCE_DIGITS),
     "none": (_NONE, _NONE, _NONE),
 }
 
@@ -144,6 +150,7 @@ STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "stl10": ((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)),
     "celeba": ((0.5063, 0.4258, 0.3832), (0.3107, 0.2904, 0.2897)),
     "shapes": ((0.33, 0.31, 0.32), (0.25, 0.25, 0.26)),
+    "nuisance_digits": ((0.50, 0.50, 0.50), (0.28, 0.28, 0.28)),
 }
 
 

@@ -46,7 +46,7 @@ class Params:
     n_test: int = option(0, "test images for kNN (0: all)", minimum=0)
     n_samples: int = option(512, "training images the label-free measures use", minimum=4)
     widths: tuple[str, ...] = ("[256]", "[512,512]", "[1024,1024]")  # projector choices
-    config: str = "quickstart"
+    config: str = "vicreg_digits"  # digits with an MLP (the former quickstart)
 
 
 PRESETS = {

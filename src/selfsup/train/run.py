@@ -9,6 +9,7 @@ Ctrl-C or SIGTERM saves a checkpoint and tells how to continue (``interrupt.py``
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ import lightning as L
 from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
+from torch import nn
 
 from selfsup.allocator import reuse_freed_memory
 from selfsup.config import check_data_files, to_dict
@@ -81,9 +83,14 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     return newest_checkpoint(run_dir)
 
 
-def evaluate_encoder(method: SSLMethod, data: DataSplits, config: DictConfig) -> dict[str, float]:
+def evaluate_encoder(
+    method: SSLMethod, data: DataSplits, config: DictConfig, untrained: nn.Module | None = None
+) -> dict:
     """kNN, linear probe (and MLP probe) top-1 on the test split from frozen backbone features
     (with a progress bar on a terminal, see ``selfsup.train.progress``).
+
+    ``untrained``: the backbone with the run's initial weights; its kNN top-1 by the same
+    protocol goes to ``metrics["baseline"]["knn_top1"]``, what training is compared with.
 
     Raises:
         SelfsupError: the data has no labels or no test split (``DataSplits.labelled``).
@@ -93,7 +100,7 @@ def evaluate_encoder(method: SSLMethod, data: DataSplits, config: DictConfig) ->
             f"evaluation needs labelled train and test splits: {data.unlabelled_reason()}"
         )
     e = config.eval
-    stages = 3 + bool(e.linear_probe) + bool(e.mlp_probe)
+    stages = 3 + bool(e.linear_probe) + bool(e.mlp_probe) + (untrained is not None)
     shown = bool(config.trainer.get("enable_progress_bar", True))
     with StageProgress("evaluating", stages, enabled=shown) as progress:
         with progress.stage(f"features of {len(data.train)} training images"):
@@ -111,8 +118,23 @@ def evaluate_encoder(method: SSLMethod, data: DataSplits, config: DictConfig) ->
             with progress.stage("MLP probe"):
                 mlp = MLPProbe(seed=config.seed).fit(train_f, train_y)
                 metrics["mlp_top1"] = mlp.score(test_f, test_y)
+        if untrained is not None:
+            with progress.stage("kNN of the untrained encoder"):
+                metrics["baseline"] = {"knn_top1": _knn_of(untrained, method, data, config)}
     metrics["feature_dim"] = train_f.shape[1]
     return metrics
+
+
+def _knn_of(backbone: nn.Module, method: SSLMethod, data: DataSplits, config: DictConfig) -> float:
+    """kNN top-1 of another backbone of ``method``'s architecture, with its normalisation
+    (on the trained method's device, in its parameters' dtype)."""
+    weight = next(iter(method.backbone.parameters()))
+    backbone = backbone.to(device=weight.device, dtype=weight.dtype)
+    train_f, train_y = extract_features(backbone, data.train, method.normalise)
+    test_f, test_y = extract_features(backbone, data.test, method.normalise)
+    return knn_accuracy(
+        train_f, train_y, test_f, test_y, config.eval.knn_k, config.eval.knn_temperature
+    )
 
 
 def train(
@@ -157,13 +179,16 @@ def train(
             L.seed_everything(config.seed, workers=True, verbose=False)
             data = load_data(config)
             method = build_method(config, data)
+            # the initial weights, for the final evaluation's baseline: seeded, so a resumed
+            # run rebuilds the very same ones before its checkpoint is loaded
+            untrained = copy.deepcopy(method.backbone) if lead else None
             # a start refused from here on takes back what it created (the lock, folders)
             footprint = Footprint(run_dir)
             with lock if lead else contextlib.nullcontext():
                 try:
                     if lead:
                         footprint.snapshot()
-                    args = (data, method, extra_callbacks, lock, guard, footprint)
+                    args = (data, method, extra_callbacks, lock, guard, footprint, untrained)
                     return _train(config, run_dir, resume, *args)
                 except BaseException:
                     footprint.undo()  # nothing once training has begun
@@ -174,7 +199,7 @@ def train(
 
 
 def _train(
-    config, run_dir, resume, data, method, extra_callbacks, lock, guard, footprint
+    config, run_dir, resume, data, method, extra_callbacks, lock, guard, footprint, untrained
 ) -> dict | None:
     # again, now that nobody else writes here
     ckpt, start = _checkpoint_to_resume(run_dir, resume, config)
@@ -244,7 +269,7 @@ def _train(
     attempt.stop_clock()
     method = method.to(trainer.strategy.root_device)
     try:
-        metrics = _final_evaluation(method, data, config)
+        metrics = _final_evaluation(method, data, config, untrained)
     except Interrupted as stop:
         attempt.record(trainer, "interrupted")
         _plot_curves(run_dir, quiet=True)
@@ -269,10 +294,13 @@ def _plot_curves(run_dir: Path, quiet: bool = False) -> None:
             raise
 
 
-def _final_evaluation(method: SSLMethod, data: DataSplits, config: DictConfig) -> dict:
-    """``evaluate_encoder``'s metrics, or, for data without labels, a note that says why not."""
+def _final_evaluation(
+    method: SSLMethod, data: DataSplits, config: DictConfig, untrained: nn.Module | None
+) -> dict:
+    """``evaluate_encoder``'s metrics (with the untrained encoder's kNN as the baseline), or,
+    for data without labels, a note that says why not."""
     if data.labelled:
-        return evaluate_encoder(method, data, config)
+        return evaluate_encoder(method, data, config, untrained)
     reason = f"{data.unlabelled_reason()}; kNN and probes need labelled train and test splits"
     print(f"note: evaluation skipped: {reason}", file=sys.stderr)
     return {"eval_skipped": reason}
