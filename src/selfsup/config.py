@@ -142,7 +142,7 @@ class LensConfig:
 
     every_n_epochs: int = setting(0, low=0)  # measure before training and every K-th epoch
     n_samples: int = setting(512, low=4)  # probe images from the test split
-    lidar_samples: int = setting(64, low=0)  # images for LiDAR (0: no LiDAR)
+    lidar_samples: int = setting(64, low=2, special=(0,), note="no LiDAR")  # LiDAR images
     lidar_views: int = setting(8, low=2)  # views per LiDAR image
 
 

@@ -107,7 +107,10 @@ class Rule:
         if self.registry:
             from selfsup import registry
 
-            registry.entry(self.registry, value, key)  # one line naming the valid ones
+            try:
+                registry.entry(self.registry, value, key)  # one line naming the valid ones
+            except registry.RegistryError as err:
+                raise ConfigError(str(err), key) from None
             return value
         if self.items is not None:
             return self._items(key, value)

@@ -41,7 +41,7 @@ BUILTIN_PACKAGES = ("selfsup.methods", "selfsup.nets", "selfsup.data")
 #: the entry-point group through which an installed package adds its plug-in modules
 ENTRY_POINT_GROUP = "selfsup.plugins"
 #: the arguments a factory of each kind takes from selfsup itself, not from the config
-FIXED_ARGS = {"backbone": 1, "dataset": 2, "method": 0, "views": 0}
+FIXED_ARGS = {"backbone": 1, "dataset": 2, "method": 0, "views": 0, "callback": 0}
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
