@@ -13,15 +13,15 @@ from selfsup import registry
 def registry_restored() -> Iterator[None]:
     """Whatever plug-ins the block imports and registers is forgotten when it ends (their
     modules too), so other tests see the built-ins only."""
+    registry.entries("method")  # the built-ins read first, so that they are what is restored
     entries = {kind: dict(found) for kind, found in registry._ENTRIES.items()}
-    plugins, modules = list(registry._PLUGINS), set(sys.modules)
+    plugins = list(registry._PLUGINS)
     try:
         yield
     finally:
         for kind, found in entries.items():
             registry._ENTRIES[kind].clear()
             registry._ENTRIES[kind].update(found)
+        for name in set(registry._PLUGINS) - set(plugins):
+            sys.modules.pop(name, None)  # imported again, and registered again, when named
         registry._PLUGINS[:] = plugins
-        for name in set(sys.modules) - modules:
-            if name not in plugins and not name.startswith(("selfsup", "torch", "lightning")):
-                sys.modules.pop(name, None)

@@ -62,6 +62,7 @@ def export_encoder(run: str | Path, out: str | Path) -> tuple[Path, dict]:
         global_step=int(state.get("global_step", 0)),
         checkpoint=ckpt.name,
         selfsup_version=__version__,
+        plugins=list(config.plugins),  # load_encoder imports them (a plug-in backbone)
     )
     return save_encoder(backbone, metadata, out), metadata
 

@@ -11,7 +11,10 @@ test_registry.py`` checks that this reading equals :mod:`inspect` on the importe
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
@@ -34,16 +37,125 @@ class SourceDefault:
         return self.text
 
 
-def scan_builtins(packages: Iterable[str]) -> Iterator[Entry]:
-    """The registrations in the modules of ``packages`` (``"selfsup.methods"``)."""
-    for package in packages:
-        folder = ROOT.joinpath(*package.split(".")[1:])
-        for path in sorted(folder.glob("*.py")):
-            text = path.read_text(encoding="utf-8")
-            if not _REGISTERS.search(text):  # many modules register nothing: no parse
-                continue
-            module = package if path.stem == "__init__" else f"{package}.{path.stem}"
-            yield from _registrations(module, _parsed(module))
+def scan_builtins(packages: Iterable[str]) -> list[Entry]:
+    """The registrations in the modules of ``packages`` (``"selfsup.methods"``).
+
+    The result is kept in ``selfsup/__pycache__`` (as Python keeps bytecode there), keyed by
+    the size and modification time of every file read, and read back as plain values (JSON and
+    literals, never code); a folder that cannot be written just means reading the sources.
+    """
+    packages = tuple(packages)
+    files = [p for package in packages for p in sorted(_folder(package).glob("*.py"))]
+    cached = _cached(packages, files)
+    if cached is not None:
+        return cached
+    found: list[Entry] = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        if not _REGISTERS.search(text):  # many modules register nothing: no parse
+            continue
+        package = ".".join(("selfsup", *path.parent.relative_to(ROOT).parts))
+        module = package if path.stem == "__init__" else f"{package}.{path.stem}"
+        found += _registrations(module, _parsed(module))
+    _store(packages, files, found)
+    return found
+
+
+def _folder(package: str) -> Path:
+    return ROOT.joinpath(*package.split(".")[1:])
+
+
+def _stamps(files: Iterable[Path]) -> dict[str, list[int]]:
+    stamps = {}
+    for path in files:
+        stat = path.stat()
+        stamps[str(path.relative_to(ROOT))] = [stat.st_mtime_ns, stat.st_size]
+    return stamps
+
+
+def _cache_file() -> Path:
+    return ROOT / "__pycache__" / f"registry_scan.{sys.implementation.cache_tag}.json"
+
+
+def _cached(packages: tuple[str, ...], files: list[Path]) -> list[Entry] | None:
+    try:
+        saved = json.loads(_cache_file().read_text(encoding="utf-8"))
+        if saved["packages"] != list(packages) or saved["version"] != _CACHE_VERSION:
+            return None
+        read = [ROOT / name for name in saved["stamps"]]
+        if saved["stamps"] != _stamps(sorted(set(files) | set(read), key=str)):
+            return None
+        return [_decoded(_back(item)) for item in saved["entries"]]
+    except (OSError, ValueError, KeyError, TypeError, SyntaxError):
+        return None
+
+
+def _store(packages: tuple[str, ...], files: list[Path], found: list[Entry]) -> None:
+    read = {ROOT.joinpath(*m.split(".")[1:]).with_suffix(".py") for m in _PARSED}
+    read = {p if p.is_file() else p.with_suffix("") / "__init__.py" for p in read}
+    try:
+        saved = {
+            "version": _CACHE_VERSION,
+            "packages": list(packages),
+            "stamps": _stamps(sorted(set(files) | {p for p in read if p.is_file()}, key=str)),
+            "entries": [_plain(_encoded(e)) for e in found],
+        }
+        target = _cache_file()
+        target.parent.mkdir(exist_ok=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(saved), encoding="utf-8")
+        os.replace(partial, target)
+    except (OSError, ValueError):  # a read-only install: read the sources every time
+        pass
+
+
+def _encoded(entry: Entry) -> tuple:
+    params = tuple((p.name, p.annotation, _default_encoded(p.default)) for p in entry.params)
+    meta = tuple(entry.meta.items())
+    return (entry.kind, entry.name, entry.target, params, entry.open_params, meta, entry.doc)
+
+
+def _plain(value: Any) -> Any:
+    """Literal values as JSON: a tuple becomes ``{"tuple": [...]}``."""
+    if isinstance(value, tuple):
+        return {"tuple": [_plain(v) for v in value]}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    raise ValueError(f"not a literal: {value!r}")
+
+
+def _back(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(_back(v) for v in value["tuple"])
+    if isinstance(value, list):
+        return [_back(v) for v in value]
+    return value
+
+
+def _default_encoded(value: Any) -> tuple:
+    if value is REQUIRED:
+        return ("required",)
+    if isinstance(value, SourceDefault):
+        return ("source", value.text)
+    return ("value", value)
+
+
+def _decoded(item: tuple) -> Entry:
+    kind, name, target, params, open_params, meta, doc = item
+    decoded = tuple(Param(n, a, _default_decoded(d)) for n, a, d in params)
+    return Entry(kind, name, target, decoded, open_params, dict(meta), None, doc)
+
+
+def _default_decoded(value: tuple) -> Any:
+    if value[0] == "required":
+        return REQUIRED
+    return SourceDefault(value[1]) if value[0] == "source" else value[1]
+
+
+_CACHE_VERSION = 2
+_PARSED: set[str] = set()
 
 
 def _registrations(module: str, tree: ast.Module) -> Iterator[Entry]:
@@ -158,6 +270,7 @@ def _resolve(module: str, base: ast.expr) -> tuple[str, ast.ClassDef] | None:
 
 @cache
 def _parsed(module: str) -> ast.Module:
+    _PARSED.add(module)
     parts = module.split(".")[1:]
     path = ROOT.joinpath(*parts).with_suffix(".py")
     if not path.is_file():

@@ -149,3 +149,36 @@ def test_the_readme_names_exactly_the_registered_things():
         plain = {n for n, e in _builtin(kind).items() if "alias_of" not in e.meta}
         assert named <= known, (kind, named - known)
         assert plain <= named, (kind, plain - named)
+
+
+def test_the_kept_scan_is_the_scan_and_follows_edits(tmp_path):
+    """The scan kept in __pycache__ reads back equal to a fresh one, and an edited, added or
+    removed module is read again (run in a copy of the package)."""
+    import shutil
+    import subprocess
+    import sys
+
+    src = Path(registry.__file__).parent
+    shutil.copytree(src, tmp_path / "selfsup", ignore=shutil.ignore_patterns("__pycache__"))
+    show = (
+        "from selfsup import registry;"
+        "e = registry.entries('method')['vicreg'];"
+        "print(sorted(registry.names('method')), [(p.name, p.default) for p in e.params])"
+    )
+
+    def listed() -> str:
+        env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+        done = subprocess.run([sys.executable, "-c", show], env=env, capture_output=True,
+                              text=True, check=True)  # fmt: skip
+        return done.stdout
+
+    first = listed()
+    assert list((tmp_path / "selfsup" / "__pycache__").glob("registry_scan.*.json"))
+    assert listed() == first  # from the kept scan
+    vicreg = tmp_path / "selfsup" / "methods" / "vicreg.py"
+    vicreg.write_text(
+        vicreg.read_text().replace("sim_coeff: float = 25.0", "sim_coeff: float = 3.0")
+    )
+    assert "('sim_coeff', 3.0)" in listed()
+    (tmp_path / "selfsup" / "methods" / "simclr.py").unlink()
+    assert "'simclr'" not in listed()
