@@ -20,14 +20,9 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from selfsup.config_schema import (
-    ConfigError,
-    fresh_section,
-    setting,
-    swapped_sections,
-    validate,
-)
+from selfsup.config_schema import ConfigError, fresh_section, swapped_sections, validate
 from selfsup.errors import SelfsupError
+from selfsup.rules import setting
 
 
 @dataclass
@@ -269,6 +264,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (
         key = str(getattr(err, "full_key", "") or "")
         raise _friendly(err, str(file), OmegaConf.select(loaded, key) if key else None) from None
     parsed = [parse_override(item) for item in overrides]
+    parsed = [(k, [v] if k == "plugins" and isinstance(v, str) else v) for k, v in parsed]
     named = [value for key, value in parsed if key == "plugins"]
     load_plugins_of(
         named[-1] if named else config.plugins, "the command line" if named else file.name

@@ -16,7 +16,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from selfsup.config_schema import ConfigError, Rule
+from selfsup.rules import ConfigError, Rule
 
 
 def check_params(kind: str, section: str, values: Mapping) -> dict:
@@ -31,15 +31,14 @@ def check_params(kind: str, section: str, values: Mapping) -> dict:
     if found is None:  # an unknown name is refused by its rule
         return params
     rules = {p.name: p for p in found.params}
-    for key in params:
-        if key in rules or found.open_params:
-            continue
-        close = difflib.get_close_matches(str(key), list(rules), n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        valid = ", ".join(rules) or "none"
+    unknown = [key for key in params if key not in rules and not found.open_params]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), list(rules), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
         raise ConfigError(
-            f"unknown {section}.params key '{key}' for {kind} '{name}'{hint} (valid: {valid})",
-            f"{section}.params.{key}",
+            f"unknown {kind} parameter(s) {', '.join(map(str, unknown))} for '{name}'{hint}; "
+            f"valid: {', '.join(rules) or 'none'}",
+            f"{section}.params.{unknown[0]}",
         )
     for key, value in params.items():
         rule = param_rule(rules[key]) if key in rules else None

@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from selfsup.registry import FIXED_ARGS, KINDS, REQUIRED, Entry, Param
+from selfsup.registry_entry import FIXED_ARGS, KINDS, REQUIRED, Entry, Param
 
 _REGISTERS = re.compile(r"\bregister_(?:" + "|".join(KINDS) + r")\(")
 #: the package's root folder (``.../selfsup``)

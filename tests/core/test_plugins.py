@@ -19,7 +19,7 @@ from tests.plugin_helpers import registry_restored
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 #: the contract users write against, exactly as documented
-HALFVIC = '''
+HALFVIC = """
 import selfsup
 from selfsup.losses import vicreg_terms
 from selfsup.methods import JointEmbedding
@@ -32,7 +32,7 @@ class HalfVICReg(JointEmbedding):
 
     def objective(self, z_a, z_b):
         return vicreg_terms(z_a, z_b, cov_coeff=self.cov_weight)
-'''
+"""
 TINY = [
     "data.train_subset=128",
     "data.test_subset=64",
@@ -130,7 +130,10 @@ def test_a_new_builtin_method_is_one_file(tmp_path):
     bad = _run(["-m", "selfsup.cli", "train", "method.name=quarter_vicreg",
                 "method.params.cov_weight=x"], paths, tmp_path)  # fmt: skip
     assert bad.returncode == 2
-    assert bad.stderr == "error: method.params.cov_weight must be a finite number, got 'x' (in the command line)\n"  # noqa: E501
+    assert (
+        bad.stderr
+        == "error: method.params.cov_weight must be a finite number, got 'x' (in the command line)\n"
+    )  # noqa: E501
     run = tmp_path / "run"
     argv = ["train", "method.name=quarter_vicreg", "trainer.max_epochs=1", "--run-dir", str(run)]
     trained = _run(["-m", "selfsup.cli", *argv, *TINY], paths, tmp_path)
@@ -148,11 +151,11 @@ def _one_line(argv: list[str], capsys) -> str:
 @pytest.mark.parametrize(
     ("overrides", "said"),
     [
-        (["method.params.cov_wieght=1"], "unknown method.params key 'cov_wieght' for method "
-         "'halfvic'; did you mean cov_weight?"),
+        (["method.params.cov_wieght=1"], "unknown method parameter(s) cov_wieght for 'halfvic' "
+         "(did you mean cov_weight?)"),
         (["method.params.cov_weight=abc"], "method.params.cov_weight must be a finite number, "
          "got 'abc'"),
-        (["method.name=halfvc"], "unknown method 'halfvc' (did you mean 'halfvic'?)"),
+        (["method.name=halfvc"], "got 'halfvc'; did you mean halfvic?"),
     ],
 )  # fmt: skip
 def test_plugin_params_are_checked_by_their_type_hints(overrides, said, plugin_dir, capsys):
