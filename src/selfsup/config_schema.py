@@ -222,7 +222,7 @@ def fresh_section(section: str, name: str, defaults: Mapping) -> dict:
     from selfsup import registry
 
     fresh = {key: defaults[key] for key in SWAPPABLE[section]}
-    known = registry.entries("dataset").get(name) if section == "data" else None
+    known = registry.find("dataset", name) if section == "data" else None
     if known is not None and known.meta.get("views"):
         fresh["views"] = known.meta["views"]
     return fresh
@@ -234,6 +234,6 @@ def dataset_shape(name: str) -> tuple[int, int, int] | None:
     shape before any data is read; ``None`` when it is known only once loaded."""
     from selfsup import registry
 
-    known = registry.entries("dataset").get(name)
+    known = registry.find("dataset", name)
     shape = known.meta.get("shape") if known is not None else None
     return tuple(shape) if shape else None

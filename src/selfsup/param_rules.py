@@ -27,7 +27,7 @@ def check_params(kind: str, section: str, values: Mapping) -> dict:
 
     name = values.get("name")
     params = dict(values.get("params") or {})
-    found = registry.entries(kind).get(name)
+    found = registry.find(kind, name)
     if found is None:  # an unknown name is refused by its rule
         return params
     rules = {p.name: p for p in found.params}

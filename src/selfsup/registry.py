@@ -134,7 +134,7 @@ def _first_line(doc: str | None) -> str:
 
 def _add(entry: Entry) -> None:
     known = _ENTRIES[entry.kind].get(entry.name)
-    if known is not None and known.target != entry.target and not entry.target.endswith("<value>"):
+    if known is not None and known.target != entry.target:
         raise RegistryError(
             f"{entry.kind} '{entry.name}' is registered twice: by {known.target} and by "
             f"{entry.target}; choose another name"
@@ -186,11 +186,24 @@ def _type_text(hint: Any) -> str:
 
 # --- reading the registry ----------------------------------------------------------------
 def entries(kind: str) -> dict[str, Entry]:
-    """Every registered ``kind`` (built-ins and loaded plug-ins), by name."""
+    """Every registered ``kind`` (built-ins, plug-ins, installed packages' plug-ins), by name."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     _builtins()
+    _entry_point_plugins()
     return dict(sorted(_ENTRIES[kind].items()))
+
+
+def find(kind: str, name: str) -> Entry | None:
+    """The entry of ``name``, or ``None``. Installed packages' plug-ins (entry points) are
+    imported only when ``name`` is neither built in nor registered by a plug-in loaded so far:
+    naming a built-in costs no scan of the installed packages."""
+    _builtins()
+    found = _ENTRIES[kind].get(name)
+    if found is None and not _ENTRY_POINTS_LOADED:
+        _entry_point_plugins()
+        found = _ENTRIES[kind].get(name)
+    return found
 
 
 def names(kind: str) -> tuple[str, ...]:
@@ -201,9 +214,10 @@ def names(kind: str) -> tuple[str, ...]:
 def entry(kind: str, name: str, key: str | None = None) -> Entry:
     """The entry of ``name``; a one-line error listing the valid names (and the closest one)
     when it is not registered."""
+    known = find(kind, name)
+    if known is not None:
+        return known
     found = entries(kind)
-    if name in found:
-        return found[name]
     close = difflib.get_close_matches(str(name), list(found), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     where = f"{key}: " if key else ""
@@ -229,7 +243,7 @@ class Registered(Mapping[str, Any]):
         self.kind, self.convert = kind, convert
 
     def __getitem__(self, name: str) -> Any:
-        if name not in entries(self.kind):
+        if find(self.kind, name) is None:
             raise KeyError(name)
         value = get(self.kind, name)
         return self.convert(value) if self.convert else value
@@ -246,8 +260,9 @@ class Registered(Mapping[str, Any]):
 
 # --- plug-ins ----------------------------------------------------------------------------
 def load_plugins(modules: Iterable[str] = (), where: str = "") -> list[str]:
-    """Import the plug-in modules ``modules`` and those of installed packages (the
-    ``selfsup.plugins`` entry-point group), so that what they register can be named.
+    """Import the plug-in modules ``modules``, so that what they register can be named (the
+    modules of installed packages, in the ``selfsup.plugins`` entry-point group, are imported
+    when a name is not found otherwise: :func:`find`).
 
     Args:
         modules: importable module names (``["myplug", "lab.methods"]``); never a path.
@@ -260,7 +275,6 @@ def load_plugins(modules: Iterable[str] = (), where: str = "") -> list[str]:
         RegistryError: a name that is not a module name, or a module that cannot be imported
             (one line naming it and why).
     """
-    _entry_point_plugins()
     source = f" (named in {where})" if where else ""
     for module in modules or ():
         if not isinstance(module, str) or not _MODULE_NAME.match(module):

@@ -86,8 +86,8 @@ class Rule:
         if self.registry:
             from selfsup import registry
 
-            names = registry.names(self.registry)
-            if value not in names:
+            if not isinstance(value, str) or registry.find(self.registry, value) is None:
+                names = registry.names(self.registry)
                 close = difflib.get_close_matches(str(value), names, n=1)
                 hint = f"; did you mean {close[0]}?" if close else ""
                 raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}{hint}", key)

@@ -130,10 +130,8 @@ def test_a_new_builtin_method_is_one_file(tmp_path):
     bad = _run(["-m", "selfsup.cli", "train", "method.name=quarter_vicreg",
                 "method.params.cov_weight=x"], paths, tmp_path)  # fmt: skip
     assert bad.returncode == 2
-    assert (
-        bad.stderr
-        == "error: method.params.cov_weight must be a finite number, got 'x' (in the command line)\n"
-    )  # noqa: E501
+    said = "method.params.cov_weight must be a finite number, got 'x' (in the command line)"
+    assert bad.stderr == f"error: {said}\n"
     run = tmp_path / "run"
     argv = ["train", "method.name=quarter_vicreg", "trainer.max_epochs=1", "--run-dir", str(run)]
     trained = _run(["-m", "selfsup.cli", *argv, *TINY], paths, tmp_path)
@@ -195,6 +193,17 @@ def test_a_plugin_name_taken_by_a_builtin_is_refused(tmp_path, capsys):
     finally:
         sys.path.remove(str(tmp_path))
     assert "method 'vicreg' is registered twice" in err
+    (tmp_path / "clash_views.py").write_text(
+        "import selfsup\nfrom selfsup.data import ViewSpec\n\n"
+        "selfsup.register_views('mnist')((ViewSpec(),))\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with registry_restored():
+            err = _one_line(["train", "plugins=[clash_views]"], capsys)
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert "views 'mnist' is registered twice" in err
 
 
 @pytest.mark.parametrize(
@@ -212,3 +221,21 @@ def test_bad_values_are_one_line_before_training(overrides, said, tmp_path, caps
     run = tmp_path / "run"
     assert said in _one_line(["train", "--run-dir", str(run), *overrides], capsys)
     assert not list(run.glob("checkpoints/*.ckpt"))  # refused before the first step
+
+
+def test_an_installed_package_plugs_in_through_its_entry_point(plugin_dir, tmp_path):
+    """A package whose metadata lists ``myplug`` in the ``selfsup.plugins`` group (a dist-info
+    folder on the path, as pip leaves it): its method is known with no ``plugins=``."""
+    dist = plugin_dir / "myplug-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: myplug\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[selfsup.plugins]\nhalfvic = myplug\n")
+    argv = ["-m", "selfsup.cli", "train", "method.name=halfvic", "method.params.cov_weight=abc"]
+    done = _run(argv, [SRC, plugin_dir], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: method.params.cov_weight must be a finite number, got 'abc' (in the command line)\n"
+    )
+    # without the package, the name is unknown (and the built-ins are listed)
+    done = _run(argv, [SRC], tmp_path)
+    assert done.returncode == 2 and "method.name must be one of barlow_twins" in done.stderr

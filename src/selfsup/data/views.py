@@ -152,7 +152,7 @@ class Normalise(nn.Module):
 def normaliser(dataset: str, channels: int) -> Normalise:
     """Channel normalisation for a dataset by name (the ``stats`` it was registered with);
     ImageNet-free 0.5 / 0.25 when it has none."""
-    known = registry.entries("dataset").get(dataset)
+    known = registry.find("dataset", dataset)
     stats = known.meta.get("stats") if known is not None else None
     mean, std = stats if stats else ((0.5,) * channels, (0.25,) * channels)
     return Normalise(mean, std)
