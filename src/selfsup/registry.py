@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from selfsup.errors import SelfsupError
+from selfsup.errors import InputError, SelfsupError
 from selfsup.registry_entry import FIXED_ARGS, KINDS, REQUIRED, Entry, Param
 
 T = TypeVar("T")
@@ -43,7 +43,7 @@ ENTRY_POINT_GROUP = "selfsup.plugins"
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
-class RegistryError(SelfsupError):
+class RegistryError(InputError):
     """An unknown name, a name registered twice, or a plug-in that cannot be imported."""
 
 
@@ -188,7 +188,7 @@ def _type_text(hint: Any) -> str:
 def entries(kind: str) -> dict[str, Entry]:
     """Every registered ``kind`` (built-ins, plug-ins, installed packages' plug-ins), by name."""
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
     _builtins()
     _entry_point_plugins()
     return dict(sorted(_ENTRIES[kind].items()))

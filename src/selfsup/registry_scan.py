@@ -105,7 +105,7 @@ def _store(packages: tuple[str, ...], files: list[Path], found: list[Entry]) -> 
         partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         partial.write_text(json.dumps(saved), encoding="utf-8")
         os.replace(partial, target)
-    except (OSError, ValueError):  # a read-only install: read the sources every time
+    except (OSError, TypeError, ValueError):  # a read-only install: read the sources every time
         pass
 
 
@@ -123,7 +123,7 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
-    raise ValueError(f"not a literal: {value!r}")
+    raise TypeError(f"not a literal: {value!r}")
 
 
 def _back(value: Any) -> Any:

@@ -114,7 +114,7 @@ CALLBACKS: dict[str, type[L.Callback]] = {"info_tracking": InfoTracking}
 
 def build_callback(name: str, args: dict) -> L.Callback:
     """The callback registered as ``name`` with the config's arguments."""
-    from selfsup.errors import SelfsupError
+    from selfsup.errors import InputError, SelfsupError
     from selfsup.nets import check_params
     from selfsup.param_rules import param_rule
     from selfsup.registry import signature_params
@@ -128,5 +128,5 @@ def build_callback(name: str, args: dict) -> L.Callback:
             args = {**args, key: rules[key].check(f"callbacks.{name}.{key}", value)}
     try:
         return CALLBACKS[name](**args)
-    except SelfsupError as err:  # the class's own rules: say which config key it was
-        raise type(err)(f"callbacks.{name}: {err}") from None
+    except InputError as err:  # the class's own rules: say which config key it was
+        raise InputError(f"callbacks.{name}: {err}") from None
