@@ -68,7 +68,7 @@ def annotation_rule(text: str) -> Rule | None:
     return _hint_rule(node)
 
 
-_SCALARS = {"int": int, "float": float, "bool": bool, "str": str}
+_SCALARS = {"int": int, "float": float, "bool": bool, "str": str, "Path": str, "PathLike": str}
 _SEQUENCES = {"list", "List", "tuple", "Tuple", "Sequence", "MutableSequence"}
 
 
@@ -100,8 +100,9 @@ def _hint_rule(node: Any) -> Rule | None:
             or (isinstance(option, ast.Constant) and option.value is None)
         ):
             optional = True
-        elif name in _SCALARS:
-            kinds.append(_SCALARS[name])
+        elif name in _SCALARS:  # a path is written as text in a config
+            if _SCALARS[name] not in kinds:
+                kinds.append(_SCALARS[name])
         elif isinstance(option, ast.Subscript) and _name(option.value) == "Literal":
             inner = option.slice.elts if isinstance(option.slice, ast.Tuple) else [option.slice]
             try:

@@ -110,6 +110,8 @@ def test_every_parameter_is_checked_by_its_type_hint(kind):
         ("tuple[float, float]", [0.1], None),
         ("tuple[int, ...]", [1, 2, 3], [1, 2, 3]),
         ("typing.Literal['a']", "a", "a"),
+        ("str | Path | None", "/data/x", "/data/x"),
+        ("str | Path | None", 3, None),
     ],
 )
 def test_type_hints_become_rules(hint, value, ok):
