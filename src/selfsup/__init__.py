@@ -11,9 +11,12 @@ Layers (dependencies point inwards):
   directory or a checkpoint) as a torch module; ``encoder.preprocess(images)`` readies images.
 - ``selfsup.SelfsupError`` and its subclasses (``InputError``, a ``ValueError``, for every bad
   input; ``NonFiniteLossError``): what the CLI prints on one line (``selfsup.errors``).
+- ``selfsup.register_method`` / ``register_dataset`` / ``register_backbone`` /
+  ``register_views``: add your own, by name, to every command (``selfsup.registry``).
 """
 
 from selfsup.errors import InputError, NonFiniteInputError, NonFiniteLossError, SelfsupError
+from selfsup.registry import register_backbone, register_dataset, register_method, register_views
 from selfsup.version import __version__
 
 __all__ = [
@@ -23,6 +26,10 @@ __all__ = [
     "SelfsupError",
     "__version__",
     "load_encoder",
+    "register_backbone",
+    "register_dataset",
+    "register_method",
+    "register_views",
 ]
 
 

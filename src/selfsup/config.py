@@ -20,28 +20,19 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from selfsup.config_schema import (
-    BACKBONE_NAMES,
-    DATASET_NAMES,
-    METHOD_NAMES,
-    VIEW_PRESETS,
-    ConfigError,
-    fresh_section,
-    setting,
-    swapped_sections,
-    validate,
-)
+from selfsup.config_schema import ConfigError, fresh_section, swapped_sections, validate
 from selfsup.errors import SelfsupError
+from selfsup.rules import setting
 
 
 @dataclass
 class DataConfig:
-    name: str = setting("digits", choices=DATASET_NAMES)
+    name: str = setting("digits", registry="dataset")  # @register_dataset names
     root: str | None = setting(None, kind=str, optional=True)  # None: $SELFSUP_DATA or ./data
     download: bool = setting(False)
     batch_size: int = setting(256, low=1)  # per process: DDP on N devices trains on N x this
     num_workers: int = setting(0, low=0)
-    views: str = setting("digits", choices=VIEW_PRESETS)  # see selfsup.data.views.PRESETS
+    views: str = setting("digits", registry="views")  # register_views names
     n_views: int = setting(2, low=1)
     train_subset: int = setting(0, low=0)  # train on a fixed random subset this big (0: all)
     test_subset: int = setting(0, low=0)  # evaluate on a fixed random test subset (0: all)
@@ -96,13 +87,13 @@ def upgrade_data_section(data: Any) -> None:
 
 @dataclass
 class NetConfig:
-    name: str = setting("mlp", choices=BACKBONE_NAMES)
+    name: str = setting("mlp", registry="backbone")
     params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class MethodConfig:
-    name: str = setting("vicreg", choices=METHOD_NAMES)
+    name: str = setting("vicreg", registry="method")
     params: dict[str, Any] = field(default_factory=dict)  # loss / method arguments
     projector: list[int] = field(default_factory=lambda: [1024, 1024, 1024])
 
@@ -146,13 +137,16 @@ class LensConfig:
 
     every_n_epochs: int = setting(0, low=0)  # measure before training and every K-th epoch
     n_samples: int = setting(512, low=4)  # probe images from the test split
-    lidar_samples: int = setting(64, low=0)  # images for LiDAR (0: no LiDAR)
+    lidar_samples: int = setting(64, low=2, special=(0,), note="no LiDAR")  # LiDAR images
     lidar_views: int = setting(8, low=2)  # views per LiDAR image
 
 
 @dataclass
 class Config:
     seed: int = setting(0, low=0)
+    # modules imported before the config is checked, whose @register_* add methods, datasets,
+    # backbones and view presets (selfsup.registry.load_plugins)
+    plugins: list[str] = field(default_factory=list)
     data: DataConfig = field(default_factory=DataConfig)
     backbone: NetConfig = field(default_factory=NetConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
@@ -270,6 +264,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (
         key = str(getattr(err, "full_key", "") or "")
         raise _friendly(err, str(file), OmegaConf.select(loaded, key) if key else None) from None
     parsed = [parse_override(item) for item in overrides]
+    parsed = [(k, [v] if k == "plugins" and isinstance(v, str) else v) for k, v in parsed]
+    named = [value for key, value in parsed if key == "plugins"]
+    load_plugins_of(
+        named[-1] if named else config.plugins, "the command line" if named else file.name
+    )
     chosen = {k.split(".")[0]: v for k, v in parsed if k.count(".") == 1 and k.endswith(".name")}
     for section in swapped_sections(config, chosen):
         fresh = fresh_section(section, chosen[section], OmegaConf.structured(Config)[section])
@@ -284,7 +283,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (
         checked = validate(to_dict(config), Config)
     except ConfigError as err:
         given = {key for key, _ in parsed}
-        where = "the command line" if err.key in given else file.name
+        where = "the command line" if err.key.split("[")[0] in given else file.name
         raise ConfigError(f"{err} (in {where})", err.key) from None
     config.trainer = checked["trainer"]
     check_data_files(config.data)
@@ -292,6 +291,17 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple = (
         if config.data.get(key):
             config.data[key] = os.path.abspath(os.path.expanduser(config.data[key]))
     return config
+
+
+def load_plugins_of(modules: Any, where: str) -> None:
+    """Import a config's ``plugins`` (and the installed ones) before its names are checked."""
+    from selfsup.registry import load_plugins
+
+    if isinstance(modules, str):  # plugins=myplug
+        modules = [modules]
+    if modules is not None and not isinstance(modules, (list, tuple, ListConfig)):
+        raise ConfigError(f"plugins must be a list of module names, got {modules!r} (in {where})")
+    load_plugins(list(modules or ()), where)
 
 
 def shipped_configs() -> list[str]:

@@ -10,259 +10,26 @@ ones users set). :func:`validate` walks a merged config (plain dicts) and raises
 
 This module imports nothing heavy (no torch, no Lightning), so ``selfsup train`` refuses a
 bad config in a fraction of a second. The names users may choose (methods, backbones,
-datasets, view presets) are listed here for the same reason; ``tests/core/test_config_schema.py``
-checks that they equal the registries (``METHODS``, ``BACKBONES``, ``DATASETS``, ``PRESETS``).
-Adding a key is one edit: a field with a ``setting(...)`` default in ``selfsup/config.py``.
+datasets, view presets) and the ``params`` each takes come from :mod:`selfsup.registry`: a
+parameter's type hint in its constructor is its rule (``cov_coeff: float = 1.0`` takes a
+number; ``Literal["kl", "w1"]``, ``int | None``, ``list[int]``, ``tuple[float, float]`` what
+they say). Adding a key is one edit: a field with a ``setting(...)`` default in
+``selfsup/config.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from selfsup.errors import SelfsupError
+from selfsup.param_rules import check_params
+from selfsup.rules import ConfigError, Rule
 
-#: each method's own keyword arguments: what ``method.params`` may set (the signatures of the
-#: classes in ``selfsup.methods.METHODS``, listed here so that a wrong key is refused before
-#: Lightning is imported; tests/core/test_config_schema.py checks them against the classes)
-METHOD_PARAMS = {
-    "barlow_twins": ("lambd",),
-    "beta_vae": ("beta", "likelihood", "log_sigma_x2", "binarise_targets", "weighting"),
-    "byol": ("predictor_hidden", "base_momentum", "final_momentum"),
-    "cr_vae": ("beta", "gamma", "likelihood", "log_sigma_x2", "binarise_targets", "weighting"),
-    "dino": (
-        "out_dim",
-        "local_crops",
-        "local_crop_size",
-        "local_crop_scale",
-        "student_temperature",
-        "teacher_temperature",
-        "warmup_teacher_temperature",
-        "warmup_teacher_temperature_epochs",
-        "center_momentum",
-        "freeze_prototypes_epochs",
-        "base_momentum",
-        "final_momentum",
-    ),
-    "moco": (
-        "temperature",
-        "queue_size",
-        "base_momentum",
-        "final_momentum",
-        "symmetric",
-        "shuffle_bn",
-    ),
-    "radial_vicreg": ("radial", "radial_coeff", "sim_coeff", "std_coeff", "cov_coeff", "eps"),
-    "simclr": ("temperature",),
-    "simsiam": ("predictor_hidden",),
-    "simvae": (
-        "sigma2",
-        "hyperprior",
-        "likelihood",
-        "log_sigma_x2",
-        "binarise_targets",
-        "weighting",
-    ),
-    "vae": ("beta", "likelihood", "log_sigma_x2", "binarise_targets", "weighting"),
-    "vicreg": ("sim_coeff", "std_coeff", "cov_coeff", "eps"),
-    "vicreg_logdet": ("sim_coeff", "logdet_coeff", "eps"),
-    "vicreg_pairdist": ("sim_coeff", "entropy_coeff", "sigma", "bound"),
-}
-METHOD_NAMES = tuple(sorted(METHOD_PARAMS))
-#: each backbone's arguments (``backbone.params``); ``None``: it passes other keys on to the
-#: library that builds it (timm, torchvision), which reports them itself (checked against
-#: ``selfsup.nets.BACKBONES`` by tests/core/test_config_schema.py)
-BACKBONE_PARAMS: dict[str, tuple[str, ...] | None] = {
-    "conv_vae": ("latent_dim", "widths", "residual"),
-    "convnet": ("channels",),
-    "mlp": ("hidden", "batch_norm"),
-    "mlp_vae": ("latent_dim", "hidden"),
-    "resnet": ("depth", "small_images"),
-    "timm": None,
-    "torchvision": None,
-}
-BACKBONE_NAMES = tuple(sorted(BACKBONE_PARAMS))
-DATASET_NAMES = (
-    "celeba",
-    "cifar10",
-    "cifar100",
-    "digits",
-    "fashion_mnist",
-    "folder",
-    "image_folder",
-    "mnist",
-    "nuisance_digits",
-    "shapes",
-    "stl10",
-    "styled_mnist",
-    "tensors",
-)
-VIEW_PRESETS = (
-    "byol",
-    "cifar",
-    "digits",
-    "dino",
-    "mnist",
-    "none",
-    "nuisance_digits",
-    "shapes",
-    "simclr",
-    "simvae_colour",
-    "simvae_grey",
-    "simvae_grey_fast",
-    "vicreg",
-)
-#: the augmentation preset a dataset starts with when ``data.name`` is changed on the command
-#: line (datasets not listed keep the config's ``data.views``)
-DATASET_VIEWS = {
-    "digits": "digits",
-    "mnist": "mnist",
-    "fashion_mnist": "mnist",
-    "cifar10": "cifar",
-    "cifar100": "cifar",
-    "stl10": "simclr",
-    "celeba": "simclr",
-    "image_folder": "simclr",
-    "shapes": "shapes",
-    "nuisance_digits": "nuisance_digits",
-}
-#: the ``(C, H, W)`` of the datasets whose image shape does not depend on ``data.params`` (the
-#: others, e.g. ``folder`` or ``shapes``, are known once loaded): lets ``eval`` / ``analyze``
-#: refuse a dataset of another shape before any data is read (tests/core/test_config_schema.py
-#: checks them against the loaders)
-DATASET_SHAPES = {
-    "digits": (1, 8, 8),
-    "mnist": (1, 28, 28),
-    "fashion_mnist": (1, 28, 28),
-    "cifar10": (3, 32, 32),
-    "cifar100": (3, 32, 32),
-    "stl10": (3, 96, 96),
-}
 #: per section chosen by name: the keys that describe the chosen thing, which start from its
 #: own defaults when the name is changed on the command line
 SWAPPABLE = {"backbone": ("params",), "method": ("params",), "data": ("params", "views")}
-
-
-class ConfigError(SelfsupError):
-    """A config value breaks its rule; the message names the key and what is allowed
-    (``key``: the dotted key, when one is to blame)."""
-
-    def __init__(self, message: str, key: str = "") -> None:
-        super().__init__(message)
-        self.key = key
-
-
-@dataclass(frozen=True)
-class Rule:
-    """What one key may hold: its kind (``int``, ``float``, ``bool``, ``str``), an inclusive
-    lower bound ``low`` or an exclusive one ``above``, an inclusive ``high``, a set of
-    ``choices``, extra allowed ``special`` values (e.g. ``-1`` meaning "no limit") and
-    whether ``None`` is allowed."""
-
-    kind: type | tuple[type, ...] | None = None
-    low: float | None = None
-    above: float | None = None
-    high: float | None = None
-    choices: tuple = ()
-    special: tuple = ()
-    optional: bool = False
-    note: str = ""
-
-    def allowed(self) -> str:
-        """``"an integer >= 1"``, ``"a finite number > 0"``, ``"one of a, b"`` ..."""
-        if self.choices:
-            text = "one of " + ", ".join(map(str, self.choices))
-        else:
-            kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
-            words = [_KIND_WORDS.get(k, getattr(k, "__name__", "a value")) for k in kinds]
-            text = " or ".join(words)
-            bounds = []
-            if self.low is not None:
-                bounds.append(f">= {_num(self.low)}")
-            if self.above is not None:
-                bounds.append(f"> {_num(self.above)}")
-            if self.high is not None:
-                bounds.append(f"<= {_num(self.high)}")
-            if bounds:
-                text += " " + " and ".join(bounds)
-        if self.special:
-            note = f": {self.note}" if self.note else ""
-            text += " (or " + ", ".join(map(str, self.special)) + note + ")"
-        elif self.note:
-            text += f" ({self.note})"
-        if self.optional:
-            text += " (or null)"
-        return text
-
-    def check(self, key: str, value: Any) -> Any:
-        """The value, converted where a number was given as text; :class:`ConfigError` if not
-        allowed."""
-        if value is None:
-            if self.optional:
-                return None
-            raise ConfigError(f"{key} must be {self.allowed()}, got null", key)
-        if value in self.special and not isinstance(value, bool):
-            return value
-        if self.choices:
-            if value not in self.choices:
-                raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}", key)
-            return value
-        value = self._converted(key, value)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if number:
-            bad = not math.isfinite(value)
-            bad |= self.low is not None and value < self.low
-            bad |= self.above is not None and value <= self.above
-            bad |= self.high is not None and value > self.high
-            if bad:
-                raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}", key)
-        return value
-
-    def _converted(self, key: str, value: Any) -> Any:
-        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
-        if None in kinds:
-            return value
-        for kind in kinds:
-            if kind is bool and isinstance(value, bool):
-                return value
-            if kind is int and isinstance(value, int) and not isinstance(value, bool):
-                return value
-            if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
-            if kind is str and isinstance(value, str):
-                return value
-        if isinstance(value, str):  # a number written as text ("3", "1e-3") in a free section
-            for kind in kinds:
-                if kind in (int, float):
-                    try:
-                        return kind(value)
-                    except ValueError:
-                        continue
-        raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}", key)
-
-
-_KIND_WORDS = {int: "an integer", float: "a finite number", bool: "true or false", str: "a text"}
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-def setting(default: Any, **rule: Any) -> Any:
-    """A dataclass field with its :class:`Rule` (``kind`` defaults to the default's type)::
-
-    batch_size: int = setting(256, low=1)
-    """
-    if "kind" not in rule and not rule.get("choices"):
-        rule["kind"] = float if isinstance(default, float) else type(default)
-    if isinstance(default, (list, dict)):
-        meta = {"rule": Rule(**rule)}
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata={"rule": Rule(**rule)})
 
 
 #: every argument of ``lightning.Trainer`` (Lightning 2.x), which a config's ``trainer`` section
@@ -407,8 +174,10 @@ def validate(config: Mapping, schema: type) -> dict:
         ConfigError: the first key that breaks its rule, what is allowed and what was given.
     """
     checked = _walk(dict(config), schema, "")
-    check_params("method", checked.get("method") or {}, METHOD_PARAMS)
-    check_params("backbone", checked.get("backbone") or {}, BACKBONE_PARAMS)
+    for section, kind in (("method", "method"), ("backbone", "backbone"), ("data", "dataset")):
+        if isinstance(checked.get(section), Mapping) and "name" in checked[section]:
+            checked[section] = dict(checked[section])
+            checked[section]["params"] = check_params(kind, section, checked[section])
     trainer = dict(checked.get("trainer") or {})
     for key, value in trainer.items():
         if key == "logger":
@@ -423,22 +192,6 @@ def validate(config: Mapping, schema: type) -> dict:
         )
     checked["trainer"] = trainer
     return checked
-
-
-def check_params(kind: str, section: Mapping, valid: Mapping) -> None:
-    """Refuse ``<kind>.params`` keys that the chosen method / backbone does not take
-    (:data:`METHOD_PARAMS`, :data:`BACKBONE_PARAMS`)."""
-    name = section.get("name")
-    accepted = valid.get(name)
-    if accepted is None:  # an unknown name is refused by its rule; None takes any key
-        return
-    unknown = sorted(set(section.get("params") or {}) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"unknown {kind} parameter(s) {', '.join(unknown)} for '{name}'; "
-            f"valid: {', '.join(accepted)}",
-            f"{kind}.params.{unknown[0]}",
-        )
 
 
 def _walk(section: dict, schema: type, prefix: str) -> dict:
@@ -466,7 +219,21 @@ def swapped_sections(current: Mapping, chosen: Mapping[str, Any]) -> list[str]:
 def fresh_section(section: str, name: str, defaults: Mapping) -> dict:
     """The values of ``section``'s name-specific keys (:data:`SWAPPABLE`) for a new ``name``:
     the schema's defaults, and the dataset's own augmentation preset."""
+    from selfsup import registry
+
     fresh = {key: defaults[key] for key in SWAPPABLE[section]}
-    if section == "data" and name in DATASET_VIEWS:
-        fresh["views"] = DATASET_VIEWS[name]
+    known = registry.find("dataset", name) if section == "data" else None
+    if known is not None and known.meta.get("views"):
+        fresh["views"] = known.meta["views"]
     return fresh
+
+
+def dataset_shape(name: str) -> tuple[int, int, int] | None:
+    """The ``(C, H, W)`` a dataset was registered with (``shape=``), when its images have that
+    shape whatever ``data.params`` say: lets ``eval`` / ``analyze`` refuse a dataset of another
+    shape before any data is read; ``None`` when it is known only once loaded."""
+    from selfsup import registry
+
+    known = registry.find("dataset", name)
+    shape = known.meta.get("shape") if known is not None else None
+    return tuple(shape) if shape else None

@@ -174,8 +174,14 @@ def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> Encode
         SelfsupError: the file is missing, not a selfsup encoder, damaged, or its weights do
             not fit the network its metadata describes.
     """
+    from selfsup.registry import load_plugins
+
     path = Path(path)
     tensors, meta = _read(path)
+    plugins = meta.get("plugins") or []
+    if not isinstance(plugins, list):
+        raise SelfsupError(f"encoder file '{path}': its metadata is damaged (plugins)")
+    load_plugins(plugins, f"encoder file {path}")  # module names only; the file holds no code
     params = dict(meta["backbone_params"])
     if meta["backbone"] == "timm":
         params["pretrained"] = False  # the weights are in this file

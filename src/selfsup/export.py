@@ -72,6 +72,7 @@ def trained_encoder(run: str | Path) -> tuple[nn.Module, dict]:
         global_step=int(state.get("global_step", 0)),
         checkpoint=ckpt.name,
         selfsup_version=__version__,
+        plugins=list(config.plugins),  # load_encoder imports them (a plug-in backbone)
     )
     return backbone, metadata
 

@@ -188,25 +188,9 @@ def test_eval_advice_names_its_own_options(digits_run, tmp_path, monkeypatch, ca
     # the image shapes differ, which is said first, before any data is looked for ...
     assert "but 'mnist' has (1, 28, 28)" in one_line_error(argv, capsys)
     # ... and where a shape is not known in advance, the missing data's advice is eval's own
-    monkeypatch.setattr("selfsup.train.preflight.DATASET_SHAPES", {})
+    monkeypatch.setattr("selfsup.train.preflight.dataset_shape", lambda name: None)
     err = one_line_error(argv, capsys)
     assert "point --data-root" in err and "data.download" not in err
-
-
-def test_the_params_tables_are_the_classes():
-    import inspect
-
-    from selfsup.config_schema import BACKBONE_PARAMS, METHOD_PARAMS
-    from selfsup.methods import METHODS, method_params
-    from selfsup.nets import BACKBONES
-
-    assert {name: tuple(method_params(cls)) for name, cls in METHODS.items()} == METHOD_PARAMS
-    for name, cls in BACKBONES.items():
-        params = inspect.signature(cls).parameters
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            assert BACKBONE_PARAMS[name] is None, name
-        else:
-            assert BACKBONE_PARAMS[name] == tuple(p for p in params if p != "in_shape"), name
 
 
 def _in_a_fresh_process(argv: list[str], cwd: Path) -> tuple[int, bool, bool, str]:

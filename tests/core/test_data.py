@@ -55,7 +55,7 @@ def test_views_draw_parameters_per_sample(preset, size, channels):
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(SelfsupError, match="valid names: .*digits.*mnist"):
+    with pytest.raises(SelfsupError, match="valid: .*digits.*mnist"):
         load_dataset("imagenet-22k")
     with pytest.raises(SelfsupError, match="valid: .*mnist"):
         make_views("fancy", 28)

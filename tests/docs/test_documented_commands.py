@@ -40,6 +40,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHARED_DATA
+from tests.plugin_helpers import registry_restored
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -237,7 +238,13 @@ def check_parses(words: list[str]) -> None:
         args = cli._train_parser().parse_intermixed_args(rest)
         overrides = [*args.overrides] + ([f"data.root={args.data_root}"] if args.data_root else [])
         if not args.resume:
-            load_config(args.config, overrides)
+            examples = str(REPO / "docs" / "examples")  # the docs' plug-ins
+            with registry_restored():
+                sys.path.insert(0, examples)
+                try:
+                    load_config(args.config, overrides)
+                finally:
+                    sys.path.remove(examples)
     elif name == "eval":
         cli._eval_parser().parse_intermixed_args(rest)
     elif name == "analyze":

@@ -18,6 +18,12 @@ LAYERS = {
     "errors": 0,
     "version": 0,  # selfsup.__version__, for the modules that record it
     "validation": 0,  # argument checks shared by every loss and estimator
+    "registry": 0,  # the names configs may use; filled where things are defined
+    "registry_entry": 0,
+    "registry_scan": 0,  # the built-ins' registrations read from their source
+    "registry_tables": 0,  # the docs' tables of the registry
+    "rules": 0,  # what a config value may hold
+    "param_rules": 0,  # rules from type hints
     "info": 1,
     "dynamics": 1,
     "losses": 2,  # the info-theoretic VICReg losses use selfsup.info

@@ -3,36 +3,35 @@
 Small datasets (digits, MNIST, CIFAR, STL-10) are held in memory as one ``(N, C, H, W)``
 uint8 tensor so batches are plain index operations; CelebA is decoded from files per batch.
 torchvision does the downloading and file parsing; scikit-learn ships the digits; ``shapes``
-and ``nuisance_digits`` are rendered in code. This registry imports the loaders and
-generators, never the reverse.
+and ``nuisance_digits`` are rendered in code. Each loader is registered where it is defined
+(``@register_dataset``), with the view preset it starts with, its channel statistics and,
+where fixed, its image shape.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from selfsup.data.folder import load_image_folder
+from selfsup import registry
 from selfsup.data.images import BatchDataset, DataSplits, FileImages, TensorImages
-from selfsup.data.nuisance_digits import load_nuisance_digits
-from selfsup.data.shapes import load_shapes
 from selfsup.data.styled_mnist import BASES, restyle_digits
-from selfsup.data.tensors import load_tensors
 from selfsup.errors import SelfsupError
+from selfsup.registry import Registered, register_dataset
 
 __all__ = [
     "DATASETS",
-    "IN_CODE",
     "BatchDataset",
     "DataSplits",
     "DatasetNotFoundError",
     "FileImages",
     "TensorImages",
     "default_root",
+    "in_code",
     "load_dataset",
 ]
 
@@ -83,7 +82,9 @@ def _missing(name: str, root: Path, err: Exception, download: bool) -> DatasetNo
     return DatasetNotFoundError(name, root, reason, download)
 
 
-def _digits(root: Path, download: bool, **_) -> DataSplits:
+@register_dataset("digits", views="digits", stats=((0.3,), (0.4,)), shape=(1, 8, 8), in_code=True)
+def _digits(root: Path, download: bool) -> DataSplits:
+    """scikit-learn's 1,797 8x8 digits (bundled: no download), 80/20 split."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -108,24 +109,61 @@ def _colour_split(split, num_classes: int) -> TensorImages:
     return TensorImages(images, torch.tensor(split.targets), num_classes)
 
 
-def _torchvision_train_test(cls_name: str, name: str, num_classes: int, to_tensors):
-    """Loader for a torchvision set with ``train=True/False`` splits held in memory."""
+def _train_test(cls_name: str, name: str, num_classes: int, to_tensors, root: Path, download: bool):
+    """A torchvision set with ``train=True/False`` splits held in memory."""
+    import torchvision.datasets as tvd
 
-    def load(root: Path, download: bool, **_) -> DataSplits:
-        import torchvision.datasets as tvd
-
-        cls = getattr(tvd, cls_name)
-        try:
-            splits = [cls(str(root), train=t, download=download) for t in (True, False)]
-        except (RuntimeError, OSError) as err:
-            raise _missing(cls_name, root, err, download) from None
-        train, test = (to_tensors(s, num_classes) for s in splits)
-        return DataSplits(name, train, test)
-
-    return load
+    cls = getattr(tvd, cls_name)
+    try:
+        splits = [cls(str(root), train=t, download=download) for t in (True, False)]
+    except (RuntimeError, OSError) as err:
+        raise _missing(cls_name, root, err, download) from None
+    train, test = (to_tensors(s, num_classes) for s in splits)
+    return DataSplits(name, train, test)
 
 
-def _stl10(root: Path, download: bool, unlabeled: bool = True, **_) -> DataSplits:
+@register_dataset("mnist", views="mnist", stats=((0.1307,), (0.3081,)), shape=(1, 28, 28))
+def _mnist(root: Path, download: bool) -> DataSplits:
+    """MNIST handwritten digits (torchvision), 60,000 / 10,000."""
+    return _train_test("MNIST", "mnist", 10, _grey_split, root, download)
+
+
+@register_dataset("fashion_mnist", views="mnist", stats=((0.2860,), (0.3530,)), shape=(1, 28, 28))
+def _fashion_mnist(root: Path, download: bool) -> DataSplits:
+    """Fashion-MNIST clothing images (torchvision), 60,000 / 10,000."""
+    return _train_test("FashionMNIST", "fashion_mnist", 10, _grey_split, root, download)
+
+
+@register_dataset(
+    "cifar10",
+    views="cifar",
+    stats=((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    shape=(3, 32, 32),
+)
+def _cifar10(root: Path, download: bool) -> DataSplits:
+    """CIFAR-10 (torchvision), 50,000 / 10,000 colour images of 10 classes."""
+    return _train_test("CIFAR10", "cifar10", 10, _colour_split, root, download)
+
+
+@register_dataset(
+    "cifar100",
+    views="cifar",
+    stats=((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    shape=(3, 32, 32),
+)
+def _cifar100(root: Path, download: bool) -> DataSplits:
+    """CIFAR-100 (torchvision), 50,000 / 10,000 colour images of 100 classes."""
+    return _train_test("CIFAR100", "cifar100", 100, _colour_split, root, download)
+
+
+@register_dataset(
+    "stl10",
+    views="simclr",
+    stats=((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)),
+    shape=(3, 96, 96),
+)
+def _stl10(root: Path, download: bool, unlabeled: bool = True) -> DataSplits:
+    """STL-10 (torchvision), 96 px; SSL also trains on its 100,000 unlabelled images."""
     import torchvision.datasets as tvd
 
     def split(name: str) -> TensorImages:
@@ -140,9 +178,13 @@ def _stl10(root: Path, download: bool, unlabeled: bool = True, **_) -> DataSplit
     return DataSplits("stl10", train, test, ssl_train)
 
 
+@register_dataset(
+    "celeba", views="simclr", stats=((0.5063, 0.4258, 0.3832), (0.3107, 0.2904, 0.2897))
+)
 def _celeba(
-    root: Path, download: bool, image_size: int = 64, attribute: str = "Smiling", **_
+    root: Path, download: bool, image_size: int = 64, attribute: str = "Smiling"
 ) -> DataSplits:
+    """CelebA faces (torchvision), centre-cropped and resized; label: one attribute."""
     import torchvision.datasets as tvd
     import torchvision.transforms.v2 as T
 
@@ -166,30 +208,21 @@ def _celeba(
     return DataSplits("celeba", train, test, extras={"attribute": attribute})
 
 
+@register_dataset("styled_mnist")
 def _styled_mnist(root: Path, download: bool, base: str = "mnist", **params) -> DataSplits:
-    # MNIST digits with known colour, background, position and scale (data/styled_mnist.py)
+    """MNIST digits with known colour, background, position and scale (content vs style)."""
     if base not in BASES:
         raise SelfsupError(f"styled_mnist: unknown base '{base}'; valid: {', '.join(BASES)}")
-    return restyle_digits(DATASETS[base](root, download), **params)
+    return restyle_digits(load_dataset(base, root, download), **params)
 
 
-DATASETS: dict[str, Callable[..., DataSplits]] = {
-    "digits": _digits,
-    "mnist": _torchvision_train_test("MNIST", "mnist", 10, _grey_split),
-    "fashion_mnist": _torchvision_train_test("FashionMNIST", "fashion_mnist", 10, _grey_split),
-    "cifar10": _torchvision_train_test("CIFAR10", "cifar10", 10, _colour_split),
-    "cifar100": _torchvision_train_test("CIFAR100", "cifar100", 100, _colour_split),
-    "stl10": _stl10,
-    "celeba": _celeba,
-    "shapes": load_shapes,
-    "nuisance_digits": load_nuisance_digits,
-    "styled_mnist": _styled_mnist,
-    "folder": load_image_folder,
-    "image_folder": load_image_folder,  # the former name of "folder"
-    "tensors": load_tensors,
-}
-#: datasets made in code: they need no files and never download
-IN_CODE = frozenset({"digits", "nuisance_digits", "shapes"})
+#: every registered dataset loader by name (``@register_dataset``), plug-ins' included
+DATASETS: Mapping[str, Callable[..., DataSplits]] = Registered("dataset")
+
+
+def in_code(name: str) -> bool:
+    """Whether the dataset is made in code (needs no files and never downloads)."""
+    return bool(registry.entry("dataset", name).meta.get("in_code"))
 
 
 def load_dataset(
@@ -200,7 +233,6 @@ def load_dataset(
     Raises:
         SelfsupError: unknown name, or data missing and ``download`` false.
     """
-    if name not in DATASETS:
-        raise SelfsupError(f"unknown dataset '{name}'; valid names: {', '.join(sorted(DATASETS))}")
+    loader = registry.get("dataset", name)
     root = Path(root) if root is not None else default_root()
-    return DATASETS[name](root, download, **params)
+    return loader(root, download, **params)

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 
 from selfsup.data.images import BatchDataset, DataSplits, FileImages, TensorImages
 from selfsup.errors import SelfsupError
+from selfsup.registry import register_dataset
 
 #: Pillow modes without colour (the rest are converted to RGB)
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
@@ -115,6 +116,7 @@ def _classes(split: Dataset) -> list[str]:
     return list(getattr(split, "classes", []))
 
 
+@register_dataset("folder", views="simclr", aliases=("image_folder",))
 def load_image_folder(
     root: Path,
     download: bool,

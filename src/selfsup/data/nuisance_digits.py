@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from selfsup.data.images import DataSplits, TensorImages
+from selfsup.registry import register_dataset
 
 SIZE_RANGE = (0.6, 1.0)  # the digit's box side, as a fraction of the canvas side
 MIN_CONTRAST = 0.3  # least |mean RGB of foreground - background|
@@ -68,6 +69,12 @@ def render_nuisance_digits(
     return images, nuisance
 
 
+@register_dataset(
+    "nuisance_digits",
+    views="nuisance_digits",
+    stats=((0.50, 0.50, 0.50), (0.28, 0.28, 0.28)),
+    in_code=True,
+)
 def load_nuisance_digits(
     root=None,
     download: bool = False,

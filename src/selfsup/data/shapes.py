@@ -19,6 +19,7 @@ import torch
 
 from selfsup.data.images import DataSplits, TensorImages
 from selfsup.errors import InputError
+from selfsup.registry import register_dataset
 
 KINDS = ("square", "triangle", "ellipse", "cross")
 COLOURS = np.array(  # saturated hues, RGB in [0, 1]
@@ -109,6 +110,9 @@ def render_shapes(
     return torch.from_numpy(images), torch.from_numpy(labels).long(), tensors
 
 
+@register_dataset(
+    "shapes", views="shapes", stats=((0.33, 0.31, 0.32), (0.25, 0.25, 0.26)), in_code=True
+)
 def load_shapes(
     root=None,
     download: bool = False,

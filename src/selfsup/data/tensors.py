@@ -21,6 +21,7 @@ import torch
 
 from selfsup.data.images import DataSplits, TensorImages
 from selfsup.errors import SelfsupError
+from selfsup.registry import register_dataset
 
 SUFFIXES = (".npz", ".pt", ".pth")
 
@@ -119,6 +120,7 @@ def read_images(path: Path, image_size: int | None = None) -> tuple[torch.Tensor
     return _square(x, image_size).contiguous(), _labels(content.get("y"), x.shape[0], path)
 
 
+@register_dataset("tensors")
 def load_tensors(
     root: Path,
     download: bool,

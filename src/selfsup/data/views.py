@@ -7,14 +7,17 @@ drawn per sample (``selfsup.data.pipeline.View``). Inputs are float images in [0
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import torch
 from torch import nn
 
+from selfsup import registry
 from selfsup.data.pipeline import View, ViewSpec, unit_float_images
 from selfsup.data.workers import run_tasks
 from selfsup.errors import SelfsupError
+from selfsup.registry import Registered, register_views
 
 # --- the recipes -------------------------------------------------------------------------
 # the BYOL / VICReg ImageNet recipe; blur and solarisation are asymmetric across the views
@@ -51,22 +54,40 @@ _NUISANCE_DIGITS = ViewSpec(
 )
 _NONE = ViewSpec(crop=False, flip_p=0.0)
 
-#: preset name -> (first view, second view, recipe of any further view)
-PRESETS: dict[str, tuple[ViewSpec, ViewSpec, ViewSpec]] = {
-    "vicreg": (_BYOL, replace(_BYOL, blur_p=0.1, solarise_p=0.2), _BYOL),
-    "byol": (_BYOL, replace(_BYOL, blur_p=0.1, solarise_p=0.2), _BYOL),
-    "simclr": (_SIMCLR, _SIMCLR, _SIMCLR),
-    "dino": (_DINO, replace(_DINO, blur_p=0.1, solarise_p=0.2), _DINO_LOCAL),
-    "cifar": (_CIFAR, _CIFAR, _CIFAR),
-    "mnist": (_MNIST, _MNIST, _MNIST),
-    "digits": (_DIGITS, _DIGITS, _DIGITS),
-    "simvae_grey": (_SIMVAE_GREY, _SIMVAE_GREY, _SIMVAE_GREY),
-    "simvae_grey_fast": (_SIMVAE_GREY, _SIMVAE_GREY, _SIMVAE_GREY),  # old name, same recipe
-    "simvae_colour": (_SIMVAE_COLOUR, _SIMVAE_COLOUR, _SIMVAE_COLOUR),
-    "shapes": (_SHAPES, _SHAPES, _SHAPES),
-    "nuisance_digits": (_NUISANCE_DIGITS, _NUISANCE_DIGITS, _NUISANCE_DIGITS),
-    "none": (_NONE, _NONE, _NONE),
-}
+# --- the presets: (first view, second view, recipe of any further view) ------------------
+VICREG = register_views("vicreg", aliases=("byol",))(
+    (_BYOL, replace(_BYOL, blur_p=0.1, solarise_p=0.2), _BYOL)
+)
+SIMCLR = register_views("simclr")((_SIMCLR, _SIMCLR, _SIMCLR))
+DINO = register_views("dino")((_DINO, replace(_DINO, blur_p=0.1, solarise_p=0.2), _DINO_LOCAL))
+CIFAR = register_views("cifar")((_CIFAR, _CIFAR, _CIFAR))
+MNIST = register_views("mnist")((_MNIST, _MNIST, _MNIST))
+DIGITS = register_views("digits")((_DIGITS, _DIGITS, _DIGITS))
+SIMVAE_GREY = register_views("simvae_grey", aliases=("simvae_grey_fast",))(
+    (_SIMVAE_GREY, _SIMVAE_GREY, _SIMVAE_GREY)
+)
+SIMVAE_COLOUR = register_views("simvae_colour")((_SIMVAE_COLOUR, _SIMVAE_COLOUR, _SIMVAE_COLOUR))
+SHAPES = register_views("shapes")((_SHAPES, _SHAPES, _SHAPES))
+NUISANCE_DIGITS = register_views("nuisance_digits")(
+    (_NUISANCE_DIGITS, _NUISANCE_DIGITS, _NUISANCE_DIGITS)
+)
+NONE = register_views("none")((_NONE, _NONE, _NONE))
+
+
+def recipes(preset: Sequence[ViewSpec] | Callable[[], Sequence[ViewSpec]]) -> tuple:
+    """A registered preset as ``(first, second, further)`` recipes: a preset of one recipe
+    uses it for every view, of two the second for every view after the first."""
+    value = preset() if callable(preset) else preset
+    specs = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    if not 1 <= len(specs) <= 3 or not all(isinstance(s, ViewSpec) for s in specs):
+        raise SelfsupError(
+            "a view preset must be one to three ViewSpec recipes (first view, second, further)"
+        )
+    return (*specs, *[specs[-1]] * (3 - len(specs)))
+
+
+#: every registered view preset by name (``register_views``), plug-ins' included
+PRESETS: Mapping[str, tuple[ViewSpec, ViewSpec, ViewSpec]] = Registered("views", recipes)
 
 
 class MultiView(nn.Module):
@@ -106,9 +127,7 @@ def make_views(preset: str, image_size: int, n_views: int = 2) -> MultiView:
 
     Views beyond the second follow the preset's third recipe (DINO: local crops).
     """
-    if preset not in PRESETS:
-        raise SelfsupError(f"unknown view preset '{preset}'; valid: {', '.join(sorted(PRESETS))}")
-    first, second, more = PRESETS[preset]
+    first, second, more = recipes(registry.get("views", preset))
     specs = [first, second, *[more] * (n_views - 2)][:n_views]
     return MultiView([View(s, max(1, round(image_size * s.relative_size))) for s in specs])
 
@@ -140,23 +159,12 @@ class Normalise(nn.Module):
         return torch.addcmul(self.shift, images, self.scale)
 
 
-#: per-dataset channel statistics of [0, 1] images (computed on the training split)
-STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "digits": ((0.3,), (0.4,)),
-    "mnist": ((0.1307,), (0.3081,)),
-    "fashion_mnist": ((0.2860,), (0.3530,)),
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-    "stl10": ((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)),
-    "celeba": ((0.5063, 0.4258, 0.3832), (0.3107, 0.2904, 0.2897)),
-    "shapes": ((0.33, 0.31, 0.32), (0.25, 0.25, 0.26)),
-    "nuisance_digits": ((0.50, 0.50, 0.50), (0.28, 0.28, 0.28)),
-}
-
-
 def normaliser(dataset: str, channels: int) -> Normalise:
-    """Channel normalisation for a dataset by name; ImageNet-free 0.5 / 0.25 when unknown."""
-    mean, std = STATS.get(dataset, ((0.5,) * channels, (0.25,) * channels))
+    """Channel normalisation for a dataset by name (the ``stats`` it was registered with);
+    ImageNet-free 0.5 / 0.25 when it has none."""
+    known = registry.find("dataset", dataset)
+    stats = known.meta.get("stats") if known is not None else None
+    mean, std = stats if stats else ((0.5,) * channels, (0.25,) * channels)
     return Normalise(mean, std)
 
 

@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from selfsup import registry
 from selfsup.errors import SelfsupError
 from selfsup.experiments.analyze_args import parse_args
 from selfsup.experiments.meta import git_state, versions
@@ -168,9 +169,7 @@ def _main(args: argparse.Namespace) -> int:
         if args.dataset is None:
             raise SelfsupError("--encoder needs --dataset NAME")
         dataset, root = args.dataset, args.data_root
-        preset = args.views or {"mnist": "mnist", "digits": "digits", "cifar10": "cifar"}.get(
-            dataset, "none"
-        )
+        preset = args.views or registry.entry("dataset", dataset).meta.get("views", "none")
         title = args.encoder
         out = Path(args.out or f"runs/analysis-{args.encoder.split(':')[-1]}")
     if data is None:

@@ -109,9 +109,9 @@ class Plan:
 
     def dataset_missing(self, name: str, **params: Any) -> str | None:
         """``None`` if dataset ``name`` loads from the data root, else why not (one line)."""
-        from selfsup.data.datasets import IN_CODE, DatasetNotFoundError, load_dataset
+        from selfsup.data.datasets import DatasetNotFoundError, in_code, load_dataset
 
-        if name in IN_CODE:
+        if in_code(name):
             return None
         try:
             load_dataset(name, self.data_root, **params)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Mapping
 
 from omegaconf import DictConfig
 
+from selfsup import registry
 from selfsup.config import to_dict
 from selfsup.data import DataSplits, make_views, normaliser
 from selfsup.errors import SelfsupError
@@ -24,44 +25,22 @@ from selfsup.methods.vicreg import VICReg
 from selfsup.methods.vicreg_logdet import VICRegLogDet
 from selfsup.methods.vicreg_pairdist import VICRegPairDist
 from selfsup.nets import build_backbone
+from selfsup.registry import Registered, signature_params
 
-METHODS: dict[str, type[SSLMethod]] = {
-    "vicreg": VICReg,
-    "simclr": SimCLR,
-    "barlow_twins": BarlowTwins,
-    "simvae": SimVAE,
-    "vae": VAE,
-    "beta_vae": BetaVAE,
-    "cr_vae": CRVAE,
-    "vicreg_logdet": VICRegLogDet,
-    "vicreg_pairdist": VICRegPairDist,
-    "moco": MoCo,
-    "byol": BYOL,
-    "dino": DINO,
-    "simsiam": SimSiam,
-    "radial_vicreg": RadialVICReg,
-}
+#: every registered method by name (``@register_method``), plug-ins' included
+METHODS: Mapping[str, type[SSLMethod]] = Registered("method")
 
 
 def method_params(cls: type[SSLMethod]) -> list[str]:
     """The method's own keyword arguments (what ``method.params`` may set), including those
     of intermediate base classes (e.g. the likelihood options of ``GenerativeMethod``)."""
-    names: list[str] = []
-    for klass in cls.__mro__:
-        if not (isinstance(klass, type) and issubclass(klass, SSLMethod)):
-            continue
-        for name, p in inspect.signature(klass.__init__).parameters.items():
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in names:
-                names.append(name)
-    return names
+    return [p.name for p in signature_params("method", cls)[0]]
 
 
 def build_method(config: DictConfig, data: DataSplits) -> SSLMethod:
     """Assemble the configured method for a dataset's image shape."""
     name = config.method.name
-    if name not in METHODS:
-        raise SelfsupError(f"unknown method '{name}'; valid: {', '.join(sorted(METHODS))}")
-    cls = METHODS[name]
+    cls = registry.get("method", name)
     params = to_dict(config.method.params)
     unknown = sorted(set(params) - set(method_params(cls)))
     if unknown:

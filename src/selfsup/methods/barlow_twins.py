@@ -2,8 +2,10 @@
 
 from selfsup.losses import barlow_twins_terms
 from selfsup.methods.base import JointEmbedding
+from selfsup.registry import register_method
 
 
+@register_method("barlow_twins")
 class BarlowTwins(JointEmbedding):
     def __init__(self, *, lambd: float = 5.1e-3, **common) -> None:
         super().__init__(**common)

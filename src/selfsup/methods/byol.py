@@ -9,8 +9,10 @@ from selfsup.losses import byol_terms
 from selfsup.methods.base import encode_views, in_loss_precision
 from selfsup.methods.momentum import MomentumMethod
 from selfsup.nets.mlp import mlp
+from selfsup.registry import register_method
 
 
+@register_method("byol")
 class BYOL(MomentumMethod):
     """Args:
     predictor_hidden: width of the predictor MLP ``dim -> hidden -> dim`` (4096 in the paper).

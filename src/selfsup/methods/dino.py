@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +39,7 @@ from selfsup.methods.base import (
     sized_to_data,
 )
 from selfsup.methods.momentum import MomentumMethod
+from selfsup.registry import register_method
 
 #: the paper's (ImageNet) sizes: prototypes, local crops, local / global crop side (96 / 224)
 PAPER_PROTOTYPES, PAPER_LOCAL_CROPS, PAPER_LOCAL_RATIO = 65536, 8, 96 / 224
@@ -101,6 +103,7 @@ class Prototypes(nn.Module):
         return F.linear(F.normalize(h, dim=-1), F.normalize(self.weight, dim=-1))
 
 
+@register_method("dino")
 class DINO(MomentumMethod):
     """Args:
     out_dim: number of prototypes K (65,536 in the paper); ``"auto"``: see the module.
@@ -121,9 +124,9 @@ class DINO(MomentumMethod):
     def __init__(
         self,
         *,
-        out_dim: int | str = "auto",
-        local_crops: int | str = "auto",
-        local_crop_size: int | str | None = "auto",
+        out_dim: int | Literal["auto"] = "auto",
+        local_crops: int | Literal["auto"] = "auto",
+        local_crop_size: int | Literal["auto"] | None = "auto",
         local_crop_scale: tuple[float, float] = (0.05, 0.4),
         student_temperature: float = 0.1,
         teacher_temperature: float = 0.04,

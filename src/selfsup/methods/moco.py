@@ -18,6 +18,8 @@ restores the paper's value on any data.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -32,6 +34,7 @@ from selfsup.methods.base import (
     sized_to_data,
 )
 from selfsup.methods.momentum import MomentumMethod
+from selfsup.registry import register_method
 
 #: MoCo's queue on ImageNet
 PAPER_QUEUE = 65536
@@ -44,6 +47,7 @@ def auto_queue_size(train_size: int | None) -> int:
     return min(PAPER_QUEUE, 1 << (max(1, train_size).bit_length() - 1))
 
 
+@register_method("moco")
 class MoCo(MomentumMethod):
     """MoCo v2; ``symmetric`` adds the loss with the views swapped (and enqueues both keys).
 
@@ -61,7 +65,7 @@ class MoCo(MomentumMethod):
         self,
         *,
         temperature: float = 0.2,
-        queue_size: int | str = "auto",
+        queue_size: int | Literal["auto"] = "auto",
         base_momentum: float = 0.999,
         final_momentum: float = 0.999,
         symmetric: bool = False,

@@ -2,8 +2,10 @@
 
 from selfsup.losses import info_nce_terms
 from selfsup.methods.base import JointEmbedding
+from selfsup.registry import register_method
 
 
+@register_method("simclr")
 class SimCLR(JointEmbedding):
     def __init__(self, *, temperature: float = 0.1, **common) -> None:
         super().__init__(**common)

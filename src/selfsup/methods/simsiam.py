@@ -8,8 +8,10 @@ from torch import nn
 from selfsup.losses import simsiam_terms
 from selfsup.methods.base import JointEmbedding, encode_views, in_loss_precision
 from selfsup.nets.mlp import mlp
+from selfsup.registry import register_method
 
 
+@register_method("simsiam")
 class SimSiam(JointEmbedding):
     """Args:
     predictor_hidden: bottleneck of the predictor ``dim -> hidden -> dim`` (paper: 512 for

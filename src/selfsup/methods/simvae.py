@@ -3,19 +3,23 @@ Gaussian cluster in latent space; trained with ELBO_SSL (``selfsup.losses.simvae
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 
 from selfsup.losses import simvae_elbo
 from selfsup.methods.vae import GenerativeMethod
+from selfsup.registry import register_method
 
 
+@register_method("simvae")
 class SimVAE(GenerativeMethod):
     """Args: sigma2 (variance of ``p(z|y)``, official 0.15), hyperprior (``"normal"``, the
     official default, or ``"uniform"``), and ``GenerativeMethod``'s likelihood options."""
 
-    def __init__(self, *, sigma2: float = 0.15, hyperprior: str = "normal", **common) -> None:
+    def __init__(
+        self, *, sigma2: float = 0.15, hyperprior: Literal["normal", "uniform"] = "normal", **common
+    ) -> None:
         super().__init__(**common)
         self.sigma2, self.hyperprior = sigma2, hyperprior
 

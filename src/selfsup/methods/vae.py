@@ -8,7 +8,7 @@ pixel values), so the dataset's channel normalisation is replaced by the identit
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 
@@ -17,6 +17,7 @@ from selfsup.errors import SelfsupError
 from selfsup.losses import cr_vae_elbo, vae_elbo
 from selfsup.losses.vae import LIKELIHOODS, WEIGHTINGS
 from selfsup.methods.base import SSLMethod
+from selfsup.registry import register_method
 
 
 class GenerativeMethod(SSLMethod):
@@ -36,10 +37,10 @@ class GenerativeMethod(SSLMethod):
     def __init__(
         self,
         *,
-        likelihood: str = "bernoulli",
+        likelihood: Literal["bernoulli", "gaussian"] = "bernoulli",
         log_sigma_x2: float = -4.6,
         binarise_targets: float | None = None,
-        weighting: str = "elbo",
+        weighting: Literal["elbo", "official"] = "elbo",
         **common,
     ) -> None:
         super().__init__(**common)
@@ -94,6 +95,7 @@ class GenerativeMethod(SSLMethod):
         return torch.sigmoid(self.decoder(z))
 
 
+@register_method("vae")
 class VAE(GenerativeMethod):
     """VAE with a standard-normal prior on every view independently (beta-VAE if beta != 1)."""
 
@@ -117,6 +119,7 @@ class VAE(GenerativeMethod):
         return terms, v["mu"][:, 0]
 
 
+@register_method("beta_vae")
 class BetaVAE(VAE):
     """beta-VAE (Higgins et al., 2017): the VAE with the KL weighted by beta (default 4)."""
 
@@ -124,6 +127,7 @@ class BetaVAE(VAE):
         super().__init__(beta=beta, **common)
 
 
+@register_method("cr_vae")
 class CRVAE(GenerativeMethod):
     """Consistency-regularised VAE (Sinha & Dieng, 2021) on two views; see ``cr_vae_elbo``."""
 

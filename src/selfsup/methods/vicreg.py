@@ -2,8 +2,10 @@
 
 from selfsup.losses import vicreg_terms
 from selfsup.methods.base import JointEmbedding
+from selfsup.registry import register_method
 
 
+@register_method("vicreg")
 class VICReg(JointEmbedding):
     def __init__(
         self,

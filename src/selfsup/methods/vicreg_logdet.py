@@ -2,8 +2,10 @@
 
 from selfsup.losses import vicreg_logdet_terms
 from selfsup.methods.base import JointEmbedding
+from selfsup.registry import register_method
 
 
+@register_method("vicreg_logdet")
 class VICRegLogDet(JointEmbedding):
     """``sim_coeff * mse(z_a, z_b) - logdet_coeff * (H_LD(z_a) + H_LD(z_b)) / 2``.
 

@@ -1,9 +1,13 @@
 """VICReg-PairDist (Shwartz-Ziv et al., 2023): invariance + pairwise-distance entropy."""
 
+from typing import Literal
+
 from selfsup.losses import vicreg_pairdist_terms
 from selfsup.methods.base import JointEmbedding
+from selfsup.registry import register_method
 
 
+@register_method("vicreg_pairdist")
 class VICRegPairDist(JointEmbedding):
     """``sim_coeff * mse(z_a, z_b) - entropy_coeff * (H_D(z_a) + H_D(z_b)) / 2``.
 
@@ -17,7 +21,7 @@ class VICRegPairDist(JointEmbedding):
         sim_coeff: float = 25.0,
         entropy_coeff: float = 1.0,
         sigma: float = 1.0,
-        bound: str = "bhattacharyya",
+        bound: Literal["bhattacharyya", "kl"] = "bhattacharyya",
         **common,
     ) -> None:
         super().__init__(**common)

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from torch import nn
 
+from selfsup import registry
 from selfsup.errors import SelfsupError
 from selfsup.nets.convnet import ConvNet
 from selfsup.nets.external import TimmBackbone, TorchvisionBackbone
 from selfsup.nets.mlp import MLPBackbone, mlp, projector
 from selfsup.nets.resnet import ResNet
 from selfsup.nets.vae import ConvDecoder, ConvVAEEncoder, MLPDecoder, MLPVAEEncoder
+from selfsup.registry import Registered
 
-BACKBONES: dict[str, type[nn.Module]] = {
-    "mlp": MLPBackbone,
-    "convnet": ConvNet,
-    "resnet": ResNet,
-    "mlp_vae": MLPVAEEncoder,
-    "conv_vae": ConvVAEEncoder,
-    "timm": TimmBackbone,
-    "torchvision": TorchvisionBackbone,
-}
+#: every registered backbone by name (``@register_backbone``), plug-ins' included
+BACKBONES: Mapping[str, type[nn.Module]] = Registered("backbone")
 
 
 def check_params(kind: str, name: str, fn, params: dict) -> None:
@@ -42,10 +37,9 @@ def check_params(kind: str, name: str, fn, params: dict) -> None:
 
 def build_backbone(name: str, in_shape: Sequence[int], **params) -> nn.Module:
     """A backbone by name; it has an ``out_dim`` attribute (the representation size)."""
-    if name not in BACKBONES:
-        raise SelfsupError(f"unknown backbone '{name}'; valid: {', '.join(sorted(BACKBONES))}")
-    check_params("backbone", name, BACKBONES[name], params)
-    return BACKBONES[name](in_shape, **params)
+    cls = registry.get("backbone", name)
+    check_params("backbone", name, cls, params)
+    return cls(in_shape, **params)
 
 
 __all__ = [

@@ -6,7 +6,10 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from selfsup.registry import register_backbone
 
+
+@register_backbone("convnet")
 class ConvNet(nn.Module):
     """Blocks of conv3x3-BN-ReLU-maxpool2, then global average pooling.
 

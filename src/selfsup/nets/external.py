@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
+from selfsup.registry import register_backbone
 
 
 def small_image_stem(net: nn.Module, in_channels: int) -> None:
@@ -92,6 +93,7 @@ class _Wrapped(nn.Module):
         return self.net(x).flatten(1)
 
 
+@register_backbone("timm")
 class TimmBackbone(_Wrapped):
     """Any ``timm`` model without its classifier (``num_classes=0``: pooled features).
 
@@ -138,6 +140,7 @@ class TimmBackbone(_Wrapped):
         super().__init__(net, in_shape)
 
 
+@register_backbone("torchvision")
 class TorchvisionBackbone(_Wrapped):
     """A ``torchvision.models`` model by name, its last linear (classifier) layer removed.
 

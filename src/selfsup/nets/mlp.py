@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from selfsup.errors import InputError
+from selfsup.registry import register_backbone
 
 
 def mlp(
@@ -30,6 +31,7 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+@register_backbone("mlp")
 class MLPBackbone(nn.Module):
     """Flattens images and applies an MLP whose output (after a ReLU) is the representation.
 

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torchvision
 from torch import nn
 
 from selfsup.errors import InputError
+from selfsup.registry import register_backbone
 
 
+@register_backbone("resnet")
 class ResNet(nn.Module):
     """torchvision ResNet without its classifier; ``out_dim`` is the pooled feature size.
 
     Args:
         in_shape: ``(C, H, W)``.
-        depth: 18 or 50.
+        depth: 18, 34 or 50.
         small_images: CIFAR variant (3x3 stride-1 stem, no max-pool); by default used when
             ``H <= 64``.
     """
 
     def __init__(
-        self, in_shape: Sequence[int], depth: int = 18, small_images: bool | None = None
+        self,
+        in_shape: Sequence[int],
+        depth: Literal[18, 34, 50] = 18,
+        small_images: bool | None = None,
     ) -> None:
         super().__init__()
         builders = {

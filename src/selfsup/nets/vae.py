@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from selfsup.errors import InputError
+from selfsup.registry import register_backbone
 
 
 def _dense(dims: Sequence[int]) -> list[nn.Module]:
@@ -24,6 +25,7 @@ def _dense(dims: Sequence[int]) -> list[nn.Module]:
     return layers
 
 
+@register_backbone("mlp_vae")
 class MLPVAEEncoder(nn.Module):
     """The official SimVAE MLP encoder for small images: ``D-2000-500-500-2L`` with ReLU.
 
@@ -91,6 +93,7 @@ class _Residual(nn.Module):
         return x + self.body(x)
 
 
+@register_backbone("conv_vae")
 class ConvVAEEncoder(nn.Module):
     """ResNet-style conv encoder for 32-64 px colour images.
 

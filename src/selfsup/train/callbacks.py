@@ -114,10 +114,19 @@ CALLBACKS: dict[str, type[L.Callback]] = {"info_tracking": InfoTracking}
 
 def build_callback(name: str, args: dict) -> L.Callback:
     """The callback registered as ``name`` with the config's arguments."""
-    from selfsup.errors import SelfsupError
+    from selfsup.errors import InputError, SelfsupError
     from selfsup.nets import check_params
+    from selfsup.param_rules import param_rule
+    from selfsup.registry import signature_params
 
     if name not in CALLBACKS:
         raise SelfsupError(f"unknown callback '{name}'; valid: {', '.join(sorted(CALLBACKS))}")
     check_params("callback", name, CALLBACKS[name], args)
-    return CALLBACKS[name](**args)
+    rules = {p.name: param_rule(p) for p in signature_params("callback", CALLBACKS[name])[0]}
+    for key, value in args.items():  # the values' types, from the signature's hints
+        if rules.get(key) is not None:
+            args = {**args, key: rules[key].check(f"callbacks.{name}.{key}", value)}
+    try:
+        return CALLBACKS[name](**args)
+    except InputError as err:  # the class's own rules: say which config key it was
+        raise InputError(f"callbacks.{name}: {err}") from None

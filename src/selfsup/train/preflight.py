@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from selfsup.config import Config, to_dict, upgrade_data_section
-from selfsup.config_schema import DATASET_SHAPES
+from selfsup.config_schema import dataset_shape
 from selfsup.errors import SelfsupError
 from selfsup.train.checkpoints import CHECKPOINTS, load_selfsup_checkpoint, newest_checkpoint
 
@@ -54,7 +54,12 @@ def run_dir_of(path: str | Path) -> Path | None:
 
 
 def stored_config(state: dict, ckpt: Path) -> DictConfig:
-    """A checkpoint's run config on the current schema (keys added since take their defaults)."""
+    """A checkpoint's run config on the current schema (keys added since take their defaults),
+    after importing the plug-ins it names (module names from the normal import path; nothing
+    inside the checkpoint is run)."""
+    from selfsup.config import load_plugins_of
+
+    load_plugins_of(state["selfsup_config"].get("plugins"), f"checkpoint {ckpt}")
     try:
         config = OmegaConf.merge(OmegaConf.structured(Config), state["selfsup_config"])
     except OmegaConfBaseException as err:
@@ -77,7 +82,7 @@ def check_trained(path: str | Path, dataset: str | None = None) -> Path:
     state = load_selfsup_checkpoint(ckpt, mmap=True)
     config = stored_config(state, ckpt)
     trained = state.get(IMAGE_SHAPE_KEY)
-    wanted = DATASET_SHAPES.get(dataset or "")
+    wanted = dataset_shape(dataset) if dataset else None
     if isinstance(trained, list) and wanted is not None and tuple(trained) != wanted:
         raise SelfsupError(shape_mismatch(tuple(trained), dataset or config.data.name, wanted))
     return ckpt
