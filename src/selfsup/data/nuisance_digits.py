@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from selfsup.data.images import DataSplits, TensorImages
+from selfsup.errors import InputError
 from selfsup.registry import register_dataset
 
 SIZE_RANGE = (0.6, 1.0)  # the digit's box side, as a fraction of the canvas side
@@ -90,7 +91,7 @@ def load_nuisance_digits(
     ``root`` and ``download`` are unused (the digits ship with scikit-learn).
     """
     if renders < 1 or test_renders < 1 or image_size < 8:
-        raise ValueError(
+        raise InputError(
             f"nuisance_digits needs renders, test_renders >= 1 and image_size >= 8, got "
             f"{renders}, {test_renders}, {image_size}"
         )

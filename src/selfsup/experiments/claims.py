@@ -96,7 +96,7 @@ class Claim:
             word = {True: HOLDS, False: FAILS, None: INCONCLUSIVE}[self.holds]
             object.__setattr__(self, "verdict", word)
         if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+            raise InputError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
         object.__setattr__(self, "holds", {HOLDS: True, FAILS: False}.get(self.verdict))
         if self.interval is not None:
             object.__setattr__(self, "interval", tuple(float(v) for v in self.interval))
@@ -122,7 +122,7 @@ def decide(
     """The verdict for an effect ``value`` with ``interval`` from ``seeds`` seeds, when the
     claim says it lies above ``above`` and / or below ``below`` (see the module docstring)."""
     if above is None and below is None:
-        raise ValueError("a claim needs a bound: above=, below= or both")
+        raise InputError("a claim needs a bound: above=, below= or both")
     if value is None or not math.isfinite(value):
         return INCONCLUSIVE
     if seeds < 2 or interval is None:

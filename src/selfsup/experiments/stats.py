@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import t as student_t
 
 
 def mean_std(values: Iterable[float | None]) -> tuple[float | None, float | None]:
@@ -63,6 +62,8 @@ def mean_interval(values: Mapping[Any, float | None], level: float = 0.95) -> Es
     n, mean = len(kept), float(np.mean(kept))
     if n < 2:
         return Estimate(mean, None, n, ONE_SAMPLE_T)
+    from scipy.stats import t as student_t  # scipy.stats is heavy: only when a claim is decided
+
     half = float(student_t.ppf(0.5 + level / 2, n - 1) * np.std(kept, ddof=1) / math.sqrt(n))
     return Estimate(mean, (mean - half, mean + half), n, ONE_SAMPLE_T)
 
@@ -95,5 +96,7 @@ def difference_interval(
     if qa + qb == 0:
         return Estimate(diff, (diff, diff), n, WELCH_T)
     df = (qa + qb) ** 2 / (qa**2 / (len(va) - 1) + qb**2 / (len(vb) - 1))
+    from scipy.stats import t as student_t
+
     half = float(student_t.ppf(0.5 + level / 2, df) * math.sqrt(qa + qb))
     return Estimate(diff, (diff - half, diff + half), n, WELCH_T)
