@@ -37,7 +37,8 @@ class TwoLayerNet(nn.Module):
         activation: ``"relu"``, ``"tanh"`` or ``"identity"``.
         orthonormal_output: initialise ``W2 = A / sqrt(m)`` with orthonormal columns (SSL);
             otherwise ``A`` has i.i.d. ``N(0, 1)`` entries (supervised).
-        generator, dtype: for the initialisation.
+        generator: random generator of the initialisation.
+        dtype: dtype of the weights.
     """
 
     def __init__(
@@ -117,7 +118,8 @@ def ssl_step(
 
     Args:
         net: built with ``orthonormal_output=True``.
-        x, x_pos: ``(n, d)`` two views.
+        x: ``(n, d)`` first views.
+        x_pos: ``(n, d)`` second views (positives) of the same samples.
         lr: step size (units of time for the scaled C above).
         lr_hidden: step size for ``W1``; defaults to ``lr``.
         retraction: ``"qr"`` or ``"polar"``.

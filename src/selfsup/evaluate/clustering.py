@@ -18,8 +18,9 @@ def cluster_accuracy(
     """Accuracy of the best one-to-one map from cluster ids to labels (Hungarian algorithm).
 
     Args:
-        labels, clusters: ``(n,)`` non-negative ints; the numbers of distinct values may differ
-            (unmatched clusters count as errors).
+        labels: ``(n,)`` non-negative int class labels.
+        clusters: ``(n,)`` non-negative int cluster ids; their number may differ from the
+            number of classes (unmatched clusters count as errors).
     """
     from scipy.optimize import linear_sum_assignment  # imported here: see gmm_clustering
 

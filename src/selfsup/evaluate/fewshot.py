@@ -44,8 +44,10 @@ def fewshot_linear(
     """Test accuracy of ``LinearProbe`` trained on class-balanced label fractions.
 
     Args:
-        train_features, test_features: ``(N, dim)`` frozen features.
-        train_labels, test_labels: ``(N,)``.
+        train_features: ``(N, dim)`` frozen features of the training images.
+        test_features: ``(M, dim)`` frozen features of the test images.
+        train_labels: ``(N,)`` integer labels of ``train_features``.
+        test_labels: ``(M,)`` integer labels of ``test_features``.
 
     Returns:
         ``fewshot_{p}pct_top1`` (mean over seeds) and ``fewshot_{p}pct_top1_std`` (sample std;

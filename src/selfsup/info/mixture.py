@@ -176,7 +176,9 @@ def mixture_log_density(
 
     Args:
         x: ``(M, d)`` points.
-        means, covs, weights: as in :func:`mixture_entropy_bounds`.
+        means: ``(N, d)`` component means, as in :func:`mixture_entropy_bounds`.
+        covs: ``(N, d, d)`` or shared ``(d, d)`` component covariances.
+        weights: ``(N,)`` mixture weights, or None for equal weights.
         chunk_size: points done at once (memory ``chunk_size * N * d`` floats).
 
     Returns:
@@ -234,7 +236,9 @@ def mixture_entropy_mc(
     Unbiased; its standard error is ``std(log p(x)) / sqrt(n_samples)``.
 
     Args:
-        means, covs, weights: as in :func:`mixture_entropy_bounds`.
+        means: ``(N, d)`` component means, as in :func:`mixture_entropy_bounds`.
+        covs: ``(N, d, d)`` or shared ``(d, d)`` component covariances.
+        weights: ``(N,)`` mixture weights, or None for equal weights.
         n_samples: number of draws.
         generator: torch generator for reproducible draws (on the means' device).
         return_stderr: also return the standard error.

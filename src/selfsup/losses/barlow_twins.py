@@ -37,7 +37,8 @@ def barlow_twins_terms(
     """Barlow Twins loss on the cross-correlation of the standardised branches.
 
     Args:
-        z_a, z_b: ``(batch, dim)``.
+        z_a: ``(batch, dim)``.
+        z_b: as ``z_a``.
         lambd: weight of the off-diagonal (redundancy) term; the paper's 5.1e-3.
         eps: added to the variance when standardising.
         gather_distributed: standardise and correlate over the global batch.

@@ -39,8 +39,10 @@ def byol_terms(
     directions (``L + L~``); we average them, so the scale is that of one direction.
 
     Args:
-        p_a, p_b: ``(batch, dim)`` predictor outputs of the online network for views a, b.
-        t_a, t_b: ``(batch, dim)`` projections of the target (momentum) network; detached.
+        p_a: ``(batch, dim)`` predictor output of the online network for view a.
+        p_b: ``(batch, dim)`` predictor output of the online network for view b.
+        t_a: ``(batch, dim)`` projection of view a by the target (momentum) network; detached.
+        t_b: ``(batch, dim)`` projection of view b by the target network; detached.
     """
     prediction_inputs(p_a, p_b, t_a, t_b, "byol_loss")
     cosine = cross_view_cosine(p_a, p_b, t_a, t_b)

@@ -30,7 +30,8 @@ def clip_terms(
     """Symmetric InfoNCE between two encoders' outputs (e.g. image and text).
 
     Args:
-        a, b: ``(batch, dim)``; row i of ``a`` and row i of ``b`` are a positive pair.
+        a: ``(batch, dim)`` embeddings of one modality or view.
+        b: ``(batch, dim)``; row i of ``a`` and row i of ``b`` are a positive pair.
         logit_scale: multiplies the cosine similarities, positive (CLIP learns its log and
             exponentiates; pass ``log_scale.exp()``).
         gather_distributed: use the global batch across processes.

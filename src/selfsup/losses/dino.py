@@ -73,7 +73,8 @@ def dino_terms(
             same global crops the teacher saw, the rest local crops.
         teacher: ``(T, batch, K)`` prototype scores of the teacher (detached here).
         center: ``(K,)`` running mean of the teacher's scores.
-        student_temperature, teacher_temperature: the paper's 0.1 and 0.04 (after warm-up).
+        student_temperature: softmax temperature of the student (the paper's 0.1).
+        teacher_temperature: softmax temperature of the teacher (the paper's 0.04, after warm-up).
     """
     _check_dino(student, teacher, center, student_temperature, teacher_temperature)
     targets = F.softmax((teacher.detach() - center) / teacher_temperature, dim=-1)

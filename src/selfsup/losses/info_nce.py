@@ -40,7 +40,8 @@ def info_nce_terms(
     excluded. The loss is the cross-entropy towards the positive, averaged over all anchors.
 
     Args:
-        z_a, z_b: ``(batch, dim)`` embeddings of two views (normalised here).
+        z_a: ``(batch, dim)`` embeddings of two views (normalised here).
+        z_b: as ``z_a``.
         temperature: divides the cosine similarities (positive).
         gather_distributed: use the global batch across processes as negatives.
 

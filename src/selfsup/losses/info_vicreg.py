@@ -66,7 +66,8 @@ def vicreg_logdet_terms(
     ``H_LD(z) = 1/2 log det(I + beta S)`` nats, ``S`` the unbiased covariance of branch ``z``.
 
     Args:
-        z_a, z_b: ``(batch, dim)`` embeddings of two views of the same batch.
+        z_a: ``(batch, dim)`` embeddings of two views of the same batch.
+        z_b: as ``z_a``.
         sim_coeff: weight of the invariance (VICReg's 25).
         logdet_coeff: weight of the LogDet entropy (nats, summed over dims).
         beta: precision of the reference noise; overrides ``eps`` when given.
@@ -112,7 +113,8 @@ def vicreg_pairdist_terms(
     a uniformity term, like the log-sum-exp of InfoNCE.
 
     Args:
-        z_a, z_b: ``(batch, dim)`` embeddings of two views of the same batch.
+        z_a: ``(batch, dim)`` embeddings of two views of the same batch.
+        z_b: as ``z_a``.
         sim_coeff: weight of the invariance (VICReg's 25).
         entropy_coeff: weight of the entropy (nats).
         sigma: isotropic component std ``s``, in embedding units.

@@ -112,11 +112,15 @@ def radial_vicreg_terms(
     """VICReg (``selfsup.losses.vicreg_terms``) plus ``radial_coeff`` times the radial term.
 
     Args:
-        z_a, z_b: ``(batch, dim)`` embeddings of two views.
+        z_a: ``(batch, dim)`` embeddings of two views.
+        z_b: as ``z_a``.
         radial: ``"kl"`` (m-spacing forward KL) or ``"w1"`` (Wasserstein-1), see the module.
         radial_coeff: weight of the radial term. The paper's image-experiment weights were not
             available to us; 1.0 is our choice (see docs/results.md for what it gave).
-        sim_coeff, std_coeff, cov_coeff, eps: VICReg's (25 / 25 / 1).
+        sim_coeff: weight of VICReg's invariance term (25).
+        std_coeff: weight of VICReg's variance term (25).
+        cov_coeff: weight of VICReg's covariance term (1).
+        eps: added to the variance before the square root, as in VICReg.
         gather_distributed: compute every term on the global batch across processes.
     """
     fn = "radial_vicreg_loss"

@@ -15,8 +15,10 @@ def simsiam_terms(
     """SimSiam loss ``(D(p_a, z_b) + D(p_b, z_a)) / 2`` with ``D(p, z) = -cos(p, stopgrad(z))``.
 
     Args:
-        p_a, p_b: ``(batch, dim)`` predictor outputs for views a, b.
-        z_a, z_b: ``(batch, dim)`` projector outputs of the same network (stop-gradient here).
+        p_a: ``(batch, dim)`` predictor output for view a.
+        p_b: ``(batch, dim)`` predictor output for view b.
+        z_a: ``(batch, dim)`` projector output for view a (stop-gradient here).
+        z_b: ``(batch, dim)`` projector output for view b (stop-gradient here).
 
     Returns:
         ``loss`` in ``[-1, 1]`` (-1: predictions aligned with the targets) and ``cosine``.

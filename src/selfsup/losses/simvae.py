@@ -71,7 +71,8 @@ def simvae_elbo(
     Args:
         x: ``(B, J, C, H, W)`` views in [0, 1] (the reconstruction targets).
         x_logits: ``(B, J, C, H, W)`` decoder outputs before the sigmoid.
-        mu, logvar: ``(B, J, L)`` posterior parameters of each view.
+        mu: ``(B, J, L)`` posterior mean of each view.
+        logvar: ``(B, J, L)`` posterior log-variance of each view.
         z: ``(B, J, L)`` reparameterised samples ``mu + exp(logvar / 2) * eps``.
         sigma2: variance of ``p(z | y)`` (official 0.15).
         likelihood: ``"bernoulli"`` or ``"gaussian"``; log_sigma_x2: Gaussian log variance

@@ -202,9 +202,11 @@ def vae_elbo(
     Args:
         x: ``(N, C, H, W)`` targets in [0, 1] (views of a batch may be stacked along N).
         x_logits: ``(N, C, H, W)`` decoder output before its sigmoid.
-        mu, logvar: ``(N, L)`` parameters of ``q(z|x) = N(mu, diag exp(logvar))``.
+        mu: ``(N, L)`` mean of ``q(z|x) = N(mu, diag exp(logvar))``.
+        logvar: ``(N, L)`` log-variance of ``q(z|x)``.
         beta: weight of the KL term (1: the plain VAE).
-        likelihood, log_sigma_x2: see ``reconstruction_nll``.
+        likelihood: the decoder's likelihood; see ``reconstruction_nll``.
+        log_sigma_x2: the Gaussian likelihood's log-variance; see ``reconstruction_nll``.
         weighting: ``"elbo"`` or ``"official"``.
         z: ``(N, L)`` reparameterised samples; required by ``"official"``, unused otherwise.
 
@@ -260,9 +262,12 @@ def cr_vae_elbo(
     is the first view (the "original") and ``x_2`` the augmented one, as in Sinha & Dieng.
 
     Args:
-        x, x_logits: ``(B, 2, C, H, W)``: two views per sample and their decoder outputs.
-        mu, logvar: ``(B, 2, L)``.
-        beta: weight of the KL to ``N(0, I)``; gamma: weight of the consistency term.
+        x: ``(B, 2, C, H, W)`` two views per sample, in [0, 1].
+        x_logits: ``(B, 2, C, H, W)`` the decoder's outputs for them, before the sigmoid.
+        mu: ``(B, 2, L)`` posterior means of the two views.
+        logvar: ``(B, 2, L)`` posterior log-variances of the two views.
+        beta: weight of the KL to ``N(0, I)``.
+        gamma: weight of the consistency term.
     """
     fn = "cr_vae_elbo"
     check_images(x, x_logits, fn, likelihood)

@@ -200,7 +200,7 @@ class JointEmbedding(SSLMethod):
         **common: ``SSLMethod`` arguments.
     """
 
-    def __init__(self, projector_dims: list[int], **common) -> None:
+    def __init__(self, projector_dims: list[int], **common: Any) -> None:
         super().__init__(**common)
         self.projector = projector(self.backbone.out_dim, projector_dims)
 

@@ -55,8 +55,9 @@ class MoCo(MomentumMethod):
         temperature: InfoNCE temperature (0.2).
         queue_size: number of negatives K; ``"auto"`` (default): sized to the training set as
             the module says (65,536 on ImageNet-sized data, the paper's value).
-        base_momentum, final_momentum: MoCo's constant 0.999 by default; set
-            ``final_momentum: 1.0`` for the cosine schedule.
+        base_momentum: EMA rate of the key encoder at the first step (MoCo's constant 0.999).
+        final_momentum: EMA rate at the last step; 1.0 gives the cosine schedule, equal to
+            ``base_momentum`` a constant rate.
         symmetric: the symmetrised loss most reimplementations use; the paper's is one-sided.
         shuffle_bn: shuffle the key encoder's batch across processes (DDP only).
     """

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -58,12 +59,13 @@ class MomentumMethod(JointEmbedding):
     modules exist, and use ``self.teacher[name]`` without gradients in ``compute_loss``.
 
     Args:
-        base_momentum, final_momentum: ``tau`` at the first and the last step (cosine between).
+        base_momentum: EMA rate ``tau`` at the first step.
+        final_momentum: ``tau`` at the last step (cosine schedule between the two).
         **common: ``JointEmbedding`` arguments.
     """
 
     def __init__(
-        self, *, base_momentum: float = 0.996, final_momentum: float = 1.0, **common
+        self, *, base_momentum: float = 0.996, final_momentum: float = 1.0, **common: Any
     ) -> None:
         super().__init__(**common)
         if not (0.0 <= base_momentum <= 1.0 and 0.0 <= final_momentum <= 1.0):

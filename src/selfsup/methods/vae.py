@@ -8,7 +8,7 @@ pixel values), so the dataset's channel normalisation is replaced by the identit
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 
@@ -41,7 +41,7 @@ class GenerativeMethod(SSLMethod):
         log_sigma_x2: float = -4.6,
         binarise_targets: float | None = None,
         weighting: Literal["elbo", "official"] = "elbo",
-        **common,
+        **common: Any,
     ) -> None:
         super().__init__(**common)
         if not hasattr(self.backbone, "posterior") or not hasattr(self.backbone, "make_decoder"):
@@ -99,7 +99,7 @@ class GenerativeMethod(SSLMethod):
 class VAE(GenerativeMethod):
     """VAE with a standard-normal prior on every view independently (beta-VAE if beta != 1)."""
 
-    def __init__(self, *, beta: float = 1.0, **common) -> None:
+    def __init__(self, *, beta: float = 1.0, **common: Any) -> None:
         super().__init__(**common)
         self.beta = beta
 
@@ -123,7 +123,7 @@ class VAE(GenerativeMethod):
 class BetaVAE(VAE):
     """beta-VAE (Higgins et al., 2017): the VAE with the KL weighted by beta (default 4)."""
 
-    def __init__(self, *, beta: float = 4.0, **common) -> None:
+    def __init__(self, *, beta: float = 4.0, **common: Any) -> None:
         super().__init__(beta=beta, **common)
 
 
@@ -131,7 +131,7 @@ class BetaVAE(VAE):
 class CRVAE(GenerativeMethod):
     """Consistency-regularised VAE (Sinha & Dieng, 2021) on two views; see ``cr_vae_elbo``."""
 
-    def __init__(self, *, beta: float = 1.0, gamma: float = 1.0, **common) -> None:
+    def __init__(self, *, beta: float = 1.0, gamma: float = 1.0, **common: Any) -> None:
         super().__init__(**common)
         if len(self.views.views) != 2:
             raise SelfsupError(
