@@ -179,8 +179,13 @@ def compare(
             flush=True,
         )
     return {
-        "ratio": out["ours"][0] / out["lightly"][0],
-        "cpu_ratio": out["lightly"][1] / out["ours"][1],
+        "size": size,
+        "lightly_views_s": round(out["lightly"][0]),
+        "ours_views_s": round(out["ours"][0]),
+        "ratio": round(out["ours"][0] / out["lightly"][0], 2),
+        "lightly_cpu_us": round(out["lightly"][1] * 1e6),
+        "ours_cpu_us": round(out["ours"][1] * 1e6),
+        "cpu_ratio": round(out["lightly"][1] / out["ours"][1], 2),
     }
 
 
@@ -326,6 +331,8 @@ def main() -> None:
         )
     print(load)
     final_line(
+        table=list(results.values()),
+        load=load,
         **{f"ratio_{s}": r["ratio"] for s, r in results.items()},
         **{f"cpu_ratio_{s}": r["cpu_ratio"] for s, r in results.items()},
     )

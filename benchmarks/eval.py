@@ -102,7 +102,13 @@ def main() -> None:
             "linear_speedup": best["sklearn_linear"] / best["ours_linear"],
             "linear_acc_delta": acc["ours_linear"] - acc["sklearn_linear"],
         }
-    final_line(**out)
+    table = [
+        {"case": name, "seconds": round(best[name], 2), "top1": round(acc[name], 4)}
+        if name in acc
+        else {"case": name, "seconds": round(best[name], 2)}
+        for name in cases
+    ]
+    final_line(table=table, load=load, **out)
 
 
 if __name__ == "__main__":

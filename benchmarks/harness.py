@@ -4,7 +4,11 @@
   shared machine then falls on all cases alike), and ``median`` summarises the rounds;
 - ``ratio`` divides by a baseline timed in the same run, never by a figure from another run;
 - ``LoadLog`` keeps the 1-minute load average of every round, printed next to the figures;
-- ``final_line`` prints the ``key=value`` pairs that end every benchmark's output.
+- ``final_line`` prints the ``key=value`` pairs that end every benchmark's output and writes
+  them, with the command, the machine, the commit and the date, as a JSON record
+  (``write_record``): ``runs/benchmarks/<script>.json`` by default, or the file named by
+  ``$SELFSUP_BENCH_JSON`` (``SELFSUP_BENCH_JSON=benchmarks/results/augment.json python
+  benchmarks/augment.py`` refreshes the table the documentation renders from that file).
 
 Benchmarks import it as a sibling module (``python benchmarks/NAME.py`` puts ``benchmarks/``
 on ``sys.path``).
@@ -12,10 +16,19 @@ on ``sys.path``).
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
+import platform
+import shlex
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def median(values: list[float]) -> float:
@@ -71,11 +84,97 @@ def ratio(times: dict[str, list[float]], case: str, baseline: str) -> float:
     return median(times[baseline]) / median(times[case])
 
 
-def final_line(**pairs: float | int | str) -> str:
-    """Print (and return) the ``key=value`` line that ends a benchmark's output."""
+def final_line(
+    table: list[dict[str, float | int | str]] | None = None,
+    load: LoadLog | None = None,
+    **pairs: float | int | str,
+) -> str:
+    """Print (and return) the ``key=value`` line that ends a benchmark's output, and write it
+    (with ``table``, the rows behind it, when given) as a JSON record (:func:`write_record`)."""
     line = " ".join(f"{k}={_fmt(v)}" for k, v in pairs.items())
     print(line, flush=True)
+    path = write_record(pairs, table=table, load=load)
+    print(f"results written to {path}", flush=True)
     return line
+
+
+def describe_machine() -> str:
+    """One line naming the machine: CPU model and cores, GPU if any, OS, Python and torch."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    parts = [f"{cpu}, {os.cpu_count()} cores"]
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            parts.append(torch.cuda.get_device_name(0))
+        else:
+            parts.append(f"no GPU, CPU capability {torch.backends.cpu.get_cpu_capability()}")
+        parts.append(f"torch {torch.__version__}")
+    except ImportError:
+        pass
+    parts.append(f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+    return "; ".join(parts)
+
+
+def git_commit() -> str:
+    """The short commit of the code measured (``+dirty`` when the tree has changes)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (commit or "unknown") + ("+dirty" if dirty else "")
+
+
+def write_record(
+    values: dict[str, float | int | str],
+    table: list[dict[str, float | int | str]] | None = None,
+    load: LoadLog | None = None,
+    path: str | os.PathLike | None = None,
+) -> Path:
+    """Write one run's results as JSON: the command, machine, commit, UTC date, the load range
+    over the run, ``values`` (the final line) and ``table`` (rows), atomically.
+
+    ``path``: else ``$SELFSUP_BENCH_JSON``, else ``runs/benchmarks/<script>.json``.
+    """
+    script = Path(sys.argv[0])
+    if path is None:
+        path = os.environ.get("SELFSUP_BENCH_JSON") or REPO / "runs" / "benchmarks" / (
+            script.stem + ".json"
+        )
+    path = Path(path)
+    try:
+        shown = script.resolve().relative_to(REPO)
+    except ValueError:
+        shown = script
+    record = {
+        "command": shlex.join(["python", str(shown), *sys.argv[1:]]),
+        "machine": describe_machine(),
+        "commit": git_commit(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
+        "load": f"{min(load.samples):.1f}-{max(load.samples):.1f}" if load else None,
+        "values": values,
+        "table": table or [],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(record, indent=1) + "\n")
+    partial.replace(path)
+    return path
 
 
 def _fmt(v: float | int | str) -> str:

@@ -232,6 +232,16 @@ def compare(args: argparse.Namespace) -> None:
             gpu_peak_mb_lightly=theirs["gpu_peak_mb"],
         )
     final_line(
+        table=[
+            {
+                "side": name,
+                "pairs_s": round(r["pairs_s"]),
+                "knn": round(r["knn"], 4),
+                "peak_rss_mb": round(r["peak_rss_mb"]),
+            }
+            for name, r in results.items()
+        ],
+        load=load,
         throughput_ratio=ours["pairs_s"] / theirs["pairs_s"],
         knn_delta=f"{ours['knn'] - theirs['knn']:+.4f}",
         peak_rss_ratio=ours["peak_rss_mb"] / theirs["peak_rss_mb"],

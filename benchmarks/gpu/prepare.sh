@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Run on the CPU box (with the project venv active) before a GPU session: puts the wheels the GPU
-# image lacks (omegaconf, its antlr4 runtime, and lightly with hydra-core) and MNIST, gzipped,
-# under runs/gpu-carry (git-ignored, ~12 MB), which the `run` tool's carry then takes along.
+# For a GPU machine without network access: run where pip can download (with the project's
+# environment active) and copy runs/gpu-carry (git-ignored, ~12 MB) to the GPU machine's checkout.
+# It holds the wheels a bare PyTorch image lacks (omegaconf, its antlr4 runtime, and lightly with
+# hydra-core) and MNIST, gzipped, from $SELFSUP_DATA (default ./data).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CARRY=$REPO/runs/gpu-carry
-DATA=${SELFSUP_DATA:-$REPO/../shared/data}
+DATA=${SELFSUP_DATA:-$REPO/data}
 mkdir -p "$CARRY/whl"
 cd "$CARRY/whl"
 python -m pip download -q --no-deps -d . omegaconf==2.3.1 hydra-core==1.3.8 lightly==1.6.0 \

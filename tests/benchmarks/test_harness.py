@@ -43,8 +43,44 @@ def test_rounds_alternate_and_warmup_is_not_timed():
     assert "load average" in str(load)
 
 
-def test_final_line_parses_back(capsys):
+def test_final_line_parses_back(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SELFSUP_BENCH_JSON", str(tmp_path / "result.json"))
     line = harness.final_line(speedup=5.14159265, steps=120, delta=-0.000123456, name="x")
-    assert capsys.readouterr().out.strip() == line
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[0] == line
+    assert printed[1] == f"results written to {tmp_path / 'result.json'}"
     parsed = dict(word.split("=", 1) for word in line.split(" "))
     assert parsed == {"speedup": "5.14159", "steps": "120", "delta": "-1.235e-04", "name": "x"}
+
+
+def test_final_line_writes_a_json_record(tmp_path, monkeypatch):
+    """The record a docs table is rendered from: what ran, where, at which commit, when."""
+    import json
+    import sys
+
+    target = tmp_path / "sub" / "augment.json"
+    monkeypatch.setenv("SELFSUP_BENCH_JSON", str(target))
+    monkeypatch.setattr(sys, "argv", [str(BENCH / "augment.py"), "--sizes", "32"])
+    load = harness.LoadLog()
+    rows = [{"size": 32, "ratio": 15.2}, {"size": 96, "ratio": 4.6}]
+    harness.final_line(table=rows, load=load, ratio_32=15.2)
+    record = json.loads(target.read_text())
+    assert record["command"] == "python benchmarks/augment.py --sizes 32"
+    assert record["values"] == {"ratio_32": 15.2}
+    assert record["table"] == rows
+    assert f"{__import__('os').cpu_count()} cores" in record["machine"]
+    assert len(record["date"]) == 10 and record["date"][4] == "-"
+    assert record["commit"] and record["commit"] != "unknown"  # the tests run in a git checkout
+    lo, hi = (float(x) for x in record["load"].split("-"))
+    assert 0 <= lo <= hi
+    assert list(target.parent.iterdir()) == [target]  # written whole, no partial file left
+
+
+def test_a_record_defaults_to_runs(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.delenv("SELFSUP_BENCH_JSON", raising=False)
+    monkeypatch.setattr(sys, "argv", ["benchmarks/some_bench.py"])
+    monkeypatch.setattr(harness, "REPO", tmp_path)
+    path = harness.write_record({"x": 1})
+    assert path == tmp_path / "runs" / "benchmarks" / "some_bench.json"

@@ -1,2 +1,0 @@
-def on_page_markdown(markdown, **kwargs):
-    return markdown
