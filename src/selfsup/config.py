@@ -153,7 +153,8 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
-    callbacks: dict[str, Any] = field(default_factory=dict)  # name -> arguments, see train.py
+    # name -> arguments; the names are selfsup.train.callbacks.CALLBACKS
+    callbacks: dict[str, Any] = field(default_factory=dict)
     lens: LensConfig = field(default_factory=LensConfig)
     trainer: dict[str, Any] = field(default_factory=lambda: {"max_epochs": 10})
 

@@ -176,8 +176,9 @@ def check_finite(
     conds = list((conditions or {}).items())
     if not named and not pos and not conds:
         return
-    # a sum is finite iff every term is (NaN and inf propagate), and one reduction is ~50x
-    # cheaper than isfinite(t).all() on CPU; a sum that overflows is re-checked exactly
+    # a sum is finite iff every term is (NaN and inf propagate), and one reduction is far
+    # cheaper than isfinite(t).all(), which writes a boolean tensor; a sum that overflows is
+    # re-checked exactly
     flags = [torch.isfinite(_sum(t)) for _, t in named]
     flags += [(torch.isfinite(t) & (t > 0)).all() for _, t in pos]
     flags += [c.all() for _, c in conds]

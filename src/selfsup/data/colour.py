@@ -54,8 +54,7 @@ def contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
         mean = x.mean((1, 2, 3)).view(-1, 1, 1, 1)
     f = _per_sample(factor, x)
     # torchvision's blend f x + (1 - f) mean, as a multiply and an add: `lerp` with a start
-    # that is one value per sample is ~3 times slower on CPU (~350 against ~100 us for a
-    # 9 x 3 x 96 x 96 chunk, one thread)
+    # that is one value per sample broadcasts poorly on CPU and is several times slower
     return (x * f).add_(mean * (1.0 - f)).clamp_(0.0, 1.0)
 
 
@@ -75,8 +74,8 @@ def hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     if x.shape[1] != 3:
         return x
     # Written without comparisons, `where`, `remainder` or reductions over the channel
-    # dimension: on this CPU those cost 2.5-35 times an add per element (`aminmax(dim=1)` was
-    # half of the previous version's time), and this is the costliest step of a colour view.
+    # dimension: on a CPU those cost several times an add per element (a reduction over three
+    # channels is a strided pass), and this is the costliest step of a colour view.
     r, g, b = x.unbind(1)
     gb_max = torch.maximum(g, b)
     value = torch.maximum(r, gb_max)

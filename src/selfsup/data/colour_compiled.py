@@ -5,7 +5,7 @@ jittered RGB image, each one a trip through memory, plus a gather and a scatter 
 samples by jitter order. Here numba compiles loops that take one image at a time through its
 own operations, in its own order, while the image sits in the core's cache, and write it to
 its place in the batch of views: no gather, no scatter, no temporaries
-(``python benchmarks/augment.py --stages``: 73 against ~350 CPU-us per 96 px view here).
+(``python benchmarks/augment.py --stages`` compares the two; docs/benchmarks.md).
 
 The formulas are ``colour.py``'s (torchvision's definitions; the hue in the same branch-free
 form), written per pixel in float32. ``fastmath`` lets LLVM vectorise the loops (it assumes

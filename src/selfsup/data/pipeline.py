@@ -219,7 +219,7 @@ class View(nn.Module):
         size = out.shape[2]
         cpu = images.device.type == "cpu"
         tasks = []
-        by_position = (  # the limit was measured on CPU only
+        by_position = (  # the crossover above is a CPU cache effect; GPUs go order by order
             cpu
             and p.group is not None
             and out.numel() * out.element_size() <= _BY_POSITION_MAX_BYTES
@@ -397,16 +397,17 @@ def view_parameters(p: _Draws, height: int, width: int, n_orders: int) -> dict:
 
 
 #: upper bound on one chunk's float tensor (a 96 px RGB image is 110 kB): chunks let the
-#: worker threads share the work; on the 2-core machines here much smaller chunks were slower
-#: at 96 px (the fixed cost of each op), larger ones no faster
+#: worker threads share the work; much smaller chunks pay each op's fixed cost too often at
+#: 96 px, larger ones gain nothing
 _CHUNK_BYTES = 4 << 20
 
 
 #: a batch of views on the CPU up to this size is jittered position by position
 #: (``View._jitter_by_position``), a larger one order by order, each order's chunks rendered
-#: from the crop to the jitter while they are in cache (``benchmarks/jitter_grouping.py``:
-#: position by position took 0.41x the CPU time at 32 px with 32 images, 0.81x with 512
-#: (6 MiB), 0.94x at 96 px with 64 (7 MiB), 1.05x with 128 and 1.18x with 256 (27 MiB))
+#: from the crop to the jitter while they are in cache. Position by position makes at most 16
+#: calls whatever the batch, which wins while each order has only a few samples; order by
+#: order wins once the batch no longer fits in cache (``benchmarks/jitter_grouping.py``
+#: measures where the two cross)
 _BY_POSITION_MAX_BYTES = 8 << 20
 
 
@@ -427,7 +428,7 @@ def _load_compiled():
     except Exception as err:  # noqa: BLE001 - any failure of numba leaves the torch path
         warnings.warn(
             f"the compiled colour operations are unavailable ({type(err).__name__}: {err}); "
-            "views use torch's colour operations (their jitter ~4x slower on CPU)",
+            "views use torch's colour operations (their jitter several times slower on CPU)",
             stacklevel=3,
         )
         return None

@@ -2,9 +2,9 @@
 
 A colour view is ~50 small elementwise passes per chunk. Under torch's own intra-op
 parallelism every pass is an OpenMP parallel region that ends in a barrier, and on a
-machine shared with other processes a barrier waits for a descheduled thread: on the
-2-core machines here, loaded by other jobs, 2 intra-op threads made the pipeline several
-times *slower* than 1. Here each of ``torch.get_num_threads()`` Python threads renders whole
+machine shared with other processes a barrier waits for a descheduled thread, so on a
+loaded machine 2 intra-op threads can make the pipeline several times *slower* than 1.
+Here each of ``torch.get_num_threads()`` Python threads renders whole
 chunks with single-threaded ops (torch releases the GIL inside its kernels), so nothing
 waits for anything but the last chunk. ``MultiView`` hands these threads whole views, one per
 thread, when the views share the threads out evenly; a view rendered on a worker thread then

@@ -12,8 +12,8 @@ only (no data-dependent branch, so no host-device sync):
 - **Gram route** (``D >= 16 n``, float32 / half input): ``||A^T B||_F^2 = <A A^T, B B^T>`` through
   the ``n x n`` Grams, ``O(n^2 D)`` instead of ``O(n D^2)`` work, **in float64**. The identity
   subtracts the squared diagonal from the squared Frobenius norm, which cancels when a few
-  diagonal entries dominate (one feature with a large spread): done in float32 that lost all
-  digits (issue 19). For VICReg the ``m = max(64, D / n)`` most spread features ``T`` are
+  diagonal entries dominate (one feature with a large spread): done in float32 it can lose
+  every digit. For VICReg the ``m = max(64, D / n)`` most spread features ``T`` are
   therefore taken apart: their ``m x m`` block is formed with its diagonal zeroed, their
   cross-covariances with the rest ``R`` are ``2 <G_T, G_R>`` (an inner product of PSD
   matrices, no cancellation), and only within ``R`` is a squared diagonal subtracted. Every
@@ -27,8 +27,8 @@ only (no data-dependent branch, so no host-device sync):
   ``tests/core/test_hard_batches.py`` measures both routes against float64 on hard batches.
 
 At B = 256, D = 8192 the Gram route costs a fraction of the ``n x D x D`` products
-(``benchmarks/losses.py``); on GPUs with slow float64 (consumer cards run it at 1/64 of
-float32) it is still a few milliseconds per step, see docs/losses.md.
+(``benchmarks/losses.py``); GPUs with slow float64 (consumer cards run it at 1/64 of
+float32) pay more for it, see docs/losses.md.
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ def in_loss_precision(loss: Callable[..., T], *tensors: torch.Tensor, **options)
     Under ``trainer.precision=bf16-mixed`` / ``16-mixed`` the networks run in half precision,
     but a loss computed there loses what it measures: bfloat16's 8-bit mantissa cannot hold
     VICReg's covariances, a softmax over thousands of DINO prototypes or MoCo negatives, or
-    the ``2 - 2 cos`` of BYOL once the cosine is near 1. Every method computes its loss here.
+    the ``2 - 2 cos`` of BYOL once the cosine is near 1. Every joint-embedding method
+    (``JointEmbedding.compute_loss``), MoCo, BYOL, SimSiam and DINO compute their loss
+    through it; the generative methods (VAE, SimVAE) call their ELBOs directly.
     """
     with torch.autocast(tensors[0].device.type, enabled=False):
         return loss(*(loss_precision(t) for t in tensors), **options)

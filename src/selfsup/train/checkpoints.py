@@ -28,7 +28,8 @@ from selfsup.errors import SelfsupError
 CHECKPOINTS = "checkpoints"
 LAST = "last.ckpt"
 EPOCH_FILE = re.compile(r"^epoch=(\d+)\.ckpt$")
-#: ``last-v1.ckpt`` ... : what Lightning's version counter wrote in copied run dirs (before #20)
+#: ``last-v1.ckpt`` ... : what Lightning's version counter writes when a copied run dir
+#: already has ``last.ckpt`` (older selfsup versions let it)
 OLD_LAST = re.compile(r"^last-v\d+\.ckpt$")
 
 _ZIP = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6

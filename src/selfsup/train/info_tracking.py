@@ -190,8 +190,8 @@ class InfoTracking(L.Callback):
         threads = self.outer_threads = torch.get_num_threads()
         try:
             # one thread: these are small (<= 1k) LAPACK problems, slower multithreaded and
-            # pathologically so on a busy CPU (a 512 x 512 eigh: 4-8 s with 2 threads under
-            # load vs 0.04 s with one, measured on the 2 shared cores)
+            # pathologically so on a busy CPU, where a threaded eigh waits at every barrier
+            # for a descheduled thread
             torch.set_num_threads(1)
             with threadpool_limits(1), torch.random.fork_rng(devices=devices):
                 torch.manual_seed(self.seed)

@@ -1,5 +1,6 @@
 """Probe metrics against training steps: per-method curves over seeds, where two curves cross,
-the PNGs, and the style-advantage-vs-budget claims (issue 17's regime map for SimVAE)."""
+the PNGs, and the style-advantage-vs-budget claims: the regime map of where SimVAE's style
+advantage over each rival holds as training goes on."""
 
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def advantage_claims(
     key: str = "style_score",
     rival_key: str | None = None,
 ) -> list[Claim]:
-    """Issue 17's map for SimVAE: ``ours``'s ``key`` minus each rival's ``rival_key`` (default
+    """The regime map for SimVAE: ``ours``'s ``key`` minus each rival's ``rival_key`` (default
     ``key``) against steps, its crossing points and the range of steps where ours is ahead."""
     rival_key = rival_key or key
     mine = curves.get(ours)
@@ -224,7 +225,7 @@ def plot_curves(curves: dict, dataset: str, path: Path, keys: Sequence[str] = CU
 def plot_advantage(
     curves: dict, dataset: str, ours: Sequence[str], rivals: Sequence[str], path: Path
 ) -> str | None:
-    """Issue 17's map as a picture: each SimVAE variant's style_score minus each rival's (at
+    """The regime map as a picture: each SimVAE variant's style_score minus each rival's (at
     the rival's encoder output, solid, and projector output, dotted) against steps, with the
     zero line and the crossing points. Returns the file name, or ``None`` if nothing to draw."""
     from selfsup.experiments.report import pyplot, save_figure

@@ -212,7 +212,7 @@ PRESETS = {
     "quick": Preset(
         Params(
             settings=quick_settings(),
-            # FashionMNIST would add 18 MLP runs (~8 min here): --datasets brings it in
+            # FashionMNIST would add 18 more MLP runs: --datasets brings it in
             datasets=("mnist", "shapes"),
             methods=QUICK_METHODS,
         ),
