@@ -1,12 +1,12 @@
 """``selfsup reproduce infomax``: VICReg vs VICReg-LogDet vs VICReg-PairDist vs SimCLR, and
 Radial-VICReg (KL and W1 forms) beside them.
 
-Shwartz-Ziv et al. (2022/2023); the theory is explained in docs/theory/infomax.md. Every
-method gets the same backbone, projector, views, optimiser and budget, several seeds, on MNIST
-(CIFAR-10 too, full preset, when its data is present). Each run is an ordinary ``selfsup.train.train`` run
-with :class:`selfsup.train.info_tracking.InfoTracking`, so the paper's assumptions (Gaussian
-outputs under augmentation, local affinity, separation of per-sample clusters) are measured
-over training.
+Shwartz-Ziv et al. (2022/2023); the theory is explained in docs/theory/infomax.md. Every method
+gets the same backbone, projector, views, optimiser and budget, several seeds, on MNIST
+(CIFAR-10 too, full preset, when its data is present). Each run is an ordinary
+``selfsup.train.train`` run with :class:`selfsup.train.info_tracking.InfoTracking`, so the
+paper's assumptions (Gaussian outputs under augmentation, local affinity, separation of per-
+sample clusters) are measured over training.
 
 After training, every run sweeps the augmentation from tiny isotropic input noise to the real
 views (``experiments/infomax_regimes.py``, ``--noise-levels``): where the piecewise-affine
