@@ -1,4 +1,4 @@
-"""How fast ``selfsup`` answers a mistake, against ``python -c "import torch"`` (issue #21).
+"""How fast ``selfsup`` answers a mistake, against ``python -c "import torch"``.
 
 Run: python benchmarks/cli_startup.py [--rounds 7] [--out runs/cli_startup]
 

@@ -1,4 +1,4 @@
-"""Losses: speed against the matrix products the issues call unavoidable, and float32 accuracy.
+"""Losses: speed against the matrix products they cannot avoid, and float32 accuracy.
 
 Run: python benchmarks/losses.py [--batch 256] [--dim 8192] [--repeats 5]
      python benchmarks/losses.py --accuracy [--seeds 3]
@@ -26,7 +26,8 @@ pay (the ``D >= 16 B`` threshold in selfsup/losses/_offdiag.py).
 Accuracy: for every loss, over the hard cases (selfsup.losses.textbook.HARD_CASES), shapes,
 terms and seeds, the worst relative error of ours and of the plain formula in float32, both
 against the plain formula in float64, for values and gradients (markdown); then VICReg's
-covariance term per case next to the float32 Gram identity the code used before issue 19.
+covariance term per case next to the plain float32 Gram identity (which cancels when one
+feature dominates).
 """
 
 from __future__ import annotations
@@ -212,8 +213,8 @@ def _worst(ours, plain, draws, floor: float = 0.0, what: str = "value") -> tuple
 
 
 def old_gram_identity_covariance(a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
-    """VICReg's covariance term as computed before issue 19: ||Zc Zc^T||_F^2 - sum diag^2
-    through the B x B Gram, in the input dtype (the cancellation the issue reported)."""
+    """VICReg's covariance term by the plain Gram identity: ||Zc Zc^T||_F^2 - sum diag^2
+    through the B x B Gram, in the input dtype (it cancels when one feature dominates)."""
 
     def term(z: torch.Tensor) -> torch.Tensor:
         n, d = z.shape
@@ -264,7 +265,7 @@ def accuracy(args: argparse.Namespace) -> None:
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
     print()
     print("VICReg, worst value error over seeds: ours / plain f32 (worst over all terms) / the")
-    print("float32 Gram identity (the covariance term as computed before issue 19)")
+    print("float32 Gram identity (the covariance term without the spread features apart)")
     print()
     print("| B x D | " + " | ".join(textbook.HARD_CASES) + " |")
     print("| --- |" + " ---: |" * len(textbook.HARD_CASES))

@@ -178,7 +178,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs-memory", type=int, default=0, help="run N short epochs instead")
     ap.add_argument("--batches", type=int, default=30, help="steps per epoch for that check")
-    ap.add_argument("--root", default="../shared/data")
+    ap.add_argument("--root", default=os.environ.get("SELFSUP_DATA", "data"))
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())

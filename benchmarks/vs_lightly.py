@@ -1,6 +1,6 @@
 """VICReg: lightly's usual pipeline against ours, same model, same machine, same run.
 
-Run: python benchmarks/vs_lightly.py [--recipe mnist|cifar] [--quick] [--root ../shared/data]
+Run: python benchmarks/vs_lightly.py [--recipe mnist|cifar] [--quick] [--root DIR]
     [--allocator ...] [--precision 32|bf16-mixed] [--lightly-precision 32|bf16-mixed]
     [--lightly-channels-last] [--device cpu|cuda] [--workers N]
 Needs the ``bench`` extra (``pip install -e .[bench]`` or ``pip install lightly``).
@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -66,7 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--recipe", choices=["mnist", "cifar"], default="mnist")
     ap.add_argument("--quick", action="store_true", help="2 x 25 s per side, kNN bank 10k")
-    ap.add_argument("--root", default=str(Path(__file__).resolve().parents[1] / "../shared/data"))
+    ap.add_argument(
+        "--root",
+        default=os.environ.get("SELFSUP_DATA", "data"),
+        help="the folder holding MNIST/raw ($SELFSUP_DATA, else ./data)",
+    )
     ap.add_argument("--seconds", type=float, help="training budget per side (default 240)")
     ap.add_argument("--rounds", type=int, help="alternations (default 4; quick 2)")
     ap.add_argument(
