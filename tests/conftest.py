@@ -1,17 +1,24 @@
 """Shared fixtures: where MNIST lives, and small configs that train in seconds."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: MNIST for the tests that need it: ``$SELFSUP_DATA`` when it holds MNIST, else ../shared/data
 SHARED_DATA = REPO.parent / "shared" / "data"
+if os.environ.get("SELFSUP_DATA") and (Path(os.environ["SELFSUP_DATA"]) / "MNIST" / "raw").is_dir():
+    SHARED_DATA = Path(os.environ["SELFSUP_DATA"]).resolve()
 
 
 @pytest.fixture
 def mnist_root() -> Path:
     if not (SHARED_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
-        pytest.skip(f"MNIST not found under {SHARED_DATA} (tests read ../shared/data/MNIST/raw)")
+        pytest.skip(
+            f"MNIST not found under {SHARED_DATA} (tests read $SELFSUP_DATA/MNIST/raw or "
+            "../shared/data/MNIST/raw)"
+        )
     return SHARED_DATA
 
 
