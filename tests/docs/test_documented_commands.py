@@ -43,7 +43,40 @@ from tests.conftest import SHARED_DATA
 from tests.plugin_helpers import registry_restored
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def site_order() -> list[Path]:
+    """The pages of docs/ in the order of the site's navigation (``mkdocs.yml``), then any page
+    the navigation leaves out, by name: the order a reader follows, so a guide's blocks can use
+    the runs an earlier page made (getting_started.md makes ``runs/my-run``)."""
+    import yaml
+
+    def walk(node) -> list[str]:
+        if isinstance(node, str):
+            return [node] if node.endswith(".md") else []
+        if isinstance(node, list):
+            return [page for item in node for page in walk(item)]
+        if isinstance(node, dict):
+            return [page for value in node.values() for page in walk(value)]
+        return []
+
+    docs = REPO / "docs"
+    config = (
+        yaml.safe_load((REPO / "mkdocs.yml").read_text()) if (REPO / "mkdocs.yml").is_file() else {}
+    )
+    ordered = [docs / page for page in walk(config.get("nav", []))]
+    rest = sorted(set(docs.rglob("*.md")) - set(ordered))
+    return [page for page in ordered + rest if page.is_file()]
+
+
+DOCS = [REPO / "README.md", *site_order()]
+
+
+def doc_name(path: Path) -> str:
+    """``README.md``, or the page's path under docs/ (``your_data.md``, ``theory/simvae.md``)."""
+    return path.name if path.parent == REPO else str(path.relative_to(REPO / "docs"))
+
+
 #: appended to every documented ``selfsup train`` line when it is run
 TRAIN_BUDGET = [
     "data.train_subset=256",
@@ -98,6 +131,13 @@ NOT_RUN = {
     ("your_data.md", "srun selfsup"): "needs a SLURM cluster",
     ("tuning.md", "postgresql://"): "needs a PostgreSQL server; tests/tune runs two workers on "
     "one SQLite study, the same code path with another SQLAlchemy URL",
+}
+#: python blocks the full check does not run: ``(file, text in the block) -> why``
+PYTHON_NOT_RUN = {
+    ("README.md", "x_a, x_b = views(images)"): "a fragment (images, encoder and projector are "
+    "the reader's); getting_started.md runs the same calls in a complete script",
+    ("simvae.md", "terms = simvae_elbo(x, x_logits"): "a synopsis of the API's signatures; "
+    "tests/simvae runs every function on real tensors",
 }
 #: words that mark a synopsis rather than a command
 PLACEHOLDER = re.compile(r"(?<![$A-Za-z])[A-Z]{2,}|\[|\.\.\.|\||<")
@@ -165,8 +205,9 @@ class Block:
         return any(program_words(c)[:1] and program_words(c)[0] in PROGRAMS for c in self.commands)
 
     def not_run(self) -> str | None:
-        """Why the full check leaves it out (:data:`NOT_RUN`), or ``None``."""
-        for (file, text), why in NOT_RUN.items():
+        """Why the full check leaves it out (:data:`NOT_RUN`, :data:`PYTHON_NOT_RUN`), or
+        ``None``."""
+        for (file, text), why in (PYTHON_NOT_RUN if self.lang == "python" else NOT_RUN).items():
             if file == self.file and text in self.body:
                 return why
         return None
@@ -196,7 +237,7 @@ def all_blocks() -> list[Block]:
         for m in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.S | re.M):
             line = text[: m.start()].count("\n") + 1
             body = m.group(2)
-            found.append(Block(path.name, line, m.group(1), body, block_commands(body)))
+            found.append(Block(doc_name(path), line, m.group(1), body, block_commands(body)))
     return found
 
 
@@ -210,7 +251,7 @@ def documented_commands() -> list[tuple[str, str]]:
             if len(words) <= 2 or words[-1].startswith("--"):
                 continue  # a mention of a command or an option in the text, not a command
             command = " ".join(words)
-            found.append((f"{path.name}:{text[: m.start()].count(chr(10)) + 1}", command))
+            found.append((f"{doc_name(path)}:{text[: m.start()].count(chr(10)) + 1}", command))
     out = []
     for where, command in found:
         if selfsup_words(command) is None or PLACEHOLDER.search(command.split("selfsup", 1)[1]):
@@ -318,8 +359,37 @@ def with_budget(command: str) -> str:
 
 
 def blocks_to_run() -> list[Block]:
-    """The shell blocks the full check runs, in order (README first)."""
-    return [b for b in all_blocks() if b.is_shell and b.not_run() is None]
+    """The shell and python blocks the full check runs, in order (README first)."""
+    return [b for b in all_blocks() if (b.is_shell or b.lang == "python") and b.not_run() is None]
+
+
+def block_script(block: Block) -> list[str]:
+    """What bash runs for a block: its shell lines, or a python block fed to ``python -``."""
+    if block.lang == "python":
+        return [f"python - <<'PYTHON_BLOCK'\n{block.body}PYTHON_BLOCK"]
+    return block.commands
+
+
+def undefined_names(code: str) -> set[str]:
+    """Names a block reads but never binds (imports, assignments, loops, definitions, ``with``
+    targets, arguments) and that are not builtins: what makes it a fragment, not a script."""
+    import ast
+    import builtins
+
+    tree = ast.parse(code)
+    bound = set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+            bound.add(node.name)
+            bound |= {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            bound.add(node.id)
+        elif isinstance(node, ast.Lambda):
+            bound |= {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return read - bound
 
 
 def test_every_shell_block_is_run_or_says_why_not():
@@ -343,11 +413,25 @@ def test_every_shell_block_is_run_or_says_why_not():
                 assert words[1] in SMALL_REPRODUCTIONS, (block.where, command)
 
 
-def test_python_blocks_compile():
+def test_python_blocks_are_scripts_or_say_why_not():
+    """Every python block compiles; the ones the full check runs (all but
+    :data:`PYTHON_NOT_RUN`) bind every name they use, so they run as printed."""
     python = [b for b in all_blocks() if b.lang == "python"]
     assert python
     for block in python:
         compile(block.body, block.where, "exec")
+        if block.not_run() is None:
+            assert undefined_names(block.body) == set(), (
+                f"{block.where} uses names it never defines: a fragment cannot run as printed; "
+                f"make it a complete script, or list it in PYTHON_NOT_RUN with the reason"
+            )
+    for (file, text), why in PYTHON_NOT_RUN.items():
+        matches = [b.where for b in python if b.file == file and text in b.body]
+        assert len(matches) == 1, f"PYTHON_NOT_RUN entry ({file}, {text!r}) matches {matches}"
+        assert undefined_names(next(b.body for b in python if b.where == matches[0])), (
+            f"{matches[0]} is a complete script: run it rather than list it"
+        )
+        assert why
 
 
 def fresh_clone(tmp_path: Path) -> Path:
@@ -448,7 +532,7 @@ def mnist_present(mnist_root):
 def test_every_documented_block_runs_in_order(mnist_present, tmp_path):
     """The README's blocks, then every runnable block of docs/*.md in name order, in one
     clone (the docs' blocks use the runs the README made, e.g. runs/my-run)."""
-    blocks = [(b.where, b.commands) for b in blocks_to_run()]
+    blocks = [(b.where, block_script(b)) for b in blocks_to_run()]
     assert len(blocks) > 15
     clone = run_blocks(blocks, tmp_path, timeout=3 * 3600)
     runs = clone / "runs"
