@@ -125,6 +125,27 @@ def test_no_page_points_outside_the_repository():
     assert found == []
 
 
+#: how the project was built, which the product never says (the history is in CHANGELOG.md)
+HISTORY = re.compile(
+    r"\bsessions?\b|\bissues? #?[0-9]|#[0-9]{2}|\b20[0-9]{2}-[0-9]{2}-[0-9]{2}\b|load average"
+    r"|quiet machine|\bthis machine\b",
+    re.I,
+)
+
+
+def test_the_product_tells_no_history():
+    """README, docs and the sources speak to users: no issue numbers, sessions, dates, loads
+    or one machine's timings (a record in benchmarks/results/ carries those, as data)."""
+    sources = sorted((REPO / "src").rglob("*.py"))
+    found = [
+        f"{path.relative_to(REPO)}:{n}: {line.strip()[:80]}"
+        for path in [*DOCS, *sources]
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if HISTORY.search(line) and "loadavg" not in line  # a report's own run metadata
+    ]
+    assert found == []
+
+
 @pytest.mark.slow
 def test_the_site_builds_strict(tmp_path):
     """``mkdocs build --strict``: broken links, missing API references and docstrings that do
