@@ -61,9 +61,7 @@ def load_record(path: Path) -> dict:
 
 def render(record: dict) -> str:
     """The Markdown table of ``record`` and its provenance line."""
-    rows = record.get("table") or [
-        {"quantity": k, "value": v} for k, v in record["values"].items()
-    ]
+    rows = record.get("table") or [{"quantity": k, "value": v} for k, v in record["values"].items()]
     columns = record.get("columns") or {k: k for row in rows for k in row}
     lines = [
         "| " + " | ".join(columns.values()) + " |",

@@ -160,5 +160,15 @@ def test_the_site_builds_strict(tmp_path):
         env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    api = (tmp_path / "site" / "api" / "losses" / "index.html").read_text()
-    assert 'id="selfsup.losses.vicreg_loss"' in api
+    site = tmp_path / "site"
+    for page, name in [
+        ("losses", "selfsup.losses.vicreg_loss"),
+        ("info", "selfsup.info.rankme"),
+        ("info", "selfsup.info.knn_entropy"),
+        ("encoder", "selfsup.encoder.load_encoder"),
+    ]:
+        html = (site / "api" / page / "index.html").read_text()
+        assert f'id="{name}"' in html, (page, name)  # rendered from its docstring
+    assert ":func:<code>" not in (site / "api" / "losses" / "index.html").read_text()
+    # a table rendered from its record, with its provenance line
+    assert "commit <code>1eb6add</code>" in (site / "benchmarks" / "index.html").read_text()
