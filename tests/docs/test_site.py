@@ -106,6 +106,24 @@ def test_a_bad_record_fails_with_its_name(tmp_path, record, message):
     assert done.returncode == 2 and done.stderr.startswith("error: ")
 
 
+def test_every_public_name_has_its_api_entry():
+    """An API page either renders a whole module or lists its public names one by one (grouped
+    for readers); a listed page must keep up with ``__all__``."""
+    import importlib
+
+    checked = 0
+    for page in sorted((REPO / "docs" / "api").glob("*.md")):
+        listed: dict[str, set[str]] = {}
+        for module, name in re.findall(r"^::: (selfsup\.\w+)\.(\w+)$", page.read_text(), re.M):
+            listed.setdefault(module, set()).add(name)
+        for module, names in listed.items():
+            public = set(getattr(importlib.import_module(module), "__all__", ()))
+            if len(names) > 1:  # a page of the module's names, not one function of it
+                assert public <= names, f"{page.name} leaves out {sorted(public - names)}"
+                checked += 1
+    assert checked >= 2
+
+
 def test_every_page_is_in_the_navigation():
     import yaml
 
