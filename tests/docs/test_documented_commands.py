@@ -1,4 +1,5 @@
-"""Every command in README.md and docs/*.md runs as written, in order, on a fresh clone.
+"""Every command and python block in README.md and docs/ runs as written, in order, on a
+fresh clone.
 
 What runs where:
 
@@ -7,13 +8,16 @@ What runs where:
   itself makes, without running it (synopses with placeholders such as ``NAME``, ``RUN_DIR``,
   ``[...]`` are left out). Every *shell block* (a code block with a command in it) is either
   run by the slow check below or listed in :data:`NOT_RUN` with the reason, and every entry of
-  :data:`NOT_RUN` names a block that exists. Every ``python`` block compiles.
+  :data:`NOT_RUN` names a block that exists. Every ``python`` block compiles, and binds every
+  name it uses unless :data:`PYTHON_NOT_RUN` says why it is a fragment.
 - **slow** (``python -m pytest -q -m slow tests/docs -p no:cacheprovider``): the README's
-  blocks, then every runnable block of ``docs/*.md`` in name order, run top to bottom by
-  bash in *one* copy of the working tree (what a fresh clone has; the docs' blocks use the
-  runs the README made, e.g. ``runs/my-run``), with MNIST from ``$SELFSUP_DATA``; afterwards
-  nothing outside ``runs/`` may have been created or changed. It prints each block's time
-  (``-s`` shows them).
+  blocks, then every runnable shell and python block of ``docs/`` in the site's order
+  (``mkdocs.yml``), run top to bottom by bash in *one* copy of the working tree (what a fresh
+  clone has; a guide's blocks use the runs an earlier page made, e.g. ``runs/my-run``), with
+  MNIST from ``$SELFSUP_DATA``; afterwards nothing outside ``runs/`` may have been created or
+  changed. A command an earlier one already covered (an exact repeat, or the same command with
+  other option values, :func:`drop_repeated_variants`) is not run again. It prints each
+  block's wall and CPU time (``-s`` shows them).
 
 Each command runs as written at a small budget (the README says which, below its install
 lines): ``selfsup train`` lines get :data:`TRAIN_BUDGET` appended (overrides may stand anywhere
@@ -121,11 +125,12 @@ NOT_RUN = {
     ("dynamics.md", "selfsup dynamics EXPERIMENT"): "a synopsis (placeholders), not a command",
     ("lens.md", "selfsup analyze RUN_DIR"): "a synopsis (placeholders), not a command; "
     "lens.md's example blocks run the same forms",
-    ("results.md", "selfsup eval RUN_DIR"): "names a copy of a run by placeholder (RUN_DIR); "
-    "baselines.md's block runs the same protocols on runs/my-run",
-    ("results.md", "configs/METHOD_mnist.yaml"): "a template over the *_mnist configs "
-    "(METHOD); each passes the schema in the default suite, and the README's and "
-    "baselines.md's blocks train vicreg_mnist, simclr_mnist, dino_mnist and byol_mnist",
+    ("index.md", "pip install"): "installs into a new virtual environment, as the README's "
+    "first line (CI's .ci/run runs that one)",
+    ("getting_started.md", "pip install"): "installs into a new virtual environment, as the "
+    "README's first line (CI's .ci/run runs that one)",
+    ("benchmarks.md", "SELFSUP_BENCH_JSON"): "a benchmark against lightly (minutes, the bench "
+    "extra) that rewrites a tracked record; tests/benchmarks checks the record it writes",
     ("your_data.md", "torchrun --nnodes=2"): "needs 4 devices on each of 2 nodes; "
     "tests/userdata runs 2 nodes x 1 process through torchrun's rendezvous (slow)",
     ("your_data.md", "srun selfsup"): "needs a SLURM cluster",
@@ -396,7 +401,7 @@ def test_every_shell_block_is_run_or_says_why_not():
     blocks = all_blocks()
     shell = [b for b in blocks if b.is_shell]
     assert len(shell) > 15
-    unrunnable = [b.where for b in blocks_to_run() if not b.runnable()]
+    unrunnable = [b.where for b in blocks_to_run() if b.is_shell and not b.runnable()]
     assert unrunnable == [], (
         f"shell blocks with a line the full check cannot run: {unrunnable}; make them "
         f"runnable, or list them in NOT_RUN with the reason"
@@ -488,6 +493,14 @@ def prepare_clone(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return clone, env
 
 
+def _children_cpu() -> float:
+    """User + system seconds of the finished child processes (a block's cost under any load)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_blocks(
     blocks: list[tuple[str, list[str]]],
     tmp_path: Path,
@@ -496,13 +509,13 @@ def run_blocks(
 ) -> Path:
     """Run each ``(where, commands)`` block by bash, in order, in a fresh clone (or in
     ``clone_env``, from :func:`prepare_clone`), stopping at the first failure; the clone.
-    Prints each block's wall time."""
+    Prints each block's wall and CPU time."""
     clone, env = clone_env or prepare_clone(tmp_path)
     before = snapshot(clone)
     deadline = time.monotonic() + timeout
     for where, commands in blocks:
         script = "set -euo pipefail\n" + "\n".join(with_budget(c) for c in commands)
-        start = time.monotonic()
+        start, cpu = time.monotonic(), _children_cpu()
         done = subprocess.run(
             ["bash", "-c", script],
             cwd=clone,
@@ -511,7 +524,11 @@ def run_blocks(
             text=True,
             timeout=max(1.0, deadline - start),
         )
-        print(f"{where}: {time.monotonic() - start:.0f} s, exit {done.returncode}", flush=True)
+        print(
+            f"{where}: {time.monotonic() - start:.0f} s wall, {_children_cpu() - cpu:.0f} s CPU, "
+            f"exit {done.returncode}",
+            flush=True,
+        )
         assert done.returncode == 0, f"{where}:\n{script}\n--- stderr:\n{done.stderr[-3000:]}"
     after = snapshot(clone)
     outside = sorted(
@@ -523,6 +540,80 @@ def run_blocks(
     return clone
 
 
+#: options whose value names what a command works on, not how much of it
+IDENTITY_OPTIONS = {"--config", "--encoder", "--dataset", "--experiments", "--datasets"}
+#: a reproduction's options that choose what runs; the others (methods, seeds, budgets, sizes)
+#: pick among the runs its preset already makes, or size them
+REPRODUCTION_IDENTITY = {"--quick", "--preset", "--experiments", "--datasets", "--resume"}
+#: options whose value is where a command writes (a later command may read it)
+OUTPUT_OPTIONS = {"--out", "--run-dir"}
+
+
+def variant_key(command: str) -> tuple | None:
+    """What a ``selfsup`` command does, apart from the values of its options: the sub-command,
+    its positional words, the values of :data:`IDENTITY_OPTIONS`, and the *names* of the other
+    options and config overrides. Two commands with one key run the same code paths on
+    different settings. ``None`` for anything but ``selfsup``."""
+    words = selfsup_words(command)
+    if words is None:
+        return None
+    key, i = [], 0
+    while i < len(words):
+        word = words[i]
+        if word.startswith("--"):
+            name, _, value = word.partition("=")
+            takes = not value and i + 1 < len(words) and not words[i + 1].startswith("-")
+            if takes and "=" not in words[i + 1]:
+                value, i = words[i + 1], i + 1
+            if words[0] == "reproduce" and name not in REPRODUCTION_IDENTITY:
+                pass
+            elif name in IDENTITY_OPTIONS:
+                key.append(f"{name}={value}")
+            else:
+                key.append(name)
+        elif "=" in word:
+            key.append(word.split("=", 1)[0] + "=")
+        else:
+            key.append(word)
+        i += 1
+    return tuple(key)
+
+
+def output_paths(command: str) -> list[str]:
+    """The paths a ``selfsup`` command writes to (:data:`OUTPUT_OPTIONS`)."""
+    words = selfsup_words(command) or []
+    out = []
+    for i, word in enumerate(words):
+        name, _, value = word.partition("=")
+        if name in OUTPUT_OPTIONS:
+            out.append(value or (words[i + 1] if i + 1 < len(words) else ""))
+    return [path for path in out if path]
+
+
+def drop_repeated_variants(
+    blocks: list[tuple[str, list[str]]],
+) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """The blocks without the commands the full check has already covered: an exact repeat, or
+    a variant (:func:`variant_key`) of a command run earlier whose output no later command
+    reads. Their words are still parsed and checked by the default suite
+    (:func:`test_every_documented_command_parses`). Returns the blocks and what was dropped."""
+    flat = [(b, c) for b, (_, commands) in enumerate(blocks) for c in commands]
+    seen: set = set()
+    kept: list[list[str]] = [[] for _ in blocks]
+    dropped = []
+    for n, (b, command) in enumerate(flat):
+        key = variant_key(command)
+        later = " ".join(c for _, c in flat[n + 1 :])
+        read_later = any(path in later for path in output_paths(command))
+        if key is not None and key in seen and not read_later:
+            dropped.append(f"{blocks[b][0]}: {command}")
+            continue
+        if key is not None:
+            seen.add(key)
+        kept[b].append(command)
+    return [(where, c) for (where, _), c in zip(blocks, kept, strict=True) if c], dropped
+
+
 @pytest.fixture
 def mnist_present(mnist_root):
     return mnist_root
@@ -530,9 +621,12 @@ def mnist_present(mnist_root):
 
 @pytest.mark.slow  # see the module docstring for its time
 def test_every_documented_block_runs_in_order(mnist_present, tmp_path):
-    """The README's blocks, then every runnable block of docs/*.md in name order, in one
-    clone (the docs' blocks use the runs the README made, e.g. runs/my-run)."""
-    blocks = [(b.where, block_script(b)) for b in blocks_to_run()]
+    """The README's blocks, then every runnable block of docs/ in the site's order, in one
+    clone (a guide's blocks use the runs an earlier page made, e.g. runs/my-run), without the
+    commands an earlier one already covered (:func:`drop_repeated_variants`). Prints each
+    block's wall and CPU time."""
+    blocks, dropped = drop_repeated_variants([(b.where, block_script(b)) for b in blocks_to_run()])
+    print("covered by an earlier command, not run again:", *dropped, sep="\n  ")
     assert len(blocks) > 15
     clone = run_blocks(blocks, tmp_path, timeout=3 * 3600)
     runs = clone / "runs"
