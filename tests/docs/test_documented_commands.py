@@ -599,19 +599,54 @@ def drop_repeated_variants(
     (:func:`test_every_documented_command_parses`). Returns the blocks and what was dropped."""
     flat = [(b, c) for b, (_, commands) in enumerate(blocks) for c in commands]
     seen: set = set()
+    ran: set[str] = set()
     kept: list[list[str]] = [[] for _ in blocks]
     dropped = []
     for n, (b, command) in enumerate(flat):
         key = variant_key(command)
         later = " ".join(c for _, c in flat[n + 1 :])
         read_later = any(path in later for path in output_paths(command))
-        if key is not None and key in seen and not read_later:
+        repeat = key is not None and command in ran  # its output is there already
+        if repeat or (key is not None and key in seen and not read_later):
             dropped.append(f"{blocks[b][0]}: {command}")
             continue
         if key is not None:
             seen.add(key)
+        ran.add(command)
         kept[b].append(command)
     return [(where, c) for (where, _), c in zip(blocks, kept, strict=True) if c], dropped
+
+
+def test_the_full_check_skips_only_what_an_earlier_command_covered():
+    blocks = [
+        ("a.md:1", ["selfsup train --run-dir runs/r trainer.max_epochs=5", "python x.py"]),
+        ("b.md:1", ["selfsup reproduce infomax --quick --methods vicreg --out runs/i1"]),
+        ("c.md:1", ["selfsup train --run-dir runs/r trainer.max_epochs=5"]),  # exact repeat
+        ("d.md:1", ["selfsup reproduce infomax --quick --methods simclr --out runs/i2"]),
+        ("e.md:1", ["selfsup reproduce infomax --quick --seeds 1 --out runs/i3", "cp runs/i3/a b"]),
+        ("f.md:1", ["selfsup reproduce simvae --quick --datasets shapes"]),
+        ("g.md:1", ["selfsup reproduce simvae --quick --datasets styled_mnist"]),
+        ("h.md:1", ["selfsup train --run-dir runs/r --resume trainer.max_epochs=8"]),
+        ("i.md:1", ["selfsup train --config simclr_mnist optim.lr=0.1"]),
+        ("j.md:1", ["selfsup train --config vicreg_mnist optim.lr=0.1"]),
+        ("k.md:1", ["python x.py"]),  # not selfsup: always runs
+    ]
+    kept, dropped = drop_repeated_variants(blocks)
+    assert [where for where, _ in kept] == [
+        "a.md:1",
+        "b.md:1",
+        "e.md:1",
+        "f.md:1",
+        "g.md:1",
+        "h.md:1",
+        "i.md:1",
+        "j.md:1",
+        "k.md:1",
+    ]
+    assert dropped == [
+        "c.md:1: selfsup train --run-dir runs/r trainer.max_epochs=5",  # its run exists already
+        "d.md:1: selfsup reproduce infomax --quick --methods simclr --out runs/i2",  # a variant
+    ]  # e.md's variant stays: a later command reads its output
 
 
 @pytest.fixture
