@@ -607,7 +607,8 @@ def drop_repeated_variants(
         later = " ".join(c for _, c in flat[n + 1 :])
         read_later = any(path in later for path in output_paths(command))
         repeat = key is not None and command in ran  # its output is there already
-        if repeat or (key is not None and key in seen and not read_later):
+        background = command.rstrip().endswith("&")  # one of several workers started together
+        if not background and (repeat or (key is not None and key in seen and not read_later)):
             dropped.append(f"{blocks[b][0]}: {command}")
             continue
         if key is not None:
@@ -630,6 +631,7 @@ def test_the_full_check_skips_only_what_an_earlier_command_covered():
         ("i.md:1", ["selfsup train --config simclr_mnist optim.lr=0.1"]),
         ("j.md:1", ["selfsup train --config vicreg_mnist optim.lr=0.1"]),
         ("k.md:1", ["python x.py"]),  # not selfsup: always runs
+        ("l.md:1", ["selfsup train --config vicreg_mnist optim.lr=0.2 &"] * 2 + ["wait"]),
     ]
     kept, dropped = drop_repeated_variants(blocks)
     assert [where for where, _ in kept] == [
@@ -642,7 +644,9 @@ def test_the_full_check_skips_only_what_an_earlier_command_covered():
         "i.md:1",
         "j.md:1",
         "k.md:1",
+        "l.md:1",  # workers started together in the background all run
     ]
+    assert kept[-1][1] == blocks[-1][1]
     assert dropped == [
         "c.md:1: selfsup train --run-dir runs/r trainer.max_epochs=5",  # its run exists already
         "d.md:1: selfsup reproduce infomax --quick --methods simclr --out runs/i2",  # a variant
