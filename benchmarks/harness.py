@@ -22,7 +22,6 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -125,19 +124,10 @@ def describe_machine() -> str:
 
 def git_commit() -> str:
     """The short commit of the code measured (``+dirty`` when the tree has changes)."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return (commit or "unknown") + ("+dirty" if dirty else "")
+    from selfsup.experiments.meta import git_state
+
+    state = git_state(REPO)
+    return (state["commit"] or "unknown")[:7] + ("+dirty" if state["dirty"] else "")
 
 
 def write_record(
