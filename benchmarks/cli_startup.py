@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from harness import final_line
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 README = Path(__file__).resolve().parents[1] / "README.md"
 SELFSUP = [sys.executable, "-m", "selfsup.cli"]
@@ -99,17 +101,24 @@ def main() -> None:
     base_wall = statistics.median(wall["import_torch"])
     base_cpu = statistics.median(cpu["import_torch"])
     print(f"load average (1 min): {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end")
-    ratios = {}
+    ratios, rows = {}, []
     for name in cases:
         w, c = statistics.median(wall[name]), statistics.median(cpu[name])
         ratios[name] = w / base_wall
+        rows.append(
+            {
+                "case": name,
+                "wall_ratio": round(w / base_wall, 2),
+                "cpu_ratio": round(c / base_cpu, 2),
+            }
+        )
         print(
             f"{name:<20} wall {w:6.2f} s ({w / base_wall:.2f}x import torch)  "
             f"cpu {c:6.2f} s ({c / base_cpu:.2f}x)"
         )
     mistakes = {k: v for k, v in ratios.items() if k not in ("import_torch", "help")}
     shown = {**mistakes, "help": ratios["help"], "worst": max(mistakes.values())}
-    print(" ".join(f"{k}={v:.2f}" for k, v in shown.items()))
+    final_line(table=rows, **{k: round(v, 2) for k, v in shown.items()})
 
 
 if __name__ == "__main__":
