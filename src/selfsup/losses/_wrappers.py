@@ -47,9 +47,12 @@ def scalar_loss(
         return terms(*args, **kwargs).loss
 
     loss.__name__ = loss.__qualname__ = name
+    del loss.__wrapped__  # documentation tools then read this function, not ``terms``
     loss.__doc__ = (
-        f"The loss of ``{terms.__name__}``, a scalar tensor; the same arguments and defaults "
-        f"(see ``{terms.__name__}`` for them and for the named terms)."
+        f"The loss of :func:`{terms.__name__}` alone: ``{terms.__name__}(...).loss``.\n\n"
+        f"It takes the same arguments with the same defaults; :func:`{terms.__name__}` documents "
+        f"them, the shapes and the named terms.\n\n"
+        f"Returns:\n    A scalar tensor, differentiable in the embeddings.\n"
     )
     loss.__annotations__ = {**terms.__annotations__, "return": "torch.Tensor"}
     loss.__signature__ = inspect.signature(terms).replace(return_annotation=torch.Tensor)

@@ -138,12 +138,13 @@ class DINOLoss(nn.Module):
 
     Args:
         out_dim: number of prototypes ``K`` (the paper's 65,536).
-        student_temperature, teacher_temperature: :func:`dino_terms`'s defaults, the
-            paper's 0.1 and 0.04.
-        warmup_teacher_temperature, warmup_teacher_temperature_epochs: the teacher
-            temperature rises linearly from this value to ``teacher_temperature`` over these
-            epochs (the official code's defaults: 0.04 over 0 epochs, no warm-up; it uses
-            0.04 to 0.07 over 30 epochs for long runs).
+        student_temperature: softmax temperature of the student (the paper's 0.1).
+        teacher_temperature: softmax temperature of the teacher (the paper's 0.04, after warm-up).
+        warmup_teacher_temperature: the teacher temperature rises linearly from this value to
+            ``teacher_temperature`` over the warm-up (the official code's default: 0.04; it
+            uses 0.04 to 0.07 over 30 epochs for long runs).
+        warmup_teacher_temperature_epochs: the warm-up's length in epochs (the official
+            default: 0, no warm-up).
         center_momentum: :func:`dino_center`'s default, the paper's 0.9.
         gather_distributed: the centre's batch mean over every process's batch.
 

@@ -58,20 +58,43 @@ def vicreg_terms(
     eps: float = 1e-4,
     gather_distributed: bool = False,
 ) -> VICRegTerms:
-    """VICReg loss and its terms, as in the official ``main_vicreg.py``.
+    """VICReg loss and its terms (Bardes, Ponce & LeCun, ICLR 2022), as the official
+    ``main_vicreg.py`` computes them.
+
+    ``loss = sim_coeff * invariance + std_coeff * variance + cov_coeff * covariance``: the
+    invariance (mean squared error) pulls the two views of each sample together, the variance
+    hinge keeps every dimension's standard deviation over the batch at 1 or above, and the
+    covariance term pushes the off-diagonal covariances to zero. :func:`vicreg_loss` returns the
+    scalar alone.
 
     Args:
-        z_a, z_b: ``(batch, dim)`` embeddings of two views of the same samples.
-        sim_coeff, std_coeff, cov_coeff: weights of invariance, variance and covariance
-            (the paper's 25 / 25 / 1).
+        z_a: ``(batch, dim)`` embeddings of one view of each sample; ``batch >= 2``.
+        z_b: ``(batch, dim)`` embeddings of another view of the same samples, row for row.
+        sim_coeff: weight of the invariance term (the paper's 25).
+        std_coeff: weight of the variance term (the paper's 25).
+        cov_coeff: weight of the covariance term (the paper's 1).
         eps: added to the variance before the square root.
         gather_distributed: compute variance and covariance on the global batch gathered
             from every process (see ``selfsup.losses.distributed``). The invariance term is
             gathered too, so every rank computes the full-batch loss.
 
     Returns:
-        ``VICRegTerms``: ``loss = sim * invariance + std * variance + cov * covariance`` where
-        variance and covariance are each the mean of the two branches' terms.
+        ``VICRegTerms`` of scalar tensors (float32 for half-precision inputs): ``loss``,
+        ``invariance``, ``variance`` (the mean of the two branches' variance terms) and
+        ``covariance`` (the sum of their covariance terms, as the official code).
+
+    Raises:
+        InputError: mismatched shapes, a batch of one, non-finite values or negative weights.
+
+    Example:
+        ```python
+        import torch
+        from selfsup.losses import vicreg_loss, vicreg_terms
+
+        z_a, z_b = torch.randn(256, 128), torch.randn(256, 128)
+        loss = vicreg_loss(z_a, z_b)  # a scalar
+        terms = vicreg_terms(z_a, z_b)  # terms.invariance, terms.variance, terms.covariance
+        ```
     """
     fn = "vicreg_loss"
     check_nonnegative(sim_coeff, "sim_coeff", fn)
