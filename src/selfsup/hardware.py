@@ -1,4 +1,4 @@
-"""What this machine's CPU does natively, detected at run time.
+"""What the CPU that runs this code does natively, detected at run time.
 
 Training on CPU stays float32 by default. ``trainer.precision=bf16-mixed`` (CPU autocast to
 bfloat16) works everywhere, but only CPUs with bfloat16 arithmetic in hardware (AVX512_BF16,

@@ -139,8 +139,6 @@ NOT_RUN = {
 }
 #: python blocks the full check does not run: ``(file, text in the block) -> why``
 PYTHON_NOT_RUN = {
-    ("README.md", "x_a, x_b = views(images)"): "a fragment (images, encoder and projector are "
-    "the reader's); getting_started.md runs the same calls in a complete script",
     ("simvae.md", "terms = simvae_elbo(x, x_logits"): "a synopsis of the API's signatures; "
     "tests/simvae runs every function on real tensors",
 }
