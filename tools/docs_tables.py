@@ -11,6 +11,8 @@ the date. Re-running the command with ``SELFSUP_BENCH_JSON`` pointing at the fil
 the same Markdown.
 
 A record is a JSON object with ``command``, ``machine``, ``commit``, ``date`` (strings),
+or the layout a reproduction writes (``git``, ``started``, ``machine`` and ``runs``, from
+``selfsup.experiments.meta``), and
 ``table`` (a list of rows, each an object of cell values) and optionally ``values`` (the
 benchmark's final ``key=value`` pairs, shown as a two-column table when ``table`` is empty),
 ``columns`` (``{key: label}``: which keys to show, in order, and their headings), ``load``
@@ -40,6 +42,28 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _from_metadata(record: dict) -> dict:
+    """A record in the reproductions' layout (``selfsup.experiments.meta.collect``: ``git``,
+    ``started``, ``machine`` as a dict, ``runs`` as rows) in this module's layout."""
+    out = dict(record)
+    git, machine = record.get("git"), record.get("machine")
+    if not out.get("commit") and isinstance(git, dict) and git.get("commit"):
+        out["commit"] = git["commit"][:7] + ("+dirty" if git.get("dirty") else "")
+    if not out.get("date") and isinstance(record.get("started"), str):
+        out["date"] = record["started"][:10]
+    if isinstance(machine, dict):
+        out["machine"] = f"{machine.get('processor', '?')}, {machine.get('cpus', '?')} CPUs, " + (
+            f"{machine.get('platform', '')}"
+        )
+    if not out.get("table") and isinstance(record.get("runs"), list):
+        out["table"] = [
+            {k: v for k, v in run.items() if isinstance(v, int | float | str)}
+            for run in record["runs"]
+            if isinstance(run, dict)
+        ]
+    return out
+
+
 def load_record(path: Path) -> dict:
     """The record in ``path``, checked for the keys every table needs."""
     try:
@@ -48,6 +72,7 @@ def load_record(path: Path) -> dict:
         raise RecordError(f"{path}: not a readable JSON record ({err})") from err
     if not isinstance(record, dict):
         raise RecordError(f"{path}: a record is a JSON object")
+    record = _from_metadata(record)
     missing = [k for k in ("command", "machine", "commit", "date") if not record.get(k)]
     if missing:
         raise RecordError(f"{path}: missing {', '.join(missing)}")

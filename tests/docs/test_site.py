@@ -83,6 +83,21 @@ def test_the_renderer_shows_columns_values_and_provenance(tmp_path):
     assert "| ratio_32 | 15.2 |" in docs_tables.expand("<!-- table: r.json -->", root=tmp_path)
 
 
+def test_a_reproduction_style_record_renders_too(tmp_path):
+    """The layout ``selfsup.experiments.meta`` gives a reproduction's or a script's results."""
+    record = {
+        "command": "python benchmarks/q.py",
+        "started": "2026-01-02T03:04:05+0000",
+        "git": {"commit": "0123456789abcdef", "dirty": True},
+        "machine": {"processor": "x86_64", "cpus": 2, "platform": "Linux"},
+        "runs": [{"seed": 0, "knn_top1": 0.5, "printed": ["a line"]}],
+    }
+    (tmp_path / "q.json").write_text(json.dumps(record))
+    page = docs_tables.expand("<!-- table: q.json -->", root=tmp_path)
+    assert "| seed | knn_top1 |" in page and "| 0 | 0.5 |" in page  # lists are left out
+    assert "commit `0123456+dirty` · 2026-01-02" in page and "x86_64, 2 CPUs" in page
+
+
 @pytest.mark.parametrize(
     "record, message",
     [
