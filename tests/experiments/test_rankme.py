@@ -2,7 +2,6 @@
 across seeds, and the docs' tables rendered from the committed results."""
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
