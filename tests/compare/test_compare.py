@@ -96,7 +96,8 @@ def test_two_runs_on_the_users_own_tensors(tmp_path, monkeypatch):
     np.savez(base / "test.npz", x=x[1500:1560], y=digits.target[1500:1560])
     monkeypatch.chdir(base)
     for method in ("vicreg", "simclr"):
-        argv = ["train", "--run-dir", str(base / method), "data.name=tensors"]
+        argv = ["train", "--config", "vicreg_digits", "--run-dir", str(base / method)]
+        argv += ["data.name=tensors"]
         argv += ["data.path=train.npz", "data.test_path=test.npz", f"method.name={method}"]
         argv += ["backbone.params.hidden=[32,16]", "method.projector=[32,32]"]
         argv += ["data.batch_size=50", "trainer.max_epochs=1", "eval.linear_probe=false"]
