@@ -80,3 +80,37 @@ def test_spearman_against_a_hand_computed_case():
     # ranks (1, 2, 3, 4) vs (2, 1, 4, 3): d^2 = 4, rho = 1 - 6 * 4 / (4 * 15) = 0.6
     assert spearman([1.0, 2.0, 3.0, 4.0], [20.0, 10.0, 40.0, 30.0]) == pytest.approx(0.6)
     assert spearman([1.0, float("nan"), 3.0, 2.0], [1.0, 5.0, 3.0, 2.0]) == pytest.approx(1.0)
+
+
+def test_two_runs_on_the_users_own_tensors(tmp_path, monkeypatch):
+    """Runs trained on an .npz file named relative to where they were trained: compare reads
+    each run's own data section from another working directory, with $SELFSUP_DATA elsewhere."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.images * 16).clip(0, 255).astype(np.uint8)
+    base = tmp_path / "own"
+    base.mkdir()
+    np.savez(base / "train.npz", x=x[:200], y=digits.target[:200])
+    np.savez(base / "test.npz", x=x[1500:1560], y=digits.target[1500:1560])
+    monkeypatch.chdir(base)
+    for method in ("vicreg", "simclr"):
+        argv = ["train", "--config", "vicreg_digits", "--run-dir", str(base / method)]
+        argv += ["data.name=tensors"]
+        argv += ["data.path=train.npz", "data.test_path=test.npz", f"method.name={method}"]
+        argv += ["backbone.params.hidden=[32,16]", "method.projector=[32,32]"]
+        argv += ["data.batch_size=50", "trainer.max_epochs=1", "eval.linear_probe=false"]
+        argv += ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+        assert main(argv) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("SELFSUP_DATA", str(elsewhere))
+    runs = [str(base / "vicreg"), str(base / "simclr")]
+    assert main(["compare", *runs, "--out", "cmp", "--n-samples", "64"]) == 0
+    table = json.loads((elsewhere / "cmp" / "compare.json").read_text())["table"]
+    assert [r["method"] for r in table] == ["vicreg", "simclr"]
+    for row in table:
+        assert row["measured_on"] == "final encoder, 64 training images"
+        assert 0 <= row["knn_top1"] <= 1 and row["rankme"] > 1 and row["lidar"] > 0

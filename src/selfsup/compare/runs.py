@@ -93,13 +93,11 @@ def measure_run(
         record.measured_on = f"lens, epoch {int(last.get('epoch', 0))} (test images)"
         return record
     from selfsup.compare.measures import label_free_measures
-    from selfsup.train.run import load_data
-    from selfsup.train.trained import load_method
+    from selfsup.train.trained import load_run, other_data
 
-    method, config = load_method(record.path)
-    if data_root is not None:
-        config.data.root = data_root
-    data = load_data(config)
+    # the run's own data section (a named dataset, a folder or tensors), loaded once
+    method, config, data = load_run(record.path)
+    data = other_data(config, data, None, data_root)
     record.measures = label_free_measures(method, data, n_samples=n_samples, seed=seed)
     n = min(n_samples, len(data.ssl_train))
     record.measured_on = f"final encoder, {n} training images"

@@ -6,8 +6,11 @@ each method (VICReg, SimCLR) this runs one ``selfsup sweep`` (Optuna, TPE sample
 the learning rate, weight decay, projector width and the method's loss coefficients (VICReg's
 variance and covariance weights; SimCLR's temperature); every trial is scored by RankMe,
 LiDAR and alpha-ReQ on training images (no labels) and by kNN accuracy on the test split.
-The claims compare the label-free picks with the labelled oracle (the trial with the best kNN
-accuracy) and the measures' rank correlations with kNN over the trials.
+Each seed runs its own sweep (the seed sets every trial's training seed and the sampler's),
+so a claim's number (the regret of the RankMe pick against the labelled oracle, the trial with
+the best kNN accuracy; a measure's Spearman correlation with kNN over the trials) has one value
+per seed, and its verdict is decided by the 95 % interval across seeds
+(:mod:`selfsup.experiments.rankme_claims`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from selfsup.experiments.claims import Claim
 from selfsup.experiments.experiment import (
     Experiment,
     Finished,
@@ -25,6 +27,10 @@ from selfsup.experiments.experiment import (
     RunContext,
     option,
 )
+from selfsup.experiments.rankme_claims import claims, table_lines
+
+#: what each seed's sweep keeps in the summary
+SWEEP_KEYS = ("counts", "oracle", "picks", "spearman_with_knn")
 
 #: each method's searched coefficients, as search-space words
 METHOD_SPACE = {
@@ -50,10 +56,13 @@ class Params:
 
 
 PRESETS = {
-    "quick": Preset(Params(), "digits (MLP), 16 trials x 2 methods, 5 epochs each"),
+    "quick": Preset(
+        Params(), "digits (MLP), 16 trials x 2 methods x 3 seeds, 5 epochs each", seeds=3
+    ),
     "full": Preset(
         Params(dataset="mnist", config="vicreg_mnist", epochs=10, n_train=20000, n_test=5000),
-        "MNIST (ConvNet), 16 trials x 2 methods, 10 epochs on 20k images each",
+        "MNIST (ConvNet), 16 trials x 2 methods x 3 seeds, 10 epochs on 20k images each",
+        seeds=3,
     ),
 }
 
@@ -61,34 +70,38 @@ PRESETS = {
 def plan_runs(params: Params, plan: Plan) -> list[Run]:
     plan.require_dataset(params.dataset)
     runs = []
-    for method in params.methods:
-        words = [
-            f"method.name={method}",
-            f"trainer.max_epochs={params.epochs}",
-            f"data.train_subset={params.n_train}",
-            f"data.test_subset={params.n_test}",
-            "trainer.enable_progress_bar=false",
-            "eval.online_probe=false",
-            "eval.knn_monitor=false",
-            "checkpoint.keep=0",
-            *COMMON_SPACE,
-            f"method.projector=choice({','.join(params.widths)})",
-            *METHOD_SPACE[method],
-        ]
-        args = {
-            "config": params.config,
-            "words": words,
-            "trials": params.trials,
-            "n_samples": params.n_samples,
-            "seed": plan.seeds[0],
-            "data_root": str(plan.data_root),
-        }
-        runs.append(Run(f"{params.dataset}-{method}", run_sweep, args))
+    for seed in plan.seeds:  # seed by seed, so that a reproduction stopped early has whole seeds
+        for method in params.methods:
+            words = [
+                f"method.name={method}",
+                f"seed={seed}",
+                f"trainer.max_epochs={params.epochs}",
+                f"data.train_subset={params.n_train}",
+                f"data.test_subset={params.n_test}",
+                "trainer.enable_progress_bar=false",
+                "eval.online_probe=false",
+                "eval.knn_monitor=false",
+                "checkpoint.keep=0",
+                *COMMON_SPACE,
+                f"method.projector=choice({','.join(params.widths)})",
+                *METHOD_SPACE[method],
+            ]
+            args = {
+                "config": params.config,
+                "method": method,
+                "words": words,
+                "trials": params.trials,
+                "n_samples": params.n_samples,
+                "seed": seed,
+                "data_root": str(plan.data_root),
+            }
+            runs.append(Run(f"{params.dataset}-{method}-s{seed}", run_sweep, args))
     return runs
 
 
 def run_sweep(args: dict, ctx: RunContext) -> dict:
-    """One method's sweep in ``ctx.run_dir`` (a resumed study continues to ``trials``)."""
+    """One method's sweep for one seed in ``ctx.run_dir`` (a resumed study continues to
+    ``trials``); ``seed`` seeds the TPE sampler, and the words set every trial's ``seed``."""
     import optuna
     from optuna.trial import TrialState
 
@@ -122,92 +135,15 @@ def run_sweep(args: dict, ctx: RunContext) -> dict:
 
 
 def summarise(params: Params, finished: list[Finished]) -> dict:
-    return {
-        f.run.key.split("-", 1)[1]: {
-            k: f.result[k] for k in ("counts", "oracle", "picks", "spearman_with_knn")
-        }
-        for f in finished
-    }
-
-
-def claims(summary: dict, params: Params) -> list[Claim]:
-    regime = f"{params.dataset}, {params.trials} trials per method, {params.epochs} epochs"
-
-    def per_method(get) -> dict:
-        return {m: get(s) for m, s in summary.items()}
-
-    def all_of(values: dict, test) -> bool | None:
-        if any(v is None for v in values.values()) or not values:
-            return None
-        return all(test(v) for v in values.values())
-
-    regret = per_method(lambda s: (s["picks"].get("rankme") or {}).get("regret"))
-    rho = {
-        name: per_method(lambda s, n=name: s["spearman_with_knn"].get(n))
-        for name in ("rankme", "lidar", "alpha_req_score")
-    }
-    lidar_gap = {
-        m: (
-            None
-            if rho["lidar"][m] is None or rho["rankme"][m] is None
-            else rho["lidar"][m] - rho["rankme"][m]
-        )
-        for m in summary
-    }
-    alpha_regret = per_method(lambda s: (s["picks"].get("alpha_req_score") or {}).get("regret"))
-    return [
-        Claim(
-            "RankMe's pick is within 1 kNN point of the labelled oracle",
-            ours={f"{m} regret": v for m, v in regret.items()},
-            holds=all_of(regret, lambda v: v <= 0.01),
-            paper="RankMe-selected hyperparameters reach close to the labelled selection",
-            tolerance="oracle kNN - picked kNN <= 0.01 for every method",
-            regime=regime,
-            evidence=_evidence(summary, "rankme"),
-        ),
-        Claim(
-            "RankMe ranks the trials like kNN accuracy does",
-            ours={f"{m} Spearman": v for m, v in rho["rankme"].items()},
-            holds=all_of(rho["rankme"], lambda v: v > 0),
-            paper="rank correlates with downstream accuracy",
-            tolerance="Spearman > 0 for every method",
-            regime=regime,
-        ),
-        Claim(
-            "LiDAR correlates with kNN more strongly than RankMe",
-            ours={f"{m} Spearman LiDAR - RankMe": v for m, v in lidar_gap.items()},
-            holds=all_of(lidar_gap, lambda v: v > 0),
-            paper="LiDAR's rank correlation with linear-probe accuracy exceeds RankMe's",
-            tolerance="Spearman(LiDAR) > Spearman(RankMe) for every method",
-            regime=regime,
-            evidence=_evidence(summary, "lidar"),
-        ),
-        Claim(
-            "alpha-ReQ: an eigenspectrum decay closer to 1 goes with higher kNN accuracy",
-            ours={f"{m} Spearman -|alpha-1|": v for m, v in rho["alpha_req_score"].items()},
-            holds=all_of(rho["alpha_req_score"], lambda v: v > 0),
-            paper="alpha near 1 marks the best representations",
-            tolerance="Spearman(-|alpha - 1|, kNN) > 0 for every method",
-            regime=regime,
-            evidence=_evidence(summary, "alpha_req_score")
-            + "; "
-            + ", ".join(
-                f"{m} pick regret {v:.3f}" for m, v in alpha_regret.items() if v is not None
-            ),
-        ),
-    ]
-
-
-def _evidence(summary: dict, name: str) -> str:
-    parts = []
-    for m, s in summary.items():
-        pick, oracle = s["picks"].get(name), s["oracle"]
-        if pick and oracle:
-            parts.append(
-                f"{m}: oracle trial {oracle['trial']} kNN {oracle['knn_top1']:.3f}, "
-                f"{name} picks trial {pick['trial']} kNN {pick['knn_top1']:.3f}"
-            )
-    return "; ".join(parts)
+    """Per method, each seed's sweep: ``{method: {"seeds": [...], "sweeps": [...]}}`` (in seed
+    order; a sweep is its counts, oracle, picks and Spearman correlations with kNN)."""
+    out: dict = {}
+    for f in sorted(finished, key=lambda f: f.run.args["seed"]):
+        method = f.run.args["method"]
+        entry = out.setdefault(method, {"seeds": [], "sweeps": []})
+        entry["seeds"].append(f.run.args["seed"])
+        entry["sweeps"].append({k: f.result[k] for k in SWEEP_KEYS})
+    return {m: out[m] for m in params.methods if m in out}
 
 
 def report(summary: dict, params: Params, finished: list[Finished], out: Path) -> list[str]:
@@ -216,40 +152,15 @@ def report(summary: dict, params: Params, finished: list[Finished], out: Path) -
 
     lines = ["## Label-free picks against the labelled oracle", ""]
     lines += table_lines(summary, SCORES)
+    first = min((f.run.args["seed"] for f in finished), default=None)
     for f in finished:
+        if f.run.args["seed"] != first:
+            continue  # one seed's figures stand for the others
         for name in ("sweep_measures_vs_knn.png", "sweep_objective.png"):
             path = out / "runs" / f.run.key / name
             if path.exists():
                 lines += ["", image(path, out, f"{f.run.key} {name[6:-4]}")]
     return lines
-
-
-def table_lines(summary: dict, scores) -> list[str]:
-    """Markdown: per method and measure, Spearman with kNN, its pick's kNN and regret."""
-    from selfsup.compare.measures import LABELS
-
-    lines = [
-        "| method | measure | Spearman with kNN | pick's kNN | oracle kNN | regret |",
-        "|---|---|---|---|---|---|",
-    ]
-    for m, s in summary.items():
-        for name in scores:
-            rho, pick = s["spearman_with_knn"].get(name), s["picks"].get(name)
-            oracle = s["oracle"]["knn_top1"] if s["oracle"] else None
-            cells = [
-                m,
-                LABELS.get(name, name).replace("|", "\\|"),
-                _f(rho),
-                _f(pick and pick["knn_top1"]),
-                _f(oracle),
-                _f(pick and pick["regret"]),
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def _f(value) -> str:
-    return "—" if value is None else f"{value:.3f}"
 
 
 def progress(result: dict) -> str:

@@ -81,9 +81,8 @@ def _run(trial, folder: Path, settings: TrialSettings):
     from optuna.trial import TrialState
 
     from selfsup.train import train
-    from selfsup.train.run import load_data
     from selfsup.train.run_dir import read_metrics
-    from selfsup.train.trained import load_method
+    from selfsup.train.trained import load_run
 
     space = SearchSpace((*TRIAL_DEFAULTS, *settings.space.fixed), settings.space.dimensions)
     overrides, skipped = trial_overrides(settings.config, space, lambda d: d.suggest(trial))
@@ -92,8 +91,8 @@ def _run(trial, folder: Path, settings: TrialSettings):
     pruning = PruningReport(trial, settings.objective, settings.n_samples)
     train(config, folder, extra_callbacks=[pruning] if settings.prune else [])
     metrics = read_metrics(folder)
-    method, config = load_method(folder)
-    measures = label_free_measures(method, load_data(config), n_samples=settings.n_samples)
+    method, _, data = load_run(folder)  # the data as the trial was trained on, loaded once
+    measures = label_free_measures(method, data, n_samples=settings.n_samples)
     scores = selection_scores(measures)
     trial.set_user_attr("measures", {k: _plain(v) for k, v in scores.items()})
     for key in ("knn_top1", "linear_top1", "online_probe_top1", "train_seconds"):
