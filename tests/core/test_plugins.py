@@ -33,7 +33,9 @@ class HalfVICReg(JointEmbedding):
     def objective(self, z_a, z_b):
         return vicreg_terms(z_a, z_b, cov_coeff=self.cov_weight)
 """
-TINY = [
+TINY = [  # the digits MLP (the default config is a ConvNet on nuisance_digits)
+    "data.name=digits",
+    "backbone.name=mlp",
     "data.train_subset=128",
     "data.test_subset=64",
     "data.batch_size=64",
