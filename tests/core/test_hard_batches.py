@@ -1,5 +1,5 @@
 """float32 losses on hard batches: value and gradient within 10x of the plain formula's float32
-error, both measured against the plain formula in float64 (selfsup.losses.textbook).
+error, both measured against the plain formula in float64 (tests/losses/textbook.py).
 
 Hard batches (``textbook.HARD_CASES``): one column 300 / 1e3 / 1e4 times the others, every
 value offset by 1e3, a spread of 1e-3, column scales log-spread over 1e-3 .. 1e3; shapes that
@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from selfsup import losses
-from selfsup.losses import textbook
+from tests.losses import textbook
 
 EPS32 = torch.finfo(torch.float32).eps
 FACTOR = 10.0

@@ -1,6 +1,6 @@
 """The fast paths give the textbook numbers: both routes of the off-diagonal squares (float64
 B x B Grams over sorted feature groups; D x D with a one-product backward) and the one-product
-InfoNCE backward, against the plain formulas (selfsup.losses.textbook), values, gradients and
+InfoNCE backward, against the plain formulas (tests/losses/textbook.py), values, gradients and
 second derivatives."""
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from selfsup.losses import barlow_twins_loss, info_nce_loss, textbook, vicreg_loss
+from selfsup.losses import barlow_twins_loss, info_nce_loss, vicreg_loss
 from selfsup.losses._offdiag import cross_offdiag_squares, top_block_size
-from selfsup.losses.textbook import textbook_barlow_twins, textbook_info_nce, textbook_vicreg
 from selfsup.losses.vicreg import covariance_term
+from tests.losses import textbook
+from tests.losses.textbook import textbook_barlow_twins, textbook_info_nce, textbook_vicreg
 
 # batch < dim (Gram path), batch > dim (covariance path), and equal
 SHAPES = [(16, 64), (64, 16), (32, 32)]

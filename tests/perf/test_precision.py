@@ -7,9 +7,9 @@ from selfsup import hardware
 from selfsup.config import load_config
 from selfsup.data import load_dataset
 from selfsup.losses import vicreg_loss
-from selfsup.losses.textbook import textbook_vicreg
 from selfsup.methods import build_method
 from tests.conftest import TINY
+from tests.losses.textbook import textbook_vicreg
 
 
 def test_native_bf16_detection_reads_the_cpu_flags(monkeypatch):
