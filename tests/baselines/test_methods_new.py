@@ -8,10 +8,10 @@ import lightning as L
 import pytest
 import torch
 
+from selfsup.analysis.command import main as analyze_main
 from selfsup.cli import main as cli_main
 from selfsup.config import load_config
 from selfsup.data import load_dataset
-from selfsup.experiments.analyze import main as analyze_main
 from selfsup.methods import build_method
 from selfsup.methods.momentum import cosine_momentum, ema_update_
 from selfsup.train import load_method, train

@@ -41,8 +41,8 @@ def _assert_umask_modes(folder: Path, mask: int) -> None:
 
 @pytest.mark.parametrize("umask", [0o022, 0o027], indirect=True, ids=oct)
 def test_every_run_file_honours_the_umask(tmp_path, umask):
+    from selfsup.analysis.command import main as analyze
     from selfsup.encoder import load_encoder, save_encoder
-    from selfsup.experiments.analyze import main as analyze
     from selfsup.export import export_encoder
 
     run = tmp_path / "run"

@@ -292,7 +292,7 @@ def check_parses(words: list[str]) -> None:
     elif name == "eval":
         cli._eval_parser().parse_intermixed_args(rest)
     elif name == "analyze":
-        from selfsup.experiments.analyze_args import parse_args
+        from selfsup.analysis.args import parse_args
 
         parse_args(cli._run_dir_as_positional(rest))  # the options and their values
     elif name == "reproduce":

@@ -2,9 +2,9 @@
 
 import pytest
 
+from selfsup.analysis.command import main
 from selfsup.cli import main as cli_main
 from selfsup.config import load_config
-from selfsup.experiments.analyze import main
 from selfsup.train import train
 from tests.conftest import TINY
 

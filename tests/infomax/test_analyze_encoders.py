@@ -11,9 +11,9 @@ import torch
 import torchvision
 from torch import nn
 
+from selfsup.analysis.command import main
+from selfsup.analysis.encoders import encoder_from_file
 from selfsup.errors import SelfsupError
-from selfsup.experiments.analyze import main
-from selfsup.experiments.analyze_encoders import encoder_from_file
 
 
 def _features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:

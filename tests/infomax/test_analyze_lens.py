@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from selfsup.experiments.analyze_lens import augmentation_r2, space_numbers, subsample_ci
+from selfsup.analysis.lens import augmentation_r2, space_numbers, subsample_ci
 
 
 def test_half_sampling_interval_of_a_mean_matches_the_normal_interval():

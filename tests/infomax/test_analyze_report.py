@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from selfsup.analysis.command import main
+from selfsup.analysis.report import FLOAT32_EPS, _fmt, plot_space, spectrum_range
 from selfsup.config import load_config
-from selfsup.experiments.analyze import main
-from selfsup.experiments.analyze_report import FLOAT32_EPS, _fmt, plot_space, spectrum_range
 from selfsup.info.regimes import EstimatorRegimeWarning
 from selfsup.train import train
 from tests.conftest import TINY

@@ -9,7 +9,7 @@ view pipeline are used, and the projector output is analysed too) or a user's: `
 returns an ``nn.Module`` mapping *normalised* images ``(B, C, H, W)`` to features ``(B, ...)``
 (flattened), or a torchvision / timm architecture by name whose weights come from ``--weights``
 (safetensors or a ``torch.save`` file, read without running code; torchvision, timm, lightly and
-solo-learn key layouts are recognised: :mod:`selfsup.experiments.analyze_encoders`).
+solo-learn key layouts are recognised: :mod:`selfsup.analysis.encoders`).
 Input handling for a user encoder: the dataset's [0, 1] images are augmented at
 their own size, then (inside the analysed network, so Jacobians include it) resized bilinearly
 to ``--image-size`` if given, their channels repeated to ``--channels`` if given (grey -> RGB),
@@ -21,7 +21,7 @@ Writes ``report.md`` (entropy / MI estimates, the affine and Gaussianity checks,
 per-sample output clusters vs their spread), ``analysis.json`` (RankMe, effective rank,
 alpha-ReQ, LiDAR, entropies, view MI with bootstrap 95% intervals and regime flags, and the
 held-out R^2 of each augmentation parameter from the representation:
-:mod:`selfsup.experiments.analyze_lens`) and PNG plots to ``--out`` (default
+:mod:`selfsup.analysis.lens`) and PNG plots to ``--out`` (default
 ``RUN_DIR/analysis`` also for a checkpoint inside it, ``<stem>-analysis`` beside a checkpoint
 outside any run, or ``runs/analysis-<callable>`` for ``--encoder``).
 """
@@ -42,8 +42,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from selfsup import registry
+from selfsup.analysis.args import parse_args
 from selfsup.errors import SelfsupError
-from selfsup.experiments.analyze_args import parse_args
 from selfsup.experiments.meta import git_state, versions
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -196,8 +196,8 @@ def _main(args: argparse.Namespace) -> int:
         _check_forward(spaces["encoder"], data.image_shape, args.encoder)
     view = make_views(preset, data.image_shape[-1]).views[0]
     out.mkdir(parents=True, exist_ok=True)
-    from selfsup.experiments.analyze_lens import draw_view_pair, lens_analysis
-    from selfsup.experiments.analyze_report import capture_regime_notes, plot_space, write_report
+    from selfsup.analysis.lens import draw_view_pair, lens_analysis
+    from selfsup.analysis.report import capture_regime_notes, plot_space, write_report
 
     # one sample for every number: these images and one pair of views of each
     images = probe_images(data.test, args.n_samples, args.seed)
@@ -230,12 +230,12 @@ def _main(args: argparse.Namespace) -> int:
 def _user_encoder(args: argparse.Namespace, channels: int) -> nn.Module:
     library = args.encoder.partition(":")[0]
     if library in ("torchvision", "timm"):
-        from selfsup.experiments.analyze_encoders import encoder_from_file
+        from selfsup.analysis.encoders import encoder_from_file
 
         return encoder_from_file(args.encoder, args.weights, channels)[0]
     model = load_encoder(args.encoder)
     if args.weights is not None:
-        from selfsup.experiments.analyze_encoders import load_weights, read_weights
+        from selfsup.analysis.encoders import load_weights, read_weights
 
         load_weights(model, read_weights(args.weights), args.weights)
     return model.eval()
@@ -285,7 +285,7 @@ def analyse(
     n_views: int = 128,
 ) -> dict[str, dict]:
     """The checks of every network in ``spaces`` (each maps [0, 1] images to ``(B, d)``) that
-    the lens (:mod:`selfsup.experiments.analyze_lens`) does not make, on ``images (n, C, H, W)``
+    the lens (:mod:`selfsup.analysis.lens`) does not make, on ``images (n, C, H, W)``
     and the same two views of each, ``pair = (a, b, ...)``: LogDet entropy, pairwise-distance
     bounds, and the affine, Gaussianity and cluster checks on the first ``n_gaussianity``
     images with ``n_views`` views each.

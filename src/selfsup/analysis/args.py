@@ -10,7 +10,7 @@ from selfsup.errors import OneLineParser, SelfsupError
 
 
 def parser() -> argparse.ArgumentParser:
-    """The options of ``selfsup analyze`` (see :mod:`selfsup.experiments.analyze`)."""
+    """The options of ``selfsup analyze`` (see :mod:`selfsup.analysis.command`)."""
     p = OneLineParser(
         prog="selfsup analyze", description="the information-theory lens on any encoder"
     )

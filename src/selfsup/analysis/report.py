@@ -2,8 +2,8 @@
 
 Every quantity appears once, in one table per analysed space, with the estimator that computed
 it and the sample it was computed on: the lens numbers with their 95% intervals
-(:mod:`selfsup.experiments.analyze_lens`) and the checks made beside them
-(:func:`selfsup.experiments.analyze.analyse`), all on the same images and the same pair of
+(:mod:`selfsup.analysis.lens`) and the checks made beside them
+(:func:`selfsup.analysis.command.analyse`), all on the same images and the same pair of
 views. The estimators' regime warnings are collected while they run and listed once in the
 report (and in ``analysis.json``) instead of going to stderr.
 """
