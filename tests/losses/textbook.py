@@ -4,8 +4,8 @@ Centred covariances and cross-correlations are formed as ``D x D`` matrices and 
 off-diagonal entries picked with an explicit mask (never ``||M||^2 - sum diag^2``, which
 cancels); pairwise distances are explicit differences; ``z - zbar`` and ``exp(d) - 1 - d`` are
 written as the papers write them. They run in the dtype of their inputs: in float64 they are
-the truth the tests measure against (tests/core/test_hard_batches.py,
-tests/perf/test_fast_paths.py), in float32 they are "the plain formula's float32 error" our
+the truth the tests measure against (tests/losses/test_hard_batches.py,
+tests/losses/test_fast_paths.py), in float32 they are "the plain formula's float32 error" our
 losses must stay within 10x of, and ``benchmarks/losses.py`` times them.
 
 Each ``*_terms`` returns a dict with the field names of the matching ``selfsup.losses`` terms;

@@ -1,6 +1,6 @@
 """Helpers for the run-safety tests: a ``selfsup`` CLI process that signals itself at a step.
 
-``python -m tests.core.run_helpers <selfsup argv> callbacks.signal_at.step=S
+``python -m tests.train.run_helpers <selfsup argv> callbacks.signal_at.step=S
 callbacks.signal_at.signum=N callbacks.signal_at.marker=PATH`` runs the CLI with a callback
 that sends signal N to its own process before step S, once (``marker`` records that it did, so
 a resumed attempt passing step S again is not signalled again).
@@ -39,7 +39,7 @@ def selfsup_process(argv: list[str], signal_at: tuple[int, int, Path] | None = N
         cmd = [sys.executable, "-m", "selfsup.cli", *argv]
     else:
         step, signum, marker = signal_at
-        cmd = [sys.executable, "-m", "tests.core.run_helpers", *argv]
+        cmd = [sys.executable, "-m", "tests.train.run_helpers", *argv]
         cmd += [
             f"callbacks.signal_at.step={step}",
             f"callbacks.signal_at.signum={int(signum)}",

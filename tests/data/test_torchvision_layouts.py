@@ -14,7 +14,7 @@ from selfsup.data.datasets import DatasetNotFoundError
 from selfsup.errors import SelfsupError
 from selfsup.train import train
 from tests.conftest import TINY
-from tests.userdata import fakes
+from tests.data import fakes
 
 
 @pytest.fixture

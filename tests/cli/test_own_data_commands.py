@@ -15,7 +15,7 @@ from selfsup.config import load_config, upgrade_data_section
 from selfsup.encoder import load_encoder
 from selfsup.errors import SelfsupError
 from selfsup.train.trained import load_method
-from tests.userdata import fakes
+from tests.data import fakes
 
 QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 #: the smallest analysis that still runs every part of the report

@@ -16,7 +16,7 @@ from selfsup.methods import build_method
 from selfsup.methods.momentum import cosine_momentum, ema_update_
 from selfsup.train import load_method, train
 from tests.conftest import TINY
-from tests.core.test_train import CrashAfterEpoch
+from tests.train.test_train import CrashAfterEpoch
 
 # small enough for seconds per epoch; the paper-sized defaults are exercised by the configs
 SMALL = {

@@ -43,7 +43,7 @@ def test_shapes_dataset_splits_and_extras():
 
 
 def test_shapes_views_keep_shape_and_range():
-    # the view pipeline itself is tested in tests/core/test_views.py
+    # the view pipeline itself is tested in tests/data/test_views.py
     x = torch.rand(4, 3, 16, 16)
     views = make_views("shapes", 16)(x)
     assert len(views) == 2 and views[0].shape == x.shape

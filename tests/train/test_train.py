@@ -48,7 +48,7 @@ def test_run_writes_every_artefact(tmp_path):
         "checkpoints/epoch=000.ckpt",
     ):
         assert (tmp_path / name).exists(), name
-    # TensorBoard is opt-in (trainer.logger=tensorboard, tests/userdata/test_runs.py)
+    # TensorBoard is opt-in (trainer.logger=tensorboard, tests/train/test_own_data_runs.py)
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["knn_top1"] == pytest.approx(metrics["knn_top1"])
     assert 0.5 < written["knn_top1"] <= 1.0 and 0.5 < written["linear_top1"] <= 1.0

@@ -7,7 +7,7 @@ from PIL import Image
 
 from selfsup.data import load_dataset
 from selfsup.errors import SelfsupError
-from tests.userdata import fakes
+from tests.data import fakes
 
 
 def _labels_of(dataset):

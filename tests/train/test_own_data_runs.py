@@ -15,7 +15,7 @@ from selfsup.errors import SelfsupError
 from selfsup.train import train
 from selfsup.train.report import read_metrics_csv
 from tests.conftest import TINY
-from tests.userdata import fakes
+from tests.data import fakes
 
 
 def _digits_npz(tmp_path, labelled=True):

@@ -30,7 +30,7 @@ from selfsup.train.checkpoints import (
 )
 from selfsup.train.run_lock import RunLock
 from tests.conftest import TINY
-from tests.core.run_helpers import REPO, selfsup_process
+from tests.train.run_helpers import REPO, selfsup_process
 
 QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 

@@ -5,7 +5,7 @@ two fixed, different views of a seeded batch; its loss and the norm of the gradi
 parameters are pinned. The numbers were produced by this module's ``__main__`` at the commit
 that added it; a deliberate change of an objective re-pins them with
 
-    python -m tests.core.test_pinned_objectives
+    python -m tests.methods.test_pinned_objectives
 
 and says why in its commit. Unlike the closed-form tests, this catches any change (a term's
 weight, a normalisation, a detached tensor inside a method's wiring), not only wrong maths.
@@ -23,7 +23,7 @@ from selfsup import registry
 from selfsup.config import load_config
 from selfsup.data import load_dataset
 from selfsup.methods import METHODS, build_method
-from tests.core.pinning import assert_matches_pin, print_pins
+from tests.pinning import assert_matches_pin, print_pins
 
 GENERATIVE = ("simvae", "vae", "beta_vae", "cr_vae")
 
@@ -81,7 +81,7 @@ def test_every_pin_is_a_registered_method():
 
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_one_step_matches_the_pinned_value(name):
-    assert name in PINNED, f"pin {name}: python -m tests.core.test_pinned_objectives"
+    assert name in PINNED, f"pin {name}: python -m tests.methods.test_pinned_objectives"
     assert_matches_pin(name, one_step(name), PINNED[name])
 
 

@@ -2,7 +2,7 @@
 
 Two ``torchrun --nnodes=2 --nproc-per-node=1 --rdzv-backend=c10d`` launches, as on two
 machines sharing a file system, train one run; it must equal one process with the doubled
-batch (what tests/core/test_distributed.py checks for 2 processes on one node). Networks
+batch (what tests/train/test_distributed.py checks for 2 processes on one node). Networks
 without BatchNorm and without random views, so the two computations are the same maths.
 """
 

@@ -15,7 +15,7 @@ from selfsup.config import load_config
 from selfsup.train import checkpoints, train
 from selfsup.train.interrupt import Interrupted, SignalGuard
 from tests.conftest import TINY
-from tests.core.run_helpers import run_selfsup, selfsup_process
+from tests.train.run_helpers import run_selfsup, selfsup_process
 
 EPOCH_STEPS = 11  # 1437 digits, batch 128
 

@@ -1,13 +1,13 @@
 """One pinned value per public loss function: a silent change of any objective fails here.
 
-``test_pinned_objectives.py`` pins each *method* (network, projector and loss together); this
-module pins each loss *function* on its own, including the ones no method uses (``clip_loss``,
-the Gaussian likelihood, the uniform hyperprior, the KL bound of the pair-distance entropy).
-Seeded float64 inputs; the loss and the norm of its gradient over every input tensor are
-pinned. The numbers were produced by this module's ``__main__`` at the commit that added it;
-a deliberate change of an objective re-pins them with
+``tests/methods/test_pinned_objectives.py`` pins each *method* (network, projector and loss
+together); this module pins each loss *function* on its own, including the ones no method uses
+(``clip_loss``, the Gaussian likelihood, the uniform hyperprior, the KL bound of the
+pair-distance entropy). Seeded float64 inputs; the loss and the norm of its gradient over
+every input tensor are pinned. The numbers were produced by this module's ``__main__`` at the
+commit that added it; a deliberate change of an objective re-pins them with
 
-    python -m tests.core.test_pinned_losses
+    python -m tests.losses.test_pinned_losses
 
 and says why in its commit.
 """
@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from selfsup import losses
-from tests.core.pinning import assert_matches_pin, print_pins
+from tests.pinning import assert_matches_pin, print_pins
 
 
 def _pair() -> tuple[torch.Tensor, torch.Tensor]:

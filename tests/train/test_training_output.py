@@ -15,7 +15,7 @@ import torch
 from selfsup.cli import main
 from selfsup.data import make_views
 from tests.conftest import TINY
-from tests.core.run_helpers import REPO, run_selfsup
+from tests.train.run_helpers import REPO, run_selfsup
 
 #: TINY with the progress display left on (as a user runs it)
 SHOWN = [w for w in TINY if not w.startswith("trainer.enable_progress_bar")]

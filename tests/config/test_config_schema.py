@@ -1,5 +1,6 @@
 """The config schema (selfsup.config_schema): every key has a rule, shipped configs pass, and
-choosing another thing by name starts from its defaults (its names: tests/core/test_registry.py)."""
+choosing another thing by name starts from its defaults (its names:
+tests/registry/test_registry.py)."""
 
 import dataclasses
 import inspect
@@ -169,7 +170,7 @@ def test_the_dataset_shapes_are_the_loaders(tmp_path, monkeypatch):
     import torchvision.datasets.stl10 as stl10
 
     from selfsup.data import load_dataset
-    from tests.userdata import fakes
+    from tests.data import fakes
 
     for module in (cifar, stl10):  # the fakes are not the real files: no md5 comparison
         monkeypatch.setattr(module, "check_integrity", lambda path, md5=None: os.path.isfile(path))

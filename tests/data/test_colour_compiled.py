@@ -15,7 +15,7 @@ import torchvision.transforms.v2.functional as TF
 from selfsup.data import colour, colour_compiled, make_views, pipeline
 from selfsup.data.pipeline import View, ViewSpec
 from selfsup.data.views import PRESETS
-from tests.core.test_views import _hard_images
+from tests.data.test_views import _hard_images
 
 TORCHVISION = [TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue]
 RANGES = [(0.0, 2.0), (0.0, 2.0), (0.0, 2.0), (-0.5, 0.5)]

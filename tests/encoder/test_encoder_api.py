@@ -16,7 +16,7 @@ from selfsup.export import export_encoder
 from selfsup.load import load_encoder
 from selfsup.train import load_method, train
 from tests.conftest import TINY
-from tests.userdata.fakes import stripes
+from tests.data.fakes import stripes
 
 
 @pytest.fixture(scope="module")
