@@ -1,9 +1,12 @@
+import dataclasses
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from selfsup.optim import LARS, build_optimizer, parameter_groups, warmup_cosine
+from selfsup.errors import InputError
+from selfsup.optim import LARS, OptimSettings, build_optimizer, parameter_groups, warmup_cosine
 
 
 def test_lars_step_matches_the_trust_ratio_formula():
@@ -32,3 +35,41 @@ def test_unknown_optimiser_is_named():
 
     with pytest.raises(SelfsupError, match="unknown optimiser 'adagradx'"):
         build_optimizer(parameter_groups([torch.nn.Linear(2, 2)], 0.0), "adagradx", 0.1, 0.0)
+
+
+def test_optim_settings_hold_the_config_section_typed_and_refuse_unknown_keys():
+    from selfsup.config import load_config, to_dict
+
+    section = to_dict(load_config(overrides=["optim.betas=[0.8,0.95]", "optim.lr=0.02"]).optim)
+    settings = OptimSettings.from_mapping(section)
+    assert {f: getattr(settings, f) for f in section if f != "betas"} == {
+        f: v for f, v in section.items() if f != "betas"
+    }
+    assert settings.betas == (0.8, 0.95) and settings.lr == 0.02
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.lr = 1.0
+    with pytest.raises(InputError, match="unknown optim setting.*warmup_steps"):
+        OptimSettings.from_mapping({**section, "warmup_steps": 3})
+
+
+@pytest.mark.parametrize("scale, world", [(False, 1), (True, 1), (True, 2)])
+def test_the_method_scales_lr_by_its_global_batch_without_reaching_into_the_data(scale, world):
+    from selfsup.config import load_config
+    from selfsup.data import load_dataset
+    from selfsup.methods import build_method
+
+    overrides = ["optim.lr=0.01", "data.batch_size=64", f"optim.scale_lr_with_batch={scale}"]
+    config = load_config("vicreg_digits", ["method.projector=[64,64]", *overrides])
+    method = build_method(config, load_dataset("digits"))
+    # a trainer with no datamodule: the method gets its batch size from build_method alone
+    method._trainer = SimpleNamespace(world_size=world, estimated_stepping_batches=10, max_epochs=2)
+    optimiser = method.configure_optimizers()["optimizer"]
+    want = 0.01 * (64 * world / 256 if scale else 1.0)  # the VICReg paper's lr x batch / 256
+    assert optimiser.param_groups[0]["initial_lr"] == pytest.approx(want, rel=1e-12)
+
+
+def test_scaling_lr_without_a_batch_size_is_refused():
+    settings = OptimSettings(scale_lr_with_batch=True)
+    assert settings.peak_lr(512) == pytest.approx(2e-3)
+    with pytest.raises(InputError, match="batch_size"):
+        settings.peak_lr(None)
