@@ -7,7 +7,7 @@ pipeline (``selfsup/data/pipeline.py``) renders a large batch of views *order by
 samples sharing one of the 24 orders, crop to jitter, in cache-sized chunks) and a batch on
 the CPU up to ``_BY_POSITION_MAX_BYTES`` *position by position* (the whole batch resampled,
 then at each position of the order one call per operation). Both give the same views bit for
-bit (checked here and in ``tests/core/test_views.py``); this prints the CPU time per view of
+bit (checked here and in ``tests/data/test_views.py``); this prints the CPU time per view of
 each on one thread (process time, interleaved rounds, medians) for the batch sizes that
 decided the limit, and which one the pipeline picks. Last line:
 ``<preset>_<size>px_b<batch>=<by position / by order>`` for each case (below 1: by position is

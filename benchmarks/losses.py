@@ -14,7 +14,7 @@ At D >= 16 B our VICReg / Barlow Twins take the float64 Gram route (selfsup/loss
 ``vicreg_dxd_route_blas_dot`` the same with the off-diagonal squares summed by one BLAS dot
 (the fast reduction that lost digits when one feature dominates; ``dxd_route_over_blas_dot``
 is what the accurate reduction costs);
-the textbook formulas (selfsup/losses/textbook.py) are timed too. ``finite_check`` is the
+the textbook formulas (tests/losses/textbook.py) are timed too. ``finite_check`` is the
 cost of the input validation (``check_finite`` on both views: one pass each, one sync), and
 ``vicreg_loss_unchecked`` the loss under ``finite_checks(False)``. Last line: name=value
 ratios.
@@ -23,7 +23,7 @@ Routes (``--routes``): the covariance term of both branches, forward + backward,
 route at D = B .. 32 B, over the same four products: where the float64 Gram route starts to
 pay (the ``D >= 16 B`` threshold in selfsup/losses/_offdiag.py).
 
-Accuracy: for every loss, over the hard cases (selfsup.losses.textbook.HARD_CASES), shapes,
+Accuracy: for every loss, over the hard cases (tests/losses/textbook.py, HARD_CASES), shapes,
 terms and seeds, the worst relative error of ours and of the plain formula in float32, both
 against the plain formula in float64, for values and gradients (markdown); then VICReg's
 covariance term per case next to the plain float32 Gram identity (which cancels when one
@@ -35,15 +35,22 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from selfsup import losses
-from selfsup.losses import _offdiag, barlow_twins_loss, info_nce_loss, textbook, vicreg_loss
+from selfsup.losses import _offdiag, barlow_twins_loss, info_nce_loss, vicreg_loss
 from selfsup.losses.vicreg import covariance_term, variance_term
 from selfsup.validation import check_finite, finite_checks
+
+# the plain formulas are the tests' reference, kept with them (tests/losses/textbook.py), not
+# in the installed package: the repository root goes on the path to reach them
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.losses import textbook  # noqa: E402
 
 
 def fwd_bwd(loss_fn, a: torch.Tensor, b: torch.Tensor):

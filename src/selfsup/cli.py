@@ -33,7 +33,7 @@ COMMANDS = {
 }
 #: sub-commands whose parsing lives with the experiment: ``(module, function)``
 FORWARDED = {
-    "analyze": ("selfsup.experiments.analyze", "main"),
+    "analyze": ("selfsup.analysis.command", "main"),
     "dynamics": ("selfsup.experiments.dynamics", "main"),
     "reproduce": ("selfsup.experiments.command", "main"),
     "export": ("selfsup.export", "main"),
@@ -245,7 +245,7 @@ def _forward(command: str, argv: list[str]) -> int:
 def _preflight_analyze(argv: list[str]) -> None:
     """``selfsup analyze ...``: the line (options and their values), then a run's checkpoint
     and image shape, checked before the command's module imports torch."""
-    from selfsup.experiments.analyze_args import parse_args
+    from selfsup.analysis.args import parse_args
 
     args = parse_args(argv)
     if args.run_dir is not None and args.encoder is None:

@@ -33,7 +33,7 @@ SWAPPABLE = {"backbone": ("params",), "method": ("params",), "data": ("params", 
 
 
 #: every argument of ``lightning.Trainer`` (Lightning 2.x), which a config's ``trainer`` section
-#: may set (tests/core/test_config_schema.py checks the list against the installed Lightning)
+#: may set (tests/config/test_config_schema.py checks the list against the installed Lightning)
 TRAINER_KEYS = frozenset(
     """accelerator accumulate_grad_batches barebones benchmark callbacks check_val_every_n_epoch
     default_root_dir detect_anomaly deterministic devices enable_autolog_hparams

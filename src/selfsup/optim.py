@@ -1,14 +1,63 @@
-"""Optimisers (torch's, plus LARS) and the warm-up + cosine learning-rate schedule."""
+"""Optimisers (torch's, plus LARS), their settings, and the warm-up + cosine learning-rate
+schedule."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from selfsup.errors import SelfsupError
+from selfsup.errors import InputError, SelfsupError
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimSettings:
+    """What a method's optimiser and schedule are built from (the config's ``optim`` section).
+
+    ``scale_lr_with_batch`` multiplies ``lr`` by the global batch over 256 (the VICReg paper's
+    rule); ``warmup_epochs`` may be fractional; ``min_lr_ratio`` is the cosine's floor as a
+    fraction of the peak rate.
+    """
+
+    name: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    warmup_epochs: float = 1.0
+    schedule: str = "cosine"
+    min_lr_ratio: float = 0.0
+    scale_lr_with_batch: bool = False
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> OptimSettings:
+        """The settings from a dict such as ``to_dict(config.optim)``; unknown keys refused."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(
+                f"unknown optim setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
+            )
+        values = dict(values)
+        if "betas" in values:
+            values["betas"] = tuple(float(b) for b in values["betas"])
+        return cls(**values)
+
+    def peak_lr(self, global_batch: int | None) -> float:
+        """``lr``, times ``global_batch / 256`` when ``scale_lr_with_batch`` is set."""
+        if not self.scale_lr_with_batch:
+            return self.lr
+        if global_batch is None:
+            raise InputError(
+                "optim.scale_lr_with_batch needs the batch size: build the method with "
+                "batch_size=... (build_method passes data.batch_size)"
+            )
+        return self.lr * global_batch / 256
 
 
 class LARS(torch.optim.Optimizer):

@@ -4,8 +4,9 @@ The modules that define methods, backbones, datasets and view presets import tor
 takes far longer than checking a config. So the registry reads their source (:mod:`ast`) for
 the same ``@register_method("name")`` decorators (and ``NAME = register_views("name")(value)``
 assignments) that register them on import, and takes the parameters from the signatures
-written there: the names, the type hints as text and the defaults. ``tests/core/
-test_registry.py`` checks that this reading equals :mod:`inspect` on the imported classes.
+written there: the names, the type hints as text and the defaults.
+``tests/registry/test_registry.py`` checks that this reading equals :mod:`inspect` on the
+imported classes.
 """
 
 from __future__ import annotations

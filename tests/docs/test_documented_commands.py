@@ -132,7 +132,7 @@ NOT_RUN = {
     ("benchmarks.md", "SELFSUP_BENCH_JSON"): "a benchmark against lightly (minutes, the bench "
     "extra) that rewrites a tracked record; tests/benchmarks checks the record it writes",
     ("your_data.md", "torchrun --nnodes=2"): "needs 4 devices on each of 2 nodes; "
-    "tests/userdata runs 2 nodes x 1 process through torchrun's rendezvous (slow)",
+    "tests/train/test_multinode.py runs 2 nodes x 1 process through torchrun's rendezvous (slow)",
     ("your_data.md", "srun selfsup"): "needs a SLURM cluster",
     ("tuning.md", "postgresql://"): "needs a PostgreSQL server; tests/tune runs two workers on "
     "one SQLite study, the same code path with another SQLAlchemy URL",
@@ -140,7 +140,7 @@ NOT_RUN = {
 #: python blocks the full check does not run: ``(file, text in the block) -> why``
 PYTHON_NOT_RUN = {
     ("simvae.md", "terms = simvae_elbo(x, x_logits"): "a synopsis of the API's signatures; "
-    "tests/simvae runs every function on real tensors",
+    "tests/losses/test_simvae_losses.py runs every function on real tensors",
 }
 #: words that mark a synopsis rather than a command
 PLACEHOLDER = re.compile(r"(?<![$A-Za-z])[A-Z]{2,}|\[|\.\.\.|\||<")
@@ -292,7 +292,7 @@ def check_parses(words: list[str]) -> None:
     elif name == "eval":
         cli._eval_parser().parse_intermixed_args(rest)
     elif name == "analyze":
-        from selfsup.experiments.analyze_args import parse_args
+        from selfsup.analysis.args import parse_args
 
         parse_args(cli._run_dir_as_positional(rest))  # the options and their values
     elif name == "reproduce":

@@ -39,6 +39,7 @@ LAYERS = {
     "methods": 4,
     "train": 5,
     "experiments": 6,
+    "analysis": 6,  # `selfsup analyze`: the lens on one encoder, its report
     "export": 6,  # `selfsup export`: reads a run's checkpoint
     "compare": 6,  # `selfsup compare`: reads runs, measures their encoders, draws figures
     "tune": 6,  # `selfsup sweep`: Optuna studies of runs, scored as compare scores them

@@ -25,8 +25,8 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from selfsup import losses
-from selfsup.losses import textbook
 from selfsup.validation import InputError
+from tests.losses import textbook
 
 EPS32 = torch.finfo(torch.float32).eps
 

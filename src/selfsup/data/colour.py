@@ -12,7 +12,7 @@ draws the same distribution of views as torchvision's per-image transforms:
 - solarise: ``1 - x`` where ``x >= threshold``
 - Gaussian blur with standard deviation ``sigma``, reflected at the borders
 
-``tests/core/test_views.py`` compares each with torchvision on the same image and factor.
+``tests/data/test_views.py`` compares each with torchvision on the same image and factor.
 """
 
 from __future__ import annotations

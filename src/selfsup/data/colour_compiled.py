@@ -9,7 +9,7 @@ its place in the batch of views: no gather, no scatter, no temporaries
 
 The formulas are ``colour.py``'s (torchvision's definitions; the hue in the same branch-free
 form), written per pixel in float32. ``fastmath`` lets LLVM vectorise the loops (it assumes
-no NaN or infinity, which images in [0, 1] do not have); ``tests/core/test_colour_compiled.py``
+no NaN or infinity, which images in [0, 1] do not have); ``tests/data/test_colour_compiled.py``
 checks the results against torchvision and against ``colour.py``.
 
 Imported only when a CPU view has colour work (``pipeline.compiled_colour``), so numba's

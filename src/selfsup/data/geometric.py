@@ -4,7 +4,7 @@ Each sample's crop box (torchvision's ``RandomResizedCrop`` distribution, drawn 
 rotation and flip are composed into one 2x3 matrix, and every output pixel is read from the
 input by a single bilinear ``grid_sample``: one interpolation instead of one per operation,
 and no per-image Python work. Without rotation the result is torchvision's
-``resized_crop`` + ``hflip`` of the same box (``tests/core/test_views.py`` checks it).
+``resized_crop`` + ``hflip`` of the same box (``tests/data/test_views.py`` checks it).
 """
 
 from __future__ import annotations

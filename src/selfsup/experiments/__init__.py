@@ -4,8 +4,7 @@
   ``claims.py``: a paper's claim as data (:class:`Claim`).
 - ``command.py``: ``selfsup reproduce NAME ...``; ``runner.py``: seeds, threads, timing,
   resume, worker processes; ``report.py``: ``report.md`` + ``results.json``; ``meta.py``.
-- one module or package per reproduction, listed in ``REPRODUCTIONS``; ``analyze.py`` is
-  ``selfsup analyze`` (the information-theory lens on one encoder).
+- one module or package per reproduction, listed in ``REPRODUCTIONS``.
 """
 
 from __future__ import annotations

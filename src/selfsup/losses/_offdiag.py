@@ -24,7 +24,7 @@ only (no data-dependent branch, so no host-device sync):
   times summation growth; ``m >= D / n``), whatever the spreads. Barlow Twins standardises
   every feature to a variance ``<= 1`` first, so no feature can dominate and one float64
   Gram suffices.
-  ``tests/core/test_hard_batches.py`` measures both routes against float64 on hard batches.
+  ``tests/losses/test_hard_batches.py`` measures both routes against float64 on hard batches.
 
 At B = 256, D = 8192 the Gram route costs a fraction of the ``n x D x D`` products
 (``benchmarks/losses.py``); GPUs with slow float64 (consumer cards run it at 1/64 of

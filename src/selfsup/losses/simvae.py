@@ -106,7 +106,7 @@ def simvae_elbo(
     zbar = z.mean(1, keepdim=True)
     # zbar's rounding is common to the J views, so it cancels to first order in the sum of
     # squares (the deviations sum to zero): one pass is as accurate as two (measured in
-    # tests/core/test_hard_batches.py at offsets of 1e3). The gradient of this term through
+    # tests/losses/test_hard_batches.py at offsets of 1e3). The gradient of this term through
     # zbar is zero by construction; the hyperprior's is not.
     prior = 0.5 * ((z - zbar).pow(2).sum((1, 2)) / sigma2).mean()
     if hyperprior == "normal":

@@ -25,6 +25,7 @@ from selfsup.methods.vicreg import VICReg
 from selfsup.methods.vicreg_logdet import VICRegLogDet
 from selfsup.methods.vicreg_pairdist import VICRegPairDist
 from selfsup.nets import build_backbone
+from selfsup.optim import OptimSettings
 from selfsup.registry import Registered, signature_params
 
 #: every registered method by name (``@register_method``), plug-ins' included
@@ -53,9 +54,10 @@ def build_method(config: DictConfig, data: DataSplits) -> SSLMethod:
         backbone=build_backbone(config.backbone.name, shape, **to_dict(config.backbone.params)),
         views=make_views(config.data.views, shape[-1], config.data.n_views),
         normalise=normaliser(data.name, shape[0]),
-        optim=to_dict(config.optim),
+        optim=OptimSettings.from_mapping(to_dict(config.optim)),
         seed=config.seed,
         train_size=len(data.ssl_train),  # for the defaults sized to the data ("auto")
+        batch_size=config.data.batch_size,  # per process, for optim.scale_lr_with_batch
     )
     if issubclass(cls, JointEmbedding):
         common["projector_dims"] = list(config.method.projector)

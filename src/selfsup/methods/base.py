@@ -7,7 +7,7 @@ embeddings, subclasses ``JointEmbedding`` and implements ``objective``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import lightning as L
@@ -17,7 +17,7 @@ from torch import nn
 from selfsup.data.views import MultiView, Normalise, to_unit_float
 from selfsup.errors import NonFiniteLossError, SelfsupError
 from selfsup.nets.mlp import projector
-from selfsup.optim import build_optimizer, parameter_groups, warmup_cosine
+from selfsup.optim import OptimSettings, build_optimizer, parameter_groups, warmup_cosine
 from selfsup.validation import NonFiniteInputError
 
 T = TypeVar("T")
@@ -82,13 +82,16 @@ class SSLMethod(L.LightningModule):
         backbone: maps normalised images to the representation; has ``out_dim``.
         views: makes the random views of a [0, 1] float batch.
         normalise: channel normalisation applied to every view and evaluation image.
-        optim: the ``optim`` config section as a dict (see ``selfsup.config.OptimConfig``).
+        optim: the optimiser's settings (:class:`selfsup.optim.OptimSettings`; a dict of the
+            config's ``optim`` section is converted).
         gather_distributed: compute the loss on the global batch across processes.
         seed: with the global step, seeds each step's random views, so a resumed run replays
             exactly the views an uninterrupted one would have drawn.
         train_size: number of images SSL trains on, for parameters whose ``"auto"`` default is
             sized to the data (MoCo's queue, DINO's prototypes); ``None`` (unknown): they take
             their papers' ImageNet values.
+        batch_size: images per process per step, for ``optim.scale_lr_with_batch`` (the
+            global batch is this times the number of processes); ``None``: unknown.
     """
 
     def __init__(
@@ -96,19 +99,23 @@ class SSLMethod(L.LightningModule):
         backbone: nn.Module,
         views: MultiView,
         normalise: Normalise,
-        optim: dict[str, Any],
+        optim: OptimSettings | Mapping[str, Any],
         gather_distributed: bool = True,
         seed: int = 0,
         train_size: int | None = None,
+        batch_size: int | None = None,
     ) -> None:
         super().__init__()
         self.backbone = backbone
         self.views = views
         self.normalise = normalise
-        self.optim = dict(optim)
+        self.optim = (
+            optim if isinstance(optim, OptimSettings) else OptimSettings.from_mapping(optim)
+        )
         self.gather_distributed = gather_distributed
         self.seed = seed
         self.train_size = train_size
+        self.batch_size = batch_size
         self.run_config: dict | None = None  # stored in checkpoints so they are self-describing
         # channels-last convolutions are markedly faster on CPU (oneDNN) and on tensor cores
         self.channels_last = any(isinstance(m, nn.Conv2d) for m in backbone.modules())
@@ -136,7 +143,7 @@ class SSLMethod(L.LightningModule):
         torch.manual_seed(self.seed * 1_000_003 + step)
 
     def _diverged(self, value: float) -> NonFiniteLossError:
-        return NonFiniteLossError(self.global_step, self.current_epoch, value, self.optim.get("lr"))
+        return NonFiniteLossError(self.global_step, self.current_epoch, value, self.optim.lr)
 
     def training_step(self, batch, batch_idx: int):
         images, labels = batch
@@ -164,29 +171,22 @@ class SSLMethod(L.LightningModule):
 
     def configure_optimizers(self):
         o = self.optim
-        lr = o["lr"]
-        if o.get("scale_lr_with_batch"):
-            world = self.trainer.world_size if self._trainer else 1
-            lr = lr * self.trainer.datamodule.batch_size * world / 256
+        world = self.trainer.world_size if self._trainer else 1
+        lr = o.peak_lr(None if self.batch_size is None else self.batch_size * world)
         modules = [m for name, m in self.named_children() if name not in ("views", "normalise")]
         optimiser = build_optimizer(
-            parameter_groups(modules, o["weight_decay"]),
-            o["name"],
+            parameter_groups(modules, o.weight_decay),
+            o.name,
             lr,
-            o["weight_decay"],
-            o.get("momentum", 0.9),
-            o.get("betas", (0.9, 0.999)),
-            o.get("eps", 1e-8),
+            o.weight_decay,
+            o.momentum,
+            o.betas,
+            o.eps,
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
         per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
-        warmup = int(o.get("warmup_epochs", 0) * per_epoch)
-        factor = warmup_cosine(
-            warmup,
-            total,
-            o.get("min_lr_ratio", 0.0),
-            cosine=o.get("schedule", "cosine") == "cosine",
-        )
+        warmup = int(o.warmup_epochs * per_epoch)
+        factor = warmup_cosine(warmup, total, o.min_lr_ratio, cosine=o.schedule == "cosine")
         schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
         return {"optimizer": optimiser, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 

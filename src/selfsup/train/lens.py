@@ -29,7 +29,7 @@ Cost: each view is embedded once (no gradients), and one product ``Zc Zc^T`` of 
 embeddings with its two eigendecompositions (:func:`selfsup.info.spectral.gram_spectra`)
 serves RankMe, the effective rank, alpha-ReQ, the Ledoit-Wolf entropy and the MI's axes; the
 pair sums of ``separation`` and ``mean_cos`` are closed forms. Each equals its reference
-estimator to 1e-8 (``tests/infomax/test_lens_reference.py``).
+estimator to 1e-8 (``tests/train/test_lens_reference.py``).
 """
 
 from __future__ import annotations
