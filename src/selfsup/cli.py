@@ -22,7 +22,7 @@ from selfsup.errors import OneLineParser as _Parser
 from selfsup.errors import SelfsupError
 
 COMMANDS = {
-    "train": "train a method (default: VICReg on scikit-learn's 8x8 digits)",
+    "train": "train a method (default: VICReg on nuisance_digits, made in code)",
     "eval": "kNN and linear probe (or other protocols) of a trained encoder",
     "analyze": "the information-theory lens on an encoder (selfsup analyze --help)",
     "dynamics": "one learning-dynamics experiment (selfsup dynamics --help)",
@@ -84,7 +84,7 @@ def _train_parser() -> argparse.ArgumentParser:
         "changing backbone.name, method.name or data.name starts that section's params (and\n"
         "the dataset's views) from the chosen thing's own defaults.",
         epilog="e.g. selfsup train --config simclr_mnist --data-root DIR trainer.max_epochs=2\n"
-        "Every key and what it allows: README.md (Training) and src/selfsup/config.py.",
+        "Every key and what it allows: the Configuration guide (docs/configuration.md).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("--config", help="YAML file or shipped config name (default: quickstart)")
@@ -162,7 +162,7 @@ def _train(args: argparse.Namespace) -> int:
         ckpt = newest_checkpoint(run_dir)
         where = f"last good checkpoint: {ckpt} (kept intact)" if ckpt else "no checkpoint yet"
         print(f"error: {err}; training stopped; {where}", file=sys.stderr)
-        return 1
+        return 2  # like every error a setting causes (here, most often optim.lr)
     except Interrupted as stop:
         if stop.message:
             print(stop.message, file=sys.stderr)

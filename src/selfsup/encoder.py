@@ -174,6 +174,7 @@ def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> Encode
         SelfsupError: the file is missing, not a selfsup encoder, damaged, or its weights do
             not fit the network its metadata describes.
     """
+    from selfsup import registry
     from selfsup.registry import load_plugins
 
     path = Path(path)
@@ -181,7 +182,10 @@ def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> Encode
     plugins = meta.get("plugins") or []
     if not isinstance(plugins, list):
         raise SelfsupError(f"encoder file '{path}': its metadata is damaged (plugins)")
-    load_plugins(plugins, f"encoder file {path}")  # module names only; the file holds no code
+    # module names only (the file holds no code), and only where the backbone is not a
+    # built-in: a plug-in method's encoder on a built-in backbone loads without the method
+    if registry.find("backbone", str(meta["backbone"])) is None:
+        load_plugins(plugins, f"encoder file {path}")
     params = dict(meta["backbone_params"])
     if meta["backbone"] == "timm":
         params["pretrained"] = False  # the weights are in this file

@@ -125,6 +125,9 @@ def test_folder_problems_are_one_line_errors(tmp_path, setup, params, message):
 def test_a_missing_or_empty_folder_is_named(tmp_path):
     with pytest.raises(SelfsupError, match="does not exist; check data.path"):
         load_dataset("folder", path=tmp_path / "nowhere")
+    (tmp_path / "arrays.npz").write_bytes(b"not a folder")
+    with pytest.raises(SelfsupError, match="is a file, not a folder .an array file is data.name"):
+        load_dataset("folder", path=tmp_path / "arrays.npz")
     (tmp_path / "empty" / "train").mkdir(parents=True)
     with pytest.raises(SelfsupError, match="holds no images"):
         load_dataset("folder", path=tmp_path / "empty")

@@ -127,3 +127,40 @@ def test_export_errors_are_one_line(convnet_run, tmp_path, capsys):
     assert "neither a run directory nor a checkpoint" in capsys.readouterr().err
     assert cli_main(["export", str(convnet_run), str(tmp_path / "e.pt")]) == 2
     assert "must end in .safetensors" in capsys.readouterr().err
+
+
+def test_a_plugin_methods_encoder_on_a_builtin_backbone_loads_without_the_plugin(tmp_path):
+    """The file names its run's plug-ins, but a built-in backbone needs none of them: a
+    colleague without the method's code can load it (and a plug-in backbone still needs its
+    module, named in one line)."""
+    import selfsup
+    from selfsup.encoder import encoder_metadata, save_encoder
+    from selfsup.nets import build_backbone
+
+    backbone = build_backbone("mlp", (1, 8, 8), hidden=[16, 8])
+    meta = encoder_metadata(
+        "mlp",
+        {"hidden": [16, 8]},
+        (1, 8, 8),
+        backbone.out_dim,
+        [0.3],
+        [0.4],
+        plugins=["no_such_plugin_module"],
+    )
+    path = save_encoder(backbone, meta, tmp_path / "plug.safetensors")
+    encoder = selfsup.load_encoder(path)
+    x = torch.rand(3, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(
+            encoder(x),
+            backbone.eval()(
+                torch.addcmul(
+                    torch.full((1, 1, 1, 1), -0.3 / 0.4), x, torch.full((1, 1, 1, 1), 1 / 0.4)
+                )
+            ),
+        )
+
+    foreign = dict(meta, backbone="plugin_only_backbone")
+    save_encoder(backbone, foreign, tmp_path / "foreign.safetensors")
+    with pytest.raises(selfsup.SelfsupError, match="no_such_plugin_module"):
+        selfsup.load_encoder(tmp_path / "foreign.safetensors")

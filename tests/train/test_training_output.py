@@ -114,7 +114,7 @@ def test_resuming_a_finished_epoch_names_the_next_epoch(tmp_path, capsys):
 
 
 def test_a_diverging_run_names_the_learning_rate(tmp_path, capsys):
-    assert main(["train", "--run-dir", str(tmp_path), *TINY, "optim.lr=1e6"]) == 1
+    assert main(["train", "--run-dir", str(tmp_path), *TINY, "optim.lr=1e6"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert err[0].startswith("error: loss became ")

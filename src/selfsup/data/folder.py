@@ -151,8 +151,10 @@ def load_image_folder(
     root = Path(path)
     for folder, key in ((root, "data.path"), (test_path and Path(test_path), "data.test_path")):
         if folder and not folder.is_dir():
+            what = "is a file, not a folder" if folder.exists() else "does not exist"
+            hint = " (an array file is data.name=tensors)" if folder.is_file() else ""
             raise SelfsupError(
-                f"image folder '{folder.resolve()}' does not exist; check {key} (a folder "
+                f"image folder '{folder.resolve()}' {what}{hint}; check {key} (a folder "
                 f"holding train/<class>/<image>, <class>/<image> or loose images)"
             )
     if test_path and test_split is not None:

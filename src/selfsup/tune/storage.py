@@ -51,6 +51,9 @@ def open_study(url: str, name: str, direction: str = "maximize", sampler=None):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # ask / tell with a heartbeat is how selfsup runs trials (Heartbeat below beats)
     warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
+    # the heartbeat and fail_stale_trials are the features selfsup chose; Optuna flags them
+    # as experimental on every call, which tells a user of `selfsup sweep` nothing
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     engine = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else {}
     last: Exception | None = None
     for attempt in range(12):
