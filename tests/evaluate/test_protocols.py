@@ -93,3 +93,13 @@ def test_cli_eval_runs_the_named_protocols(tmp_path, capsys):
     assert 0 < metrics["fewshot_1pct_top1"] <= metrics["fewshot_10pct_top1"] + 0.1
     assert cli_main(["eval", str(run), "--protocol", "knn,probe"]) == 2
     assert "unknown evaluation protocol(s) probe" in capsys.readouterr().err
+
+
+def test_a_second_eval_with_other_protocols_keeps_the_first_ones(tmp_path):
+    run = tmp_path / "run"
+    train(load_config(None, [*TINY, "trainer.max_epochs=1", "eval.linear_probe=false"]), run)
+    assert cli_main(["eval", str(run), "--protocol", "knn"]) == 0
+    knn = json.loads((run / "metrics.json").read_text())["eval"]["digits"]["knn_top1"]
+    assert cli_main(["eval", str(run), "--protocol", "linear", "--epochs", "1"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())["eval"]["digits"]
+    assert metrics["knn_top1"] == knn and 0.1 < metrics["linear_top1"] <= 1.0

@@ -66,8 +66,8 @@ def update_metrics(
     """Merge ``values`` into ``metrics.json`` and return the whole record.
 
     Training values go to the top level (each key replaced, the others kept, ``drop`` removed);
-    an evaluation by ``selfsup eval`` goes to ``metrics["eval"][eval_key]`` and touches nothing
-    else.
+    an evaluation by ``selfsup eval`` is merged into ``metrics["eval"][eval_key]`` (so
+    ``--protocol linear`` after ``--protocol knn`` keeps both) and touches nothing else.
     """
     metrics = read_metrics(run_dir)
     if eval_key is None:
@@ -75,7 +75,9 @@ def update_metrics(
             metrics.pop(key, None)
         metrics.update(values)
     else:
-        metrics.setdefault("eval", {})[eval_key] = values
+        evals = metrics.setdefault("eval", {})
+        earlier = evals.get(eval_key)
+        evals[eval_key] = {**(earlier if isinstance(earlier, dict) else {}), **values}
     write_json(Path(run_dir) / METRICS, metrics)
     return metrics
 
