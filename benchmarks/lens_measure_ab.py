@@ -29,7 +29,7 @@ import torch
 from selfsup.config import load_config
 from selfsup.methods import build_method
 from selfsup.train.lens import Lens
-from selfsup.train.run import load_data
+from selfsup.data.from_config import load_data
 
 warnings.simplefilter("ignore")
 config = load_config("vicreg_digits", [])

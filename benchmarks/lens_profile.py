@@ -30,6 +30,7 @@ from harness import LoadLog, final_line, interleave, median
 from threadpoolctl import threadpool_limits
 
 from selfsup.config import load_config
+from selfsup.data.from_config import load_data
 from selfsup.data.views import to_unit_float
 from selfsup.info import (
     EstimatorRegimeWarning,
@@ -53,7 +54,6 @@ from selfsup.train.lens import (
     spectral_stats,
     view_mutual_information,
 )
-from selfsup.train.run import load_data
 
 
 def _old_view_mi(z_a: torch.Tensor, z_b: torch.Tensor, k: int = 8) -> float:

@@ -46,7 +46,7 @@ def trained_encoder(run: str | Path) -> tuple[nn.Module, dict]:
     config = stored_config(state, ckpt)
     shape = state.get(IMAGE_SHAPE)
     if shape is None:  # a checkpoint from before the shape was recorded
-        from selfsup.train.run import load_data
+        from selfsup.data.from_config import load_data
 
         shape = load_data(config).image_shape
     shape = [int(s) for s in shape]

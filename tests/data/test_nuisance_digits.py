@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 from selfsup.config import load_config
 from selfsup.data import load_dataset, make_views, to_unit_float
 from selfsup.data import nuisance_digits as nd
-from selfsup.train.run import load_data
+from selfsup.data.from_config import load_data
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import torch
 
 from selfsup.config import load_config
 from selfsup.data import load_dataset
+from selfsup.data.from_config import load_data
 from selfsup.errors import SelfsupError
-from selfsup.train.run import load_data
 
 
 def _images(n=6, h=5, w=5, c=None, seed=0):

@@ -70,7 +70,7 @@ def test_load_encoder_imports_no_lightning(convnet_run, tmp_path):
 
 
 def test_export_needs_no_data_when_the_checkpoint_records_the_shape(convnet_run, tmp_path):
-    import selfsup.train.run as run
+    import selfsup.data.from_config as run
 
     def no_data(config):
         raise AssertionError("export loaded the dataset")

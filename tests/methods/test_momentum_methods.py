@@ -149,7 +149,7 @@ NEW_CONFIGS = [f"{m}_{d}" for m in sorted(SMALL) for d in ("digits", "mnist")]
 
 @pytest.mark.parametrize("name", NEW_CONFIGS)
 def test_shipped_configs_build_and_take_a_step(name, mnist_root):
-    from selfsup.train.run import load_data
+    from selfsup.data.from_config import load_data
 
     config = load_config(name, [f"data.root={mnist_root}", "data.train_subset=64"])
     assert config.method.name == name.rsplit("_", 1)[0]

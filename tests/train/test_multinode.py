@@ -56,8 +56,8 @@ def _initial_weights(words: list[str]) -> dict:
     import lightning as L
 
     from selfsup.config import load_config
+    from selfsup.data.from_config import load_data
     from selfsup.methods import build_method
-    from selfsup.train.run import load_data
 
     config = load_config("vicreg_digits", words)
     L.seed_everything(config.seed, workers=True, verbose=False)  # as train() does

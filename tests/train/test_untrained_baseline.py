@@ -11,9 +11,9 @@ import torch
 
 from selfsup.cli import main
 from selfsup.config import load_config
+from selfsup.data.from_config import load_data
 from selfsup.methods import build_method
 from selfsup.train import train
-from selfsup.train.run import load_data
 from tests.conftest import TINY
 
 WORDS = [*TINY, "eval.linear_probe=false", "eval.knn_monitor=false", "seed=3"]

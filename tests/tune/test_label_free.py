@@ -6,9 +6,9 @@ import torch
 
 from selfsup.compare.measures import label_free_measures, selection_scores
 from selfsup.config import load_config
+from selfsup.data.from_config import load_data
 from selfsup.data.images import DataSplits, TensorImages
 from selfsup.methods import build_method
-from selfsup.train.run import load_data
 from selfsup.tune.objective import objective_value
 
 

@@ -208,8 +208,8 @@ def sweep_run(run_dir: Path, levels: Sequence[float], n_views: int, **sizes: int
     """:func:`sweep` on a finished training run's encoder (normalise -> backbone -> projector),
     its first view pipeline, and the test images InfoTracking measures (same selection);
     ``sizes`` are :data:`SIZES`."""
+    from selfsup.data.from_config import load_data
     from selfsup.data.views import to_unit_float
-    from selfsup.train.run import load_data
     from selfsup.train.trained import load_method
 
     method, config = load_method(run_dir)

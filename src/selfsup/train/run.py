@@ -25,10 +25,12 @@ from omegaconf import DictConfig
 from torch import nn
 
 from selfsup.allocator import reuse_freed_memory
-from selfsup.config import check_data_files, to_dict
-from selfsup.data import DataSplits, load_dataset
+from selfsup.config import to_dict
+from selfsup.data import DataSplits
+from selfsup.data.from_config import load_data
 from selfsup.errors import SelfsupError
-from selfsup.evaluate import LinearProbe, MLPProbe, extract_features, knn_accuracy
+from selfsup.evaluate.final import evaluate_encoder as evaluate_frozen
+from selfsup.evaluate.final import evaluation_stages
 from selfsup.methods import SSLMethod, build_method
 from selfsup.train.atomic import remove_temp_files
 from selfsup.train.bookkeeping import Attempt, Bookkeeping
@@ -68,16 +70,6 @@ for _note in (
     warnings.filterwarnings("ignore", message=_note)
 
 
-def load_data(config: DictConfig) -> DataSplits:
-    d = config.data
-    check_data_files(d)  # a stored config is checked again: it may predate the rule
-    files = {k: d.get(k) for k in ("path", "test_path") if d.get(k)}
-    data = load_dataset(d.name, d.root, d.download, **files, **to_dict(d.params))
-    if d.train_subset or d.test_subset:
-        data = data.subset(d.train_subset, d.test_subset, seed=0)
-    return data
-
-
 def last_checkpoint(run_dir: Path) -> Path | None:
     """The checkpoint with the run's newest state (see ``checkpoints.newest_checkpoint``)."""
     return newest_checkpoint(run_dir)
@@ -86,55 +78,12 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 def evaluate_encoder(
     method: SSLMethod, data: DataSplits, config: DictConfig, untrained: nn.Module | None = None
 ) -> dict:
-    """kNN, linear probe (and MLP probe) top-1 on the test split from frozen backbone features
-    (with a progress bar on a terminal, see ``selfsup.train.progress``).
-
-    ``untrained``: the backbone with the run's initial weights; its kNN top-1 by the same
-    protocol goes to ``metrics["baseline"]["knn_top1"]``, what training is compared with.
-
-    Raises:
-        SelfsupError: the data has no labels or no test split (``DataSplits.labelled``).
-    """
-    if not data.labelled:
-        raise SelfsupError(
-            f"evaluation needs labelled train and test splits: {data.unlabelled_reason()}"
-        )
-    e = config.eval
-    stages = 3 + bool(e.linear_probe) + bool(e.mlp_probe) + (untrained is not None)
+    """``selfsup.evaluate.final.evaluate_encoder`` with a progress display (a bar on a terminal,
+    see ``selfsup.train.progress``) unless the run turns progress bars off."""
     shown = bool(config.trainer.get("enable_progress_bar", True))
-    with StageProgress("evaluating", stages, enabled=shown) as progress:
-        with progress.stage(f"features of {len(data.train)} training images"):
-            train_f, train_y = extract_features(method.backbone, data.train, method.normalise)
-        with progress.stage(f"features of {len(data.test)} test images"):
-            test_f, test_y = extract_features(method.backbone, data.test, method.normalise)
-        with progress.stage("kNN"):
-            knn = knn_accuracy(train_f, train_y, test_f, test_y, e.knn_k, e.knn_temperature)
-        metrics = {"knn_top1": knn}
-        if e.linear_probe:
-            with progress.stage("linear probe"):
-                probe = LinearProbe(weight_decay=e.linear_weight_decay).fit(train_f, train_y)
-                metrics["linear_top1"] = probe.score(test_f, test_y)
-        if e.mlp_probe:
-            with progress.stage("MLP probe"):
-                mlp = MLPProbe(seed=config.seed).fit(train_f, train_y)
-                metrics["mlp_top1"] = mlp.score(test_f, test_y)
-        if untrained is not None:
-            with progress.stage("kNN of the untrained encoder"):
-                metrics["baseline"] = {"knn_top1": _knn_of(untrained, method, data, config)}
-    metrics["feature_dim"] = train_f.shape[1]
-    return metrics
-
-
-def _knn_of(backbone: nn.Module, method: SSLMethod, data: DataSplits, config: DictConfig) -> float:
-    """kNN top-1 of another backbone of ``method``'s architecture, with its normalisation
-    (on the trained method's device, in its parameters' dtype)."""
-    weight = next(iter(method.backbone.parameters()))
-    backbone = backbone.to(device=weight.device, dtype=weight.dtype)
-    train_f, train_y = extract_features(backbone, data.train, method.normalise)
-    test_f, test_y = extract_features(backbone, data.test, method.normalise)
-    return knn_accuracy(
-        train_f, train_y, test_f, test_y, config.eval.knn_k, config.eval.knn_temperature
-    )
+    total = evaluation_stages(config, untrained is not None)
+    with StageProgress("evaluating", total, enabled=shown) as progress:
+        return evaluate_frozen(method, data, config, untrained, stage=progress.stage)
 
 
 def train(

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from selfsup.config import Config
 from selfsup.config_schema import fresh_section
 from selfsup.data import DataSplits
+from selfsup.data.from_config import load_data
 from selfsup.errors import SelfsupError
 from selfsup.methods import SSLMethod, build_method
 from selfsup.train.checkpoints import load_selfsup_checkpoint
@@ -24,7 +25,7 @@ from selfsup.train.preflight import (
     shape_mismatch,
     stored_config,
 )
-from selfsup.train.run import evaluate_encoder, load_data
+from selfsup.train.run import evaluate_encoder
 from selfsup.train.run_dir import METRICS, update_metrics, write_json
 from selfsup.train.run_lock import RunLock
 
