@@ -36,8 +36,13 @@ def test_every_table_marker_names_a_record_that_renders():
     for page, path in MARKERS:
         table = docs_tables.render(docs_tables.load_record(REPO / path))
         header, rule, *rows = table.split("\n\n")[0].splitlines()
-        assert header.count("|") == rule.count("|"), (page.name, path)
-        assert rows and all(row.count("|") == header.count("|") for row in rows), (page, path)
+        assert _bars(header) == _bars(rule), (page.name, path)
+        assert rows and all(_bars(row) == _bars(header) for row in rows), (page, path)
+
+
+def _bars(row: str) -> int:
+    """Cell separators of a Markdown table row (a ``\\|`` inside a cell is text)."""
+    return len(re.findall(r"(?<!\\)\|", row))
 
 
 def test_every_record_is_shown_and_says_what_produced_it():
