@@ -93,7 +93,7 @@ def test_cli_reports_a_nan_loss_in_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(VICReg, "objective", lambda self, a, b: objective(self, a * math.nan, b))
     code = main(["train", "--run-dir", str(tmp_path), *TINY])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and len(err) == 1
+    assert code == 2 and len(err) == 1
     assert err[0].startswith("error: loss became nan at step 0") and "no checkpoint yet" in err[0]
 
 
