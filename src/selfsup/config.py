@@ -11,6 +11,7 @@ passed to; ``trainer`` is passed to ``lightning.Trainer`` (its keys and their ru
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -191,8 +192,10 @@ def _friendly(err: OmegaConfBaseException, where: str, value: Any = None) -> Sel
             if isinstance(section, DictConfig)
             else list(OmegaConf.structured(Config).keys())
         )
+        close = difflib.get_close_matches(key.split(".")[-1], valid, n=1)
+        hint = f"did you mean {'.'.join([parent, close[0]]).lstrip('.')}? " if close else ""
         return ConfigError(
-            f"unknown config key '{key}' in {where}; valid keys here: {', '.join(valid)}"
+            f"unknown config key '{key}' in {where}; {hint}valid keys here: {', '.join(valid)}"
         )
     rule = _rule_of(key)
     if rule is not None:

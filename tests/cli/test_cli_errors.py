@@ -49,6 +49,14 @@ def one_line_error(argv, capsys) -> str:
         (["train", "data.views=fancy"], "data.views must be one of byol,"),
         (["train", "data.colour=1"], "unknown config key 'data.colour'"),
         (
+            ["train", "optim.lrr=0.1"],
+            "'optim.lrr' in the command-line overrides; did you mean optim.lr?",
+        ),
+        (
+            ["train", "mehtod.name=simclr"],
+            "unknown config key 'mehtod' in the command-line overrides; did you mean method?",
+        ),
+        (
             ["train", "trainer.max_epoch=3"],
             "'trainer.max_epoch': not an argument of lightning.Trainer; did you mean "
             "trainer.max_epochs? (in the command line)",

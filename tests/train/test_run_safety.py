@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
@@ -170,6 +171,8 @@ def test_unreadable_files_get_one_line_each(tmp_path, capsys, trained):
     cases["foreign.ckpt"] = (None, "was not written by selfsup")
     torch.save([torch.zeros(2)], tmp_path / "list.ckpt")
     cases["list.ckpt"] = (None, "not a checkpoint dict")
+    np.savez(tmp_path / "arrays.npz", w=np.zeros(2))  # a zip, but not torch.save's layout
+    cases["arrays.npz"] = (None, "is a zip archive but not a PyTorch checkpoint (no data.pkl")
     for name, (_, expected) in cases.items():
         assert main(["eval", str(tmp_path / name)]) == 2, name
         assert expected in _one_error_line(capsys), name

@@ -60,12 +60,18 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu", mmap: bool = Fa
         raise SelfsupError(f"{path} is not a PyTorch checkpoint ({what})")
     if is_zip:  # a cut file has lost the zip directory at its end: found without torch
         try:
-            zipfile.ZipFile(path).close()
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
         except (zipfile.BadZipFile, OSError) as err:
             raise SelfsupError(
                 f"{path} is truncated or corrupted ({first_sentence(err)}); use an intact "
                 f"checkpoint"
             ) from None
+        # torch.save writes one folder holding data.pkl; an .npz or another zip has none
+        if not any(name.split("/")[-1] == "data.pkl" for name in names):
+            raise SelfsupError(
+                f"{path} is a zip archive but not a PyTorch checkpoint (no data.pkl inside)"
+            )
     # torch is imported here, not with the module: the checks above answer a wrong file at once
     import torch
     from torch.serialization import get_unsafe_globals_in_checkpoint
