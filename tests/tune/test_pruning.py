@@ -6,6 +6,7 @@ import json
 import optuna
 import pytest
 
+from selfsup.cli import main
 from selfsup.tune.space import parse_space
 from selfsup.tune.storage import open_study
 from selfsup.tune.trial import TrialSettings, run_trial
@@ -48,3 +49,8 @@ def test_without_prune_the_same_trial_runs_to_the_end(tmp_path):
     (trial,) = study.get_trials()
     assert trial.state == optuna.trial.TrialState.COMPLETE
     assert json.loads((tmp_path / "trial-000" / "metrics.json").read_text())["global_step"] == 9
+    # --trials 0 runs nothing and writes the report of the study so far
+    assert not (tmp_path / "sweep.md").exists()
+    assert main(["sweep", "--out", str(tmp_path), "--study", "p", "--trials", "0"]) == 0
+    assert len(study.get_trials()) == 1
+    assert "Trials: 1 complete." in (tmp_path / "sweep.md").read_text()

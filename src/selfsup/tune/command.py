@@ -30,7 +30,12 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--config", help="YAML file or shipped config name (default: quickstart)")
-    p.add_argument("--trials", type=int, default=10, help="trials this worker runs (default 10)")
+    p.add_argument(
+        "--trials",
+        type=int,
+        default=10,
+        help="trials this worker runs (default 10; 0 only rewrites the report of the study)",
+    )
     p.add_argument(
         "--objective", choices=OBJECTIVES, default="rankme", help="maximised (default rankme)"
     )
