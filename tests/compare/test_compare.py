@@ -3,11 +3,13 @@ different datasets refused in one line."""
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
 from selfsup.cli import main
-from selfsup.compare.table import spearman
+from selfsup.compare.runs import RunRecord
+from selfsup.compare.table import correlations, differing_settings, markdown, rows, spearman
 from selfsup.config import load_config
 from selfsup.train import train
 from tests.conftest import TINY
@@ -114,3 +116,33 @@ def test_two_runs_on_the_users_own_tensors(tmp_path, monkeypatch):
     for row in table:
         assert row["measured_on"] == "final encoder, 64 training images"
         assert 0 <= row["knn_top1"] <= 1 and row["rankme"] > 1 and row["lidar"] > 0
+
+
+def _record(name: str, settings: dict, metrics: dict) -> RunRecord:
+    measures = {"rep_rankme": 10.0, "rep_gauss_ub": -5.0}
+    return RunRecord(Path(name), name, settings, metrics, measures=measures)
+
+
+def test_the_table_names_sections_once_and_says_what_cannot_be_compared():
+    records = [
+        _record(
+            "a",
+            {"method.name": "simclr", "method.params": {}, "plugins": ["my_loss.py", "pkg.mod"]},
+            {"dataset": "digits", "knn_top1": 0.9, "feature_dim": 64},
+        ),
+        _record(
+            "b",
+            {"method.name": "simclr", "method.params.temperature": 0.2, "plugins": []},
+            {"dataset": "digits", "knn_top1": 0.8, "feature_dim": 128},
+        ),
+    ]
+    # the empty section of run a is not a column beside the key run b sets in it
+    assert differing_settings(records) == ["method.params.temperature", "plugins"]
+    table = rows(records)
+    assert [row["feature_dim"] for row in table] == [64, 128]
+    md = markdown({"dataset": "digits", "table": table, "spearman_with_knn": correlations(records)})
+    assert "| a | simclr | — | my_loss.py, pkg.mod | 0.9 |" in "\n".join(md)
+    assert "| b | simclr | 0.2 | (none) | 0.8 |" in "\n".join(md)
+    assert any("which differ here (64, 128)" in line for line in md)
+    assert "- RankMe: —" in md  # two runs: no rank correlation, and the page says why
+    assert any("needs at least 3 distinct values" in line for line in md)

@@ -1,9 +1,9 @@
 """The comparison table: one row per run, written as Markdown, CSV and JSON.
 
 Columns: the run, its method, the settings that differ between the runs, the accuracies
-(where the dataset has labels), the label-free measures of the backbone output and where they
-were measured, and the training time. Below the table, each measure's Spearman rank
-correlation with kNN accuracy over the runs.
+(where the dataset has labels), the label-free measures of the backbone output, its dimension
+and where they were measured, and the training time. Below the table, each measure's Spearman
+rank correlation with kNN accuracy over the runs, and what cannot be compared.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ def differing_settings(records: Sequence[RunRecord]) -> list[str]:
     """The flattened config keys whose values are not the same in every run."""
     keys = sorted({k for r in records for k in r.settings} - set(IGNORED_SETTINGS))
     keys = [k for k in keys if not k.startswith(IGNORED_PREFIXES)]
+    # an empty section in one run ("method.params": {}) beside its keys in another
+    # ("method.params.temperature"): the keys say it, the section's column would repeat them
+    keys = [k for k in keys if not any(other.startswith(f"{k}.") for other in keys)]
     missing = object()
     return [
         k
@@ -59,6 +62,7 @@ def rows(records: Sequence[RunRecord]) -> list[dict]:
         row.update({k: r.settings.get(k) for k in differ if k != "method.name"})
         row.update({k: _float(r.metrics.get(k)) for k in ACCURACIES})
         row.update({COLUMNS.get(name, name): measure(r, name) for name in MEASURES})
+        row["feature_dim"] = r.metrics.get("feature_dim")
         row["measured_on"] = r.measured_on
         row["train_seconds"] = _float(r.metrics.get("train_seconds"))
         out.append(row)
@@ -105,9 +109,24 @@ def markdown(result: dict) -> list[str]:
     ]
     for row in table:
         lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
+    lines += ["", "— : a setting the run leaves at its default, or a number not measured."]
+    dims = {row.get("feature_dim") for row in table} - {None}
+    if len(dims) > 1:
+        lines += [
+            "",
+            "The entropies are in nats summed over the feature dimensions, which differ here "
+            f"({', '.join(str(d) for d in sorted(dims))}): compare them only between runs of "
+            "the same `feature_dim`."
+        ]
     lines += ["", "Spearman rank correlation with kNN accuracy over the runs:", ""]
     for name, rho in result["spearman_with_knn"].items():
         lines.append(f"- {LABELS.get(name, name)}: {_cell(rho)}")
+    if any(math.isnan(rho) for rho in result["spearman_with_knn"].values()):
+        lines += [
+            "",
+            "— : fewer than 3 runs with this measure and a kNN accuracy, or one of them is the "
+            "same in every run: a rank correlation needs at least 3 distinct values.",
+        ]
     return lines
 
 
@@ -125,6 +144,10 @@ def _csv(table: list[dict]) -> str:
 def _cell(value) -> str:
     if value is None:
         return "—"
+    if isinstance(value, list):  # plug-ins, layer widths: [a, b] as "a, b"
+        return ", ".join(_cell(v) for v in value) or "(none)"
+    if isinstance(value, dict):
+        return json.dumps(value).replace("|", "\\|")
     if isinstance(value, float):
         return "—" if math.isnan(value) else f"{value:.4g}"
     return str(value).replace("|", "\\|")
