@@ -85,16 +85,21 @@ def parser() -> OneLineParser:
         ".safetensors file; load it with selfsup.load_encoder(FILE).",
     )
     out.add_argument("run", help="run directory (its newest checkpoint) or checkpoint file")
-    out.add_argument("file", help="output file, ending in .safetensors")
+    out.add_argument(
+        "file",
+        help="output file, ending in .safetensors (its folder is made; a file there is replaced)",
+    )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    replaced = Path(args.file).exists()  # replaced like cp would, but never without a word
     out, meta = export_encoder(args.run, args.file)
     shape = "x".join(str(s) for s in meta["image_shape"])
     print(
-        f"wrote {out}: {meta['backbone']} on {shape} images -> {meta['out_dim']}-d features "
-        f"(step {meta['global_step']}); load with selfsup.load_encoder('{out}')"
+        f"{'replaced' if replaced else 'wrote'} {out}: {meta['backbone']} on {shape} images -> "
+        f"{meta['out_dim']}-d features (step {meta['global_step']}); "
+        f"load with selfsup.load_encoder('{out}')"
     )
     return 0

@@ -34,9 +34,12 @@ def convnet_run(tmp_path_factory):
 
 
 def test_exported_encoder_gives_the_runs_features(convnet_run, tmp_path, capsys):
-    out = tmp_path / "enc.safetensors"
+    out = tmp_path / "new" / "enc.safetensors"  # its folder is made
     assert cli_main(["export", str(convnet_run), str(out)]) == 0
-    assert "load with selfsup.load_encoder" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert said.startswith(f"wrote {out}:") and "load with selfsup.load_encoder" in said
+    assert cli_main(["export", str(convnet_run), str(out)]) == 0  # a second export says so
+    assert capsys.readouterr().out.startswith(f"replaced {out}:")
     encoder = load_encoder(out)
     assert not encoder.training and encoder.image_shape == (1, 8, 8) and encoder.out_dim == 16
     assert encoder.metadata["method"] == "vicreg" and encoder.metadata["dataset"] == "digits"
