@@ -155,3 +155,24 @@ def test_plots_have_labels_and_sane_limits(analysed, tmp_path, monkeypatch):
     assert bottom >= FLOAT32_EPS * float(variances.max()) / 2 and bottom < 0.5
     assert math.log10(top / bottom) < 4 and len(spectrum.lines[0].get_xdata()) == 3
     assert pvalues.get_xlim() == (0.0, 1.0)
+
+
+def test_in_short_quotes_the_numbers_of_the_tables(analysed):
+    out, _ = analysed
+    report = (out / "report.md").read_text()
+    result = json.loads((out / "analysis.json").read_text())
+    short = report.split("## In short")[1].split("\n## ")[0]
+    lines = {line.split("**")[1]: line for line in short.splitlines() if line.startswith("- **")}
+    assert set(lines) == {"backbone", "projector"}
+    for space, line in lines.items():
+        checks = result["checks"][space]
+        d = result["dims"][space]
+        assert f"RankMe {_fmt(result['rankme'][space]['value'])} of {d} dimensions" in line
+        assert f"{_fmt(100 * checks['region_stability'])} % of views stay" in line
+        assert f"{_fmt(100 * checks['share_non_normal'])} % of output dims" in line
+        # the verdict follows the two numbers it quotes
+        holds = checks["region_stability"] > 0.5 and checks["share_non_normal"] < 0.1
+        assert ("premise holds" in line) == holds and ("does not hold" in line) != holds
+        r2 = result["augmentation_r2"][space]
+        best = max((k for k in r2 if math.isfinite(r2[k])), key=r2.get)
+        assert f"kept best is {best} (R^2 {_fmt(r2[best])})" in line

@@ -247,6 +247,40 @@ def _reading(space: str, lens: dict, c: dict) -> list[str]:
     return lines
 
 
+def _in_short(lens: dict, checks: dict) -> list[str]:
+    """One line per space: the rank in use, whether the Gaussian-mixture premise of the
+    information-theoretic view holds (views in one linear region, normal output dims), how
+    far apart the clusters of views lie, and the augmentation parameter kept best."""
+    lines = ["## In short", ""]
+    for space, c in checks.items():
+        d = lens["dims"][space]
+        rank = (lens["rankme"].get(space) or {}).get("value", math.nan)
+        stable, non_normal = c["region_stability"], c["share_non_normal"]
+        alpha = c["normality_alpha"]
+        if not (math.isfinite(stable) and math.isfinite(non_normal)):
+            premise = "the Gaussian-mixture premise could not be checked"
+        elif stable > 0.5 and non_normal < 2 * alpha:
+            premise = "the Gaussian-mixture premise holds"
+        else:
+            premise = "the Gaussian-mixture premise does not hold"
+        parts = [
+            f"RankMe {_fmt(rank)} of {d} dimensions in use",
+            f"{premise} ({_fmt(100 * stable)} % of views stay in the clean image's linear "
+            f"region, {_fmt(100 * non_normal)} % of output dims are non-normal against about "
+            f"{alpha * 100:g} % if Gaussian)",
+        ]
+        sep = c["direction_separation"]
+        if math.isfinite(sep):
+            overlap = "barely overlap" if sep > 4 else "overlap" if sep < 2 else "partly overlap"
+            parts.append(f"the clusters of views of different images {overlap} (d' {_fmt(sep)})")
+        r2 = {k: v for k, v in lens["augmentation_r2"].get(space, {}).items() if math.isfinite(v)}
+        if r2:
+            best = max(r2, key=r2.get)
+            parts.append(f"the augmentation parameter kept best is {best} (R^2 {_fmt(r2[best])})")
+        lines.append(f"- **{space}**: " + "; ".join(parts) + ".")
+    return [*lines, ""]
+
+
 def _regime_flags(lens: dict, checks: dict) -> list[str]:
     """One line per estimate outside the regime where its bias was measured."""
     lines = []
@@ -286,6 +320,7 @@ def report_markdown(
         f"{meta['seed']}), augmentation preset `{meta['views']}`. Command: `{meta['command']}`  ",
         f"Code {meta['code'] or 'unknown'}{dirty}; torch {meta['torch']}.",
         "",
+        *_in_short(lens, checks),
         HOW_TO_READ.format(n=lens["n_samples"]),
     ]
     for space, c in checks.items():
