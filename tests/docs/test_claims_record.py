@@ -1,0 +1,46 @@
+"""tools/claims_record.py: a reproduction's claims as a docs record, rendered by the docs
+hook with the provenance the reproduction recorded."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+from selfsup.experiments.claims import all_of, compare, verdict
+from tests.docs.test_site import docs_tables
+
+REPO = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("claims_record", REPO / "tools" / "claims_record.py")
+claims_record = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(claims_record)
+
+
+def _results() -> tuple:
+    base = {0: 0.80, 1: 0.82, 2: 0.81}
+    win = compare("a", {0: 0.85, 1: 0.86, 2: 0.86}, base, above=-0.5, scale=100, unit="pts")
+    tie = compare("b", {0: 0.79, 1: 0.84, 2: 0.80}, base, above=-0.5, scale=100, unit="pts")
+    claim = all_of("a and b match the base", {"a": win, "b": tie}, regime="toy")
+    meta = {
+        "command": "selfsup reproduce toy --out /home/me/runs/toy",
+        "git": {"commit": "0123456789abcdef", "dirty": False},
+        "started": "2026-12-06T20:00:00+0000",
+        "machine": {"processor": "x86_64", "cpus": 2, "platform": "Linux"},
+    }
+    return {"claims": [claim.to_dict()], "seeds": [0, 1, 2], "meta": meta}, claim, win, tie
+
+
+def test_a_claim_becomes_a_row_with_each_parts_verdict(tmp_path):
+    results, claim, win, tie = _results()
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    out = tmp_path / "record.json"
+    argv = [str(tmp_path / "results.json"), str(out), "--command", "selfsup reproduce toy"]
+    assert claims_record.main(argv) == 0
+    record = docs_tables.load_record(out)
+    (row,) = record["table"]
+    assert row["verdict"] == verdict(claim) and row["claim"] == "a and b match the base"
+    # each part as the report prints it (the deciding one first), the claim's unit carried over
+    assert row["parts"] == f"b: {verdict(tie)}; a: {verdict(win)}"
+    assert win.verdict == "holds" and tie.verdict == "inconclusive"
+    assert claim.verdict == "inconclusive"
+    page = docs_tables.render(record)
+    assert "`selfsup reproduce toy` · x86_64, 2 CPUs, Linux · commit `0123456` · 2026-12-06" in page
+    assert f"| a and b match the base | {verdict(claim)} |" in page
