@@ -29,10 +29,29 @@ COLUMNS = {
 }
 
 
+#: a claim with more parts than this shows the count per verdict and the parts that do not hold
+MAX_PARTS_SHOWN = 6
+
+
 def part_verdicts(claim: Claim) -> str:
-    """Each part's verdict in words, e.g. ``vicreg_logdet: holds (+7.3 pts, ...)``."""
+    """Each part's verdict in words, e.g. ``vicreg_logdet: holds (+7.3 pts, ...)``; for a
+    claim of many parts, how many parts end in each verdict and the parts that do not hold."""
+    parts = claim.parts or []
+    if len(parts) > MAX_PARTS_SHOWN:
+        counts: dict[str, int] = {}
+        for part in parts:
+            counts[part.get("verdict", "?")] = counts.get(part.get("verdict", "?"), 0) + 1
+        plural = {"holds": "hold"}  # "12 hold", "1 holds"
+        tally = ", ".join(f"{n} {plural.get(w, w) if n > 1 else w}" for w, n in counts.items())
+        rest = [p for p in parts if p.get("verdict") != "holds"]
+        shown = _parts_in_words(claim, rest)
+        return f"{len(parts)} parts: {tally}" + (f"; not holding: {shown}" if shown else "")
+    return _parts_in_words(claim, parts)
+
+
+def _parts_in_words(claim: Claim, parts: list[dict]) -> str:
     out = []
-    for part in claim.parts or []:
+    for part in parts:
         shown = Claim(
             claim=str(part.get("name", "?")),
             verdict=part.get("verdict", ""),
@@ -66,13 +85,15 @@ def claims_record(results: dict, command: str | None = None, only: list[str] | N
         }
         for c in claims
     ]
+    machine = {k: v for k, v in (meta.get("machine") or {}).items() if k != "hostname"}
     return {
         "command": command or meta.get("command", ""),
         "git": meta.get("git"),
         "started": meta.get("started"),
-        "machine": meta.get("machine"),
+        "machine": machine,
         "seeds": results.get("seeds"),
-        "columns": COLUMNS,
+        # a column no claim fills (no claim of several parts) is left out
+        "columns": {k: v for k, v in COLUMNS.items() if any(row[k] for row in rows)},
         "table": rows,
     }
 

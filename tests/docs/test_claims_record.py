@@ -5,7 +5,9 @@ import importlib.util
 import json
 from pathlib import Path
 
-from selfsup.experiments.claims import all_of, compare, verdict
+import pytest
+
+from selfsup.experiments.claims import VERDICTS, Claim, all_of, compare, verdict
 from tests.docs.test_site import docs_tables
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,3 +46,38 @@ def test_a_claim_becomes_a_row_with_each_parts_verdict(tmp_path):
     page = docs_tables.render(record)
     assert "`selfsup reproduce toy` · x86_64, 2 CPUs, Linux · commit `0123456` · 2026-12-06" in page
     assert f"| a and b match the base | {verdict(claim)} |" in page
+
+
+def test_a_claim_of_many_parts_shows_the_tally_and_the_parts_that_do_not_hold():
+    base = {0: 0.80, 1: 0.82, 2: 0.81}
+    parts = {
+        f"m{i}": compare(f"m{i}", {s: v + 0.05 for s, v in base.items()}, base, above=-0.5,
+                         scale=100, unit="pts")
+        for i in range(7)
+    }  # fmt: skip
+    odd = {0: 0.79, 1: 0.84, 2: 0.80}
+    parts["odd"] = compare("odd", odd, base, above=-0.5, scale=100, unit="pts")
+    claim = all_of("all match", parts)
+    text = claims_record.part_verdicts(claim)
+    (odd_part,) = [p for p in claim.parts if p["name"] == "odd"]
+    assert odd_part["verdict"] == "inconclusive"
+    assert text.startswith("8 parts: ") and "7 hold" in text and "1 inconclusive" in text
+    assert text.endswith("; not holding: odd: inconclusive (+0 pts, 95 % CI [-4.3, +4.3], 3 seeds)")
+
+
+#: committed records of re-run reproductions: (record, the results.json it was made from, --only)
+DERIVED = [
+    ("infomax_quick_verdicts.json", "infomax_quick.json", None),
+    ("simvae_content_6400_verdicts.json", "simvae_content_6400.json", ["content"]),
+]
+
+
+@pytest.mark.parametrize(("record", "results", "only"), DERIVED)
+def test_committed_verdict_records_are_those_of_their_results(record, results, only):
+    stated = json.loads((REPO / "benchmarks" / "results" / record).read_text())
+    source = json.loads((REPO / "docs" / "data" / results).read_text())
+    for claim in map(Claim.from_dict, source["claims"]):
+        assert claim.verdict in VERDICTS and claim.seeds >= 3, claim.claim
+        assert claim.effect is not None and (claim.interval is None) == claim.deterministic
+    again = claims_record.claims_record(source, stated["command"], only)
+    assert again["table"] == stated["table"] and again["git"] == stated["git"]

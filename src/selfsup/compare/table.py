@@ -116,7 +116,7 @@ def markdown(result: dict) -> list[str]:
             "",
             "The entropies are in nats summed over the feature dimensions, which differ here "
             f"({', '.join(str(d) for d in sorted(dims))}): compare them only between runs of "
-            "the same `feature_dim`."
+            "the same `feature_dim`.",
         ]
     lines += ["", "Spearman rank correlation with kNN accuracy over the runs:", ""]
     for name, rho in result["spearman_with_knn"].items():
