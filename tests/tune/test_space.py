@@ -62,8 +62,9 @@ def test_syntax_errors_are_one_line(word, says):
 @pytest.mark.parametrize(
     "words, says",
     [
-        (["optim.lr=uniform(-1,1)"], "optim.lr must be"),  # the schema's rule, at the low bound
-        (["method.name=choice(vicreg,nosuch)"], "method.name"),
+        (["optim.lr=uniform(-1,1)"], "'optim.lr=uniform(-1,1)', its low end -1.0: optim.lr must"),
+        (["optim.min_lr_ratio=uniform(0.5,2)"], "its high end 2.0: optim.min_lr_ratio must"),
+        (["method.name=choice(vicreg,nosuch)"], "the choice nosuch: method.name"),
         (["optim.nosuch=uniform(0,1)"], "unknown config key"),
         (["method.name=choice(simclr)", "method.params.cov_coeff=uniform(1,2)"], "no method"),
         (["optim.lr=0.1", "optim.lr=uniform(0.1,1)"], "both fixed and searched"),

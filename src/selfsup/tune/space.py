@@ -53,6 +53,13 @@ class Dimension:
             return [str(int(self.low)), str(int(self.high))]
         return [repr(self.low), repr(self.high)]
 
+    def describe(self, corner: str) -> str:
+        """Which of :meth:`corners` ``corner`` is, in words: "its low end 0.0", "the choice a"."""
+        if self.kind == "choice":
+            return f"the choice {corner}"
+        end = "low" if corner == self.corners()[0] else "high"
+        return f"its {end} end {corner}"
+
     def suggest(self, trial) -> str:
         """Draw this dimension's value from an Optuna trial, as an override text."""
         if self.kind == "choice":
@@ -194,7 +201,7 @@ def check_space(config: str | None, space: SearchSpace) -> None:
             try:
                 load_config(config, overrides)
             except ConfigError as err:
-                where = f"'{dim.word}' at {value}: " if dim else ""
+                where = f"'{dim.word}', {dim.describe(value)}: " if dim else ""
                 raise SearchSpaceError(f"search space {where}{err}") from None
     unused = [d.word for d in dims if d.key not in used]
     if unused:
