@@ -88,6 +88,23 @@ def test_a_plugin_method_runs_through_every_command(plugin_dir, tmp_path):
     assert gone.stderr.count("\n") == 1 and "plug-in module 'myplug'" in gone.stderr
 
 
+def test_a_plugin_method_trains_with_two_ddp_processes(plugin_dir, tmp_path):
+    """Lightning starts the second rank as a new process: it must import the plug-in from the
+    config as the first did, and both ranks must train the same plug-in method."""
+    run = tmp_path / "ddp"
+    trained = _run(
+        ["-m", "selfsup.cli", "train", "plugins=[myplug]", "method.name=halfvic",
+         "trainer.devices=2", "trainer.strategy=ddp", "trainer.max_epochs=1",
+         "--run-dir", str(run), *TINY],
+        [SRC, plugin_dir], tmp_path,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    # 128 training images, global batch 2 x 64: one step per epoch
+    assert metrics["method"] == "halfvic" and metrics["global_step"] == 1
+    assert "knn_top1" in metrics
+
+
 def test_a_new_builtin_method_is_one_file(tmp_path):
     """A copy of the package with one new file in methods/ and no other edit: the method is a
     valid ``method.name``, its parameters are checked, and it trains."""
