@@ -37,7 +37,9 @@ def parser() -> argparse.ArgumentParser:
         help="trials this worker runs (default 10; 0 only rewrites the report of the study)",
     )
     p.add_argument(
-        "--objective", choices=OBJECTIVES, default="rankme", help="maximised (default rankme)"
+        "--objective",
+        choices=OBJECTIVES,
+        help="maximised (default: the study's own, else rankme; a study keeps one objective)",
     )
     p.add_argument(
         "--storage", metavar="URL", help="SQLAlchemy URL (default: sqlite file OUT/study.db)"
@@ -95,16 +97,17 @@ def sweep(args: argparse.Namespace, space, words: list[str]) -> int:
         print(f"trials {failed} of a stopped worker marked failed", flush=True)
     if args.prune:
         study.pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    settings = TrialSettings(args.config, space, args.objective, out, args.prune, args.n_samples)
+    objective, words = study_settings(study, args.study, args.objective, words)
+    settings = TrialSettings(args.config, space, objective, out, args.prune, args.n_samples)
     try:
         for _ in range(args.trials):
             run_trial(study, settings)
     finally:
-        summary = results.summarise(study, args.objective, mask(url), words)
+        summary = results.summarise(study, objective, mask(url), words)
         results.write(summary, out, study)
     best = summary["best"]
     where = (
-        f"best trial {best['number']} ({args.objective}={best['value']:.4g})"
+        f"best trial {best['number']} ({objective}={best['value']:.4g})"
         if best
         else "no complete trial yet"
     )
@@ -112,3 +115,23 @@ def sweep(args: argparse.Namespace, space, words: list[str]) -> int:
         f"study '{args.study}': {len(summary['trials'])} trials, {where}; wrote {out / 'sweep.md'}"
     )
     return 0
+
+
+def study_settings(
+    study, name: str, objective: str | None, words: list[str]
+) -> tuple[str, list[str]]:
+    """The objective and the words of the study: stored with it by its first worker, so that a
+    later call (another worker, or ``--trials 0`` for the report) needs neither; an objective
+    other than the study's is refused, since one study ranks its trials by one number."""
+    stored = study.user_attrs.get("objective")
+    if stored and objective and objective != stored:
+        raise SelfsupError(
+            f"study '{name}' maximises {stored}, not {objective}: leave out --objective, or "
+            "start another study (--study NAME)"
+        )
+    objective = objective or stored or "rankme"
+    if not stored:
+        study.set_user_attr("objective", objective)
+    if words and "words" not in study.user_attrs:
+        study.set_user_attr("words", list(words))
+    return objective, list(words) or list(study.user_attrs.get("words", []))
