@@ -192,8 +192,10 @@ def _friendly(err: OmegaConfBaseException, where: str, value: Any = None) -> Sel
             if isinstance(section, DictConfig)
             else list(OmegaConf.structured(Config).keys())
         )
-        close = difflib.get_close_matches(key.split(".")[-1], valid, n=1)
-        hint = f"did you mean {'.'.join([parent, close[0]]).lstrip('.')}? " if close else ""
+        # compared in lower case, so that a case slip (optim.LR) finds its key too
+        lower = {k.lower(): k for k in valid}
+        close = difflib.get_close_matches(key.split(".")[-1].lower(), list(lower), n=1)
+        hint = f"did you mean {'.'.join([parent, lower[close[0]]]).lstrip('.')}? " if close else ""
         return ConfigError(
             f"unknown config key '{key}' in {where}; {hint}valid keys here: {', '.join(valid)}"
         )

@@ -87,7 +87,8 @@ def parser() -> OneLineParser:
     out.add_argument("run", help="run directory (its newest checkpoint) or checkpoint file")
     out.add_argument(
         "file",
-        help="output file, ending in .safetensors (its folder is made; a file there is replaced)",
+        help="output file, ending in .safetensors (its folder is made; an existing file of that "
+        "name is replaced)",
     )
     return out
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from selfsup.analysis.command import main
-from selfsup.analysis.report import FLOAT32_EPS, _fmt, plot_space, spectrum_range
+from selfsup.analysis.report import FLOAT32_EPS, _fmt, _in_short, plot_space, spectrum_range
 from selfsup.config import load_config
 from selfsup.info.regimes import EstimatorRegimeWarning
 from selfsup.train import train
@@ -176,3 +176,18 @@ def test_in_short_quotes_the_numbers_of_the_tables(analysed):
         r2 = result["augmentation_r2"][space]
         best = max((k for k in r2 if math.isfinite(r2[k])), key=r2.get)
         assert f"kept best is {best} (R^2 {_fmt(r2[best])})" in line
+
+
+def test_in_short_without_the_checks_says_so_and_prints_no_numbers_for_them():
+    lens = {"dims": {"backbone": 8}, "rankme": {"backbone": {"value": 3.0}},
+            "augmentation_r2": {"backbone": {"scale": math.nan}}}  # fmt: skip
+    nan = {"region_stability": math.nan, "share_non_normal": 0.3, "normality_alpha": 0.05,
+           "direction_separation": math.nan}  # fmt: skip
+    (line,) = [x for x in _in_short(lens, {"backbone": nan}) if x.startswith("- ")]
+    assert line == (
+        "- **backbone**: RankMe 3 of 8 dimensions in use; the Gaussian-mixture premise could "
+        "not be checked."
+    )
+    far = {**nan, "region_stability": 0.9, "share_non_normal": 0.05, "direction_separation": 5.0}
+    (line,) = [x for x in _in_short(lens, {"backbone": far}) if x.startswith("- ")]
+    assert "premise holds (90 % of views" in line and "barely overlap (d' 5)" in line

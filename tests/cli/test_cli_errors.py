@@ -49,6 +49,10 @@ def one_line_error(argv, capsys) -> str:
         (["train", "data.views=fancy"], "data.views must be one of byol,"),
         (["train", "data.colour=1"], "unknown config key 'data.colour'"),
         (
+            ["train", "optim.LR=0.1"],
+            "'optim.LR' in the command-line overrides; did you mean optim.lr?",
+        ),
+        (
             ["train", "optim.lrr=0.1"],
             "'optim.lrr' in the command-line overrides; did you mean optim.lr?",
         ),

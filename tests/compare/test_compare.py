@@ -110,17 +110,23 @@ def test_two_runs_on_the_users_own_tensors(tmp_path, monkeypatch):
     monkeypatch.chdir(elsewhere)
     monkeypatch.setenv("SELFSUP_DATA", str(elsewhere))
     runs = [str(base / "vicreg"), str(base / "simclr")]
+    # a run without the final evaluation's feature_dim (unlabelled data): measured instead
+    metrics = json.loads((base / "simclr" / "metrics.json").read_text())
+    del metrics["feature_dim"]
+    (base / "simclr" / "metrics.json").write_text(json.dumps(metrics))
     assert main(["compare", *runs, "--out", "cmp", "--n-samples", "64"]) == 0
     table = json.loads((elsewhere / "cmp" / "compare.json").read_text())["table"]
     assert [r["method"] for r in table] == ["vicreg", "simclr"]
     for row in table:
         assert row["measured_on"] == "final encoder, 64 training images"
         assert 0 <= row["knn_top1"] <= 1 and row["rankme"] > 1 and row["lidar"] > 0
+        assert row["feature_dim"] == 16  # the MLP's last layer, from metrics or measured
 
 
 def _record(name: str, settings: dict, metrics: dict) -> RunRecord:
     measures = {"rep_rankme": 10.0, "rep_gauss_ub": -5.0}
-    return RunRecord(Path(name), name, settings, metrics, measures=measures)
+    dim = metrics["feature_dim"]
+    return RunRecord(Path(name), name, settings, metrics, measures=measures, feature_dim=dim)
 
 
 def test_the_table_names_sections_once_and_says_what_cannot_be_compared():
@@ -145,4 +151,4 @@ def test_the_table_names_sections_once_and_says_what_cannot_be_compared():
     assert "| b | simclr | 0.2 | (none) | 0.8 |" in "\n".join(md)
     assert any("which differ here (64, 128)" in line for line in md)
     assert "- RankMe: —" in md  # two runs: no rank correlation, and the page says why
-    assert any("needs at least 3 distinct values" in line for line in md)
+    assert any("needs at least 3 runs with both this measure" in line for line in md)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import lightning as L
@@ -173,6 +174,9 @@ def test_unreadable_files_get_one_line_each(tmp_path, capsys, trained):
     cases["list.ckpt"] = (None, "not a checkpoint dict")
     np.savez(tmp_path / "arrays.npz", w=np.zeros(2))  # a zip, but not torch.save's layout
     cases["arrays.npz"] = (None, "is a zip archive but not a PyTorch checkpoint (no data.pkl")
+    with zipfile.ZipFile(tmp_path / "flat.ckpt", "w") as flat:  # data.pkl, but not in a folder
+        flat.writestr("data.pkl", b"\x80\x02}q\x00.")
+    cases["flat.ckpt"] = (None, "is a zip archive but not a PyTorch checkpoint")
     for name, (_, expected) in cases.items():
         assert main(["eval", str(tmp_path / name)]) == 2, name
         assert expected in _one_error_line(capsys), name

@@ -257,18 +257,17 @@ def _in_short(lens: dict, checks: dict) -> list[str]:
         rank = (lens["rankme"].get(space) or {}).get("value", math.nan)
         stable, non_normal = c["region_stability"], c["share_non_normal"]
         alpha = c["normality_alpha"]
+        parts = [f"RankMe {_fmt(rank)} of {d} dimensions in use"]
         if not (math.isfinite(stable) and math.isfinite(non_normal)):
-            premise = "the Gaussian-mixture premise could not be checked"
-        elif stable > 0.5 and non_normal < 2 * alpha:
-            premise = "the Gaussian-mixture premise holds"
+            parts.append("the Gaussian-mixture premise could not be checked")
         else:
-            premise = "the Gaussian-mixture premise does not hold"
-        parts = [
-            f"RankMe {_fmt(rank)} of {d} dimensions in use",
-            f"{premise} ({_fmt(100 * stable)} % of views stay in the clean image's linear "
-            f"region, {_fmt(100 * non_normal)} % of output dims are non-normal against about "
-            f"{alpha * 100:g} % if Gaussian)",
-        ]
+            holds = stable > 0.5 and non_normal < 2 * alpha
+            parts.append(
+                f"the Gaussian-mixture premise {'holds' if holds else 'does not hold'} "
+                f"({_fmt(100 * stable)} % of views stay in the clean image's linear region, "
+                f"{_fmt(100 * non_normal)} % of output dims are non-normal against about "
+                f"{alpha * 100:g} % if Gaussian)"
+            )
         sep = c["direction_separation"]
         if math.isfinite(sep):
             overlap = "barely overlap" if sep > 4 else "overlap" if sep < 2 else "partly overlap"

@@ -34,6 +34,7 @@ class RunRecord:
     lens: list[dict] = field(default_factory=list)  # lens.csv rows (empty: no lens)
     measures: dict[str, float] = field(default_factory=dict)  # "rep_rankme", ...
     measured_on: str = ""  # where the measures come from, in words
+    feature_dim: int | None = None  # the backbone's output size (entropies compare only at one)
 
     @property
     def dataset(self) -> str:
@@ -59,7 +60,16 @@ def read_run(path: str | Path) -> RunRecord:
         raise SelfsupError(f"{config_file} is not valid YAML ({first})") from None
     if not isinstance(config, dict):
         raise SelfsupError(f"{config_file} does not hold a mapping of config sections")
-    return RunRecord(path, path.name, flatten(config), read_metrics(path), read_lens(path))
+    metrics = read_metrics(path)
+    dim = metrics.get("feature_dim")  # written by the final evaluation (labelled data)
+    return RunRecord(
+        path,
+        path.name,
+        flatten(config),
+        metrics,
+        read_lens(path),
+        feature_dim=dim if isinstance(dim, int) and not isinstance(dim, bool) else None,
+    )
 
 
 def read_lens(path: Path) -> list[dict]:
@@ -99,6 +109,7 @@ def measure_run(
     method, config, data = load_run(record.path)
     data = other_data(config, data, None, data_root)
     record.measures = label_free_measures(method, data, n_samples=n_samples, seed=seed)
+    record.feature_dim = record.feature_dim or int(method.backbone.out_dim)
     n = min(n_samples, len(data.ssl_train))
     record.measured_on = f"final encoder, {n} training images"
     return record

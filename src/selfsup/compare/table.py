@@ -62,7 +62,7 @@ def rows(records: Sequence[RunRecord]) -> list[dict]:
         row.update({k: r.settings.get(k) for k in differ if k != "method.name"})
         row.update({k: _float(r.metrics.get(k)) for k in ACCURACIES})
         row.update({COLUMNS.get(name, name): measure(r, name) for name in MEASURES})
-        row["feature_dim"] = r.metrics.get("feature_dim")
+        row["feature_dim"] = r.feature_dim
         row["measured_on"] = r.measured_on
         row["train_seconds"] = _float(r.metrics.get("train_seconds"))
         out.append(row)
@@ -124,8 +124,8 @@ def markdown(result: dict) -> list[str]:
     if any(math.isnan(rho) for rho in result["spearman_with_knn"].values()):
         lines += [
             "",
-            "— : fewer than 3 runs with this measure and a kNN accuracy, or one of them is the "
-            "same in every run: a rank correlation needs at least 3 distinct values.",
+            "— : a rank correlation needs at least 3 runs with both this measure and a kNN "
+            "accuracy, not all equal on either side.",
         ]
     return lines
 

@@ -326,7 +326,9 @@ def range_of(
     else:
         held = f"{what} at no noise level for some method"
     known = [b for b in bads if b is not None]
-    if known:
+    if known and min(known) == max(known):
+        held += f"; fails from std {min(known):g} for every method that fails"
+    elif known:
         held += f"; fails from std {min(known):g} (first method) to {max(known):g} (last)"
     held += "; " + ("holds" if all(at_views) else "fails") + " at the methods' own views"
     return ours, held, smallest

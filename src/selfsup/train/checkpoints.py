@@ -68,7 +68,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu", mmap: bool = Fa
                 f"checkpoint"
             ) from None
         # torch.save writes one folder holding data.pkl; an .npz or another zip has none
-        if not any(name.split("/")[-1] == "data.pkl" for name in names):
+        if not any(name.count("/") == 1 and name.endswith("/data.pkl") for name in names):
             raise SelfsupError(
                 f"{path} is a zip archive but not a PyTorch checkpoint (no data.pkl inside)"
             )
