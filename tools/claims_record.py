@@ -1,7 +1,7 @@
 """Turn a reproduction's ``results.json`` into a docs record of its claims.
 
     python tools/claims_record.py RUNS/results.json benchmarks/results/NAME.json \
-        --command "selfsup reproduce infomax --quick" [--only TEXT ...] [--note TEXT]
+        --command "selfsup reproduce infomax --quick" [--only TEXT ...] [--columns NAME ...]
 
 The record holds one row per claim (its verdict with effect, 95 % interval and seeds, and each
 part's verdict where the claim is decided per method or per variant) and the provenance the
@@ -66,8 +66,14 @@ def _parts_in_words(claim: Claim, parts: list[dict]) -> str:
     return "; ".join(out)
 
 
-def claims_record(results: dict, command: str | None = None, only: list[str] | None = None) -> dict:
-    """The record of ``results``' claims (those whose text contains one of ``only``, if given)."""
+def claims_record(
+    results: dict,
+    command: str | None = None,
+    only: list[str] | None = None,
+    columns: list[str] | None = None,
+) -> dict:
+    """The record of ``results``' claims (those whose text contains one of ``only``, if given),
+    with the ``columns`` of :data:`COLUMNS` named (default: every one some claim fills)."""
     claims = [Claim.from_dict(c) for c in results.get("claims", [])]
     if only:
         claims = [c for c in claims if any(text in c.claim for text in only)]
@@ -93,7 +99,11 @@ def claims_record(results: dict, command: str | None = None, only: list[str] | N
         "machine": machine,
         "seeds": results.get("seeds"),
         # a column no claim fills (no claim of several parts) is left out
-        "columns": {k: v for k, v in COLUMNS.items() if any(row[k] for row in rows)},
+        "columns": {
+            k: v
+            for k, v in COLUMNS.items()
+            if any(row[k] for row in rows) and (columns is None or k in columns)
+        },
         "table": rows,
     }
 
@@ -105,8 +115,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--command", help="the command to show (default: the one recorded)")
     parser.add_argument("--only", nargs="+", help="keep the claims whose text contains one")
     parser.add_argument("--note", help="a line shown under the table")
+    parser.add_argument(
+        "--columns", nargs="+", choices=list(COLUMNS), help="the columns shown (default: all)"
+    )
     args = parser.parse_args(argv)
-    record = claims_record(json.loads(args.results.read_text()), args.command, args.only)
+    results = json.loads(args.results.read_text())
+    record = claims_record(results, args.command, args.only, args.columns)
     if args.note:
         record["note"] = args.note
     args.out.write_text(json.dumps(record, indent=1) + "\n")

@@ -67,6 +67,7 @@ def test_a_claim_of_many_parts_shows_the_tally_and_the_parts_that_do_not_hold():
 
 #: committed records of re-run reproductions: (record, the results.json it was made from, --only)
 DERIVED = [
+    ("dynamics_quick_verdicts.json", "dynamics_quick.json", None),
     ("infomax_quick_verdicts.json", "infomax_quick.json", None),
     ("simvae_content_6400_verdicts.json", "simvae_content_6400.json", ["content"]),
     ("simvae_quick_shapes_verdicts.json", "simvae_quick_shapes.json", ["style (style_score)"]),
@@ -80,7 +81,7 @@ def test_committed_verdict_records_are_those_of_their_results(record, results, o
     for claim in map(Claim.from_dict, source["claims"]):
         assert claim.verdict in VERDICTS and claim.seeds >= 3, claim.claim
         assert claim.effect is not None and (claim.interval is None) == claim.deterministic
-    again = claims_record.claims_record(source, stated["command"], only)
+    again = claims_record.claims_record(source, stated["command"], only, list(stated["columns"]))
     assert {k: v for k, v in again.items() if k != "note"} == {
         k: v for k, v in stated.items() if k != "note"
     }
