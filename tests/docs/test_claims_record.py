@@ -68,6 +68,7 @@ def test_a_claim_of_many_parts_shows_the_tally_and_the_parts_that_do_not_hold():
 #: committed records of re-run reproductions: (record, the results.json it was made from, --only)
 DERIVED = [
     ("dynamics_quick_verdicts.json", "dynamics_quick.json", None),
+    ("tuning_rankme_quick_claims.json", "rankme_quick.json", None),
     ("infomax_quick_verdicts.json", "infomax_quick.json", None),
     ("simvae_content_6400_verdicts.json", "simvae_content_6400.json", ["content"]),
     ("simvae_quick_shapes_verdicts.json", "simvae_quick_shapes.json", ["style (style_score)"]),
