@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 from selfsup.experiments.claims import Claim, bound, fmt, verdict
@@ -38,9 +39,7 @@ def part_verdicts(claim: Claim) -> str:
     claim of many parts, how many parts end in each verdict and the parts that do not hold."""
     parts = claim.parts or []
     if len(parts) > MAX_PARTS_SHOWN:
-        counts: dict[str, int] = {}
-        for part in parts:
-            counts[part.get("verdict", "?")] = counts.get(part.get("verdict", "?"), 0) + 1
+        counts = Counter(part.get("verdict", "?") for part in parts)  # in order of first use
         plural = {"holds": "hold"}  # "12 hold", "1 holds"
         tally = ", ".join(f"{n} {plural.get(w, w) if n > 1 else w}" for w, n in counts.items())
         rest = [p for p in parts if p.get("verdict") != "holds"]

@@ -11,7 +11,6 @@ passed to; ``trainer`` is passed to ``lightning.Trainer`` (its keys and their ru
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,7 +21,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from selfsup.config_schema import ConfigError, fresh_section, swapped_sections, validate
-from selfsup.errors import SelfsupError
+from selfsup.errors import SelfsupError, closest
 from selfsup.rules import setting
 
 
@@ -192,10 +191,8 @@ def _friendly(err: OmegaConfBaseException, where: str, value: Any = None) -> Sel
             if isinstance(section, DictConfig)
             else list(OmegaConf.structured(Config).keys())
         )
-        # compared in lower case, so that a case slip (optim.LR) finds its key too
-        lower = {k.lower(): k for k in valid}
-        close = difflib.get_close_matches(key.split(".")[-1].lower(), list(lower), n=1)
-        hint = f"did you mean {'.'.join([parent, lower[close[0]]]).lstrip('.')}? " if close else ""
+        close = closest(key.split(".")[-1], valid)
+        hint = f"did you mean {'.'.join([parent, close]).lstrip('.')}? " if close else ""
         return ConfigError(
             f"unknown config key '{key}' in {where}; {hint}valid keys here: {', '.join(valid)}"
         )

@@ -20,10 +20,10 @@ they say). Adding a key is one edit: a field with a ``setting(...)`` default in
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
+from selfsup.errors import closest
 from selfsup.param_rules import check_params
 from selfsup.rules import ConfigError, Rule
 
@@ -134,10 +134,10 @@ def trainer_rule(key: str) -> Rule | None:
             f"trainer.{key} is set by selfsup itself; remove it from the config", f"trainer.{key}"
         )
     if key not in TRAINER_KEYS:
-        close = difflib.get_close_matches(key, sorted(TRAINER_KEYS - TRAINER_MANAGED), n=1)
+        close = closest(key, sorted(TRAINER_KEYS - TRAINER_MANAGED))
         if not close and _lightning_differs() and key in _installed_trainer_keys():
             return None  # an argument of a Lightning other than the one the list was made for
-        hint = f"; did you mean trainer.{close[0]}?" if close else ""
+        hint = f"; did you mean trainer.{close}?" if close else ""
         raise ConfigError(
             f"unknown config key 'trainer.{key}': not an argument of lightning.Trainer{hint}",
             f"trainer.{key}",

@@ -12,6 +12,8 @@ catches those keeps working.
 """
 
 import argparse
+import difflib
+from collections.abc import Iterable
 from typing import NoReturn
 
 
@@ -36,6 +38,14 @@ class NonFiniteLossError(SelfsupError, RuntimeError):
         advice = f"; the training diverged: try a smaller optim.lr (now {lr:g})" if lr else ""
         super().__init__(f"loss became {value} at step {step} (epoch {epoch}){advice}")
         self.step, self.epoch, self.value = step, epoch, value
+
+
+def closest(name: str, names: Iterable[str]) -> str | None:
+    """The one of ``names`` nearest to a mistyped ``name`` (compared in lower case, so that a
+    case slip finds its name too), for a "did you mean ...?" hint; ``None`` if none is close."""
+    lower = {str(n).lower(): str(n) for n in names}
+    close = difflib.get_close_matches(str(name).lower(), list(lower), n=1)
+    return lower[close[0]] if close else None
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
+from selfsup.errors import closest
 from selfsup.rules import ConfigError, Rule
 
 
@@ -33,8 +33,8 @@ def check_params(kind: str, section: str, values: Mapping) -> dict:
     rules = {p.name: p for p in found.params}
     unknown = [key for key in params if key not in rules and not found.open_params]
     if unknown:
-        close = difflib.get_close_matches(str(unknown[0]), list(rules), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        close = closest(str(unknown[0]), rules)
+        hint = f" (did you mean {close}?)" if close else ""
         raise ConfigError(
             f"unknown {kind} parameter(s) {', '.join(map(str, unknown))} for '{name}'{hint}; "
             f"valid: {', '.join(rules) or 'none'}",

@@ -21,7 +21,6 @@ decorators register what they define.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import re
@@ -30,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from selfsup.errors import InputError, SelfsupError
+from selfsup.errors import InputError, SelfsupError, closest
 from selfsup.registry_entry import FIXED_ARGS, KINDS, REQUIRED, Entry, Param
 
 T = TypeVar("T")
@@ -218,8 +217,8 @@ def entry(kind: str, name: str, key: str | None = None) -> Entry:
     if known is not None:
         return known
     found = entries(kind)
-    close = difflib.get_close_matches(str(name), list(found), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    close = closest(str(name), found)
+    hint = f" (did you mean '{close}'?)" if close else ""
     where = f"{key}: " if key else ""
     raise RegistryError(
         f"{where}unknown {_WORDS[kind]} {name!r}{hint}; valid: {', '.join(found)} "

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from selfsup.errors import SelfsupError
+from selfsup.errors import SelfsupError, closest
 
 
 class ConfigError(SelfsupError):
@@ -88,8 +87,8 @@ class Rule:
 
             if not isinstance(value, str) or registry.find(self.registry, value) is None:
                 names = registry.names(self.registry)
-                close = difflib.get_close_matches(str(value), names, n=1)
-                hint = f"; did you mean {close[0]}?" if close else ""
+                close = closest(str(value), names)
+                hint = f"; did you mean {close}?" if close else ""
                 raise ConfigError(f"{key} must be {self.allowed()}, got {value!r}{hint}", key)
             return value
         if self.items is not None:

@@ -78,3 +78,14 @@ def test_the_cli_prints_every_selfsup_error_on_one_line(error, monkeypatch, caps
     code = main(["eval", "some-run"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == [f"error: {error}"]
+
+
+def test_the_did_you_mean_hint_finds_the_nearest_name_in_any_case(capsys):
+    names = ["lr", "weight_decay", "warmup_epochs"]
+    assert errors.closest("lrr", names) == "lr"
+    assert errors.closest("LR", names) == "lr"  # a case slip, returned as the name is spelt
+    assert errors.closest("Weight_Decay", names) == "weight_decay"
+    assert errors.closest("momentum", names) is None
+    # the hints of the config's value rules come from it too
+    assert main(["train", "method.name=VICReg"]) == 2
+    assert "did you mean vicreg?" in capsys.readouterr().err

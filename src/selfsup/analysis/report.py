@@ -217,6 +217,14 @@ def _space_rows(space: str, lens: dict, c: dict) -> list[tuple[str, str, str, di
     return rows
 
 
+def _overlap(separation: float) -> str:
+    """How much two clusters of views overlap, in words, from their d' (above 4 they barely
+    overlap, below 2 they overlap)."""
+    if separation > 4:
+        return "barely overlap"
+    return "overlap" if separation < 2 else "partly overlap"
+
+
 def _reading(space: str, lens: dict, c: dict) -> list[str]:
     """What this space's numbers say where they need a word (bounds that coincide, d')."""
     n, d = lens["n_samples"], lens["dims"][space]
@@ -237,9 +245,8 @@ def _reading(space: str, lens: dict, c: dict) -> list[str]:
         )
     sep = c["direction_separation"]
     if math.isfinite(sep):
-        verdict = "barely overlap" if sep > 4 else "overlap" if sep < 2 else "partly overlap"
         lines.append(
-            f"- Along the line joining two centres the clusters of views {verdict} (d' "
+            f"- Along the line joining two centres the clusters of views {_overlap(sep)} (d' "
             f"{_fmt(sep)}; above 4 they barely overlap, below 2 they overlap). The distance "
             "between centres against the cluster spread ignores direction: in many dimensions "
             "a spread as large as the distance can still leave the clusters apart."
@@ -270,8 +277,9 @@ def _in_short(lens: dict, checks: dict) -> list[str]:
             )
         sep = c["direction_separation"]
         if math.isfinite(sep):
-            overlap = "barely overlap" if sep > 4 else "overlap" if sep < 2 else "partly overlap"
-            parts.append(f"the clusters of views of different images {overlap} (d' {_fmt(sep)})")
+            parts.append(
+                f"the clusters of views of different images {_overlap(sep)} (d' {_fmt(sep)})"
+            )
         r2 = {k: v for k, v in lens["augmentation_r2"].get(space, {}).items() if math.isfinite(v)}
         if r2:
             best = max(r2, key=r2.get)
